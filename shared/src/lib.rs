@@ -1,0 +1,19 @@
+//! Tributary's core: a KrakenD v3 configuration turned into a running aggregation gateway,
+//! transport-free (no Lambda, no server framework).
+//!
+//! The pipeline, run by [`Gateway::handle`] in this order:
+//! 1. **route**: method and path to an endpoint and its `{params}` (KrakenD's 404/405/redirects);
+//! 2. **guard**: size limits and parameter checks (later CORS, rate limits, JWT);
+//! 3. **prepare**: each backend request: `url_pattern`, forwarded query strings and headers, body;
+//! 4. **call**: all backends concurrently (or in order for the sequential proxy) under the deadline;
+//! 5. **shape**: per backend: status check, decode, target, allow/deny, mapping, group, flatmap;
+//! 6. **merge**: combine in arrival order, mark completeness, apply the static proxy;
+//! 7. **render**: `output_encoding`, status, `X-KrakenD-Completed`, `Cache-Control`.
+//!
+//! Everything derived from the config is compiled once by [`Gateway::from_json`].
+
+mod gateway;
+mod request;
+
+pub use gateway::{ConfigError, Gateway};
+pub use request::{GatewayRequest, GatewayResponse};
