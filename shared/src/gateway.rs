@@ -1,21 +1,212 @@
-//! Temporary stub of the gateway (being written).
-use crate::{GatewayRequest, GatewayResponse};
+//! The `Gateway`: the compiled config plus per-instance state (the HTTP client pool), and the
+//! one function that runs the pipeline for a request: route, guard, prepare, call, render.
 
-#[derive(Debug)]
-pub struct ConfigError(pub String);
-impl std::fmt::Display for ConfigError {
+use crate::backend::{self, BackendError};
+use crate::builtin;
+use crate::compile::{self, Compiled, Output, ServerSettings};
+use crate::config::{self, ConfigError, Problem};
+use crate::proxy::{self, CallContext};
+use crate::render::{self, TEXT_UTF8, X_KRAKEND, X_KRAKEND_COMPLETED};
+use crate::request::{GatewayRequest, GatewayResponse};
+use crate::router::{Lookup, RouteTarget};
+use bytes::Bytes;
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, LOCATION};
+use http::{Method, StatusCode};
+use percent_encoding::percent_decode_str;
+use std::borrow::Cow;
+
+/// A running gateway: built once (at start or cold start), shared by every request.
+pub struct Gateway {
+    compiled: Compiled,
+    client: reqwest::Client,
+    warnings: Vec<Problem>,
+}
+
+impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.debug_struct("Gateway").field("endpoints", &self.compiled.endpoints.len()).finish()
     }
 }
-impl std::error::Error for ConfigError {}
 
-pub struct Gateway;
 impl Gateway {
-    pub fn from_json(_text: &str) -> Result<Gateway, ConfigError> {
-        Ok(Gateway)
+    /// Parse, validate and compile a KrakenD v3 config. All errors come back at once.
+    pub fn from_json(text: &str) -> Result<Gateway, ConfigError> {
+        let parsed = config::parse_and_validate(text)?;
+        let compiled = compile::compile(&parsed).map_err(|errors| ConfigError { errors, warnings: parsed.warnings.clone() })?;
+        let client = backend::build_client(&compiled.client);
+        Ok(Gateway { compiled, client, warnings: parsed.warnings })
     }
-    pub async fn handle(&self, _req: GatewayRequest) -> GatewayResponse {
-        GatewayResponse::new(http::StatusCode::NOT_FOUND)
+
+    /// Keys and namespaces of the config that Tributary accepted but does not implement.
+    pub fn warnings(&self) -> &[Problem] {
+        &self.warnings
     }
+
+    /// The service's server settings (port, listen IP, server timeouts) for the doors.
+    pub fn server_settings(&self) -> &ServerSettings {
+        &self.compiled.server
+    }
+
+    /// Runs the pipeline for one request. Never fails: every fault is an HTTP answer.
+    pub async fn handle(&self, req: GatewayRequest) -> GatewayResponse {
+        let settings = &self.compiled.settings;
+        // route
+        let Some(path) = decode_path(&req.path) else {
+            return plain(StatusCode::BAD_REQUEST, "400 Bad Request");
+        };
+        let lookup = self.compiled.router.lookup(
+            &req.method,
+            &path,
+            settings.redirect_trailing_slash,
+            settings.redirect_fixed_path,
+            settings.handle_method_not_allowed,
+        );
+        let (target, values) = match lookup {
+            Lookup::Found(t, v) => (t, v),
+            Lookup::Redirect(to) => return self.redirect(&req, to),
+            Lookup::MethodNotAllowed(allow) => {
+                let mut r = self.not_routed(StatusCode::METHOD_NOT_ALLOWED);
+                r.headers.insert(ALLOW, allow);
+                return r;
+            }
+            Lookup::NotFound => return self.not_routed(StatusCode::NOT_FOUND),
+        };
+        let endpoint = match target {
+            RouteTarget::Endpoint(i) => &self.compiled.endpoints[*i],
+            RouteTarget::Health => return builtin::health(),
+            RouteTarget::Debug => return builtin::debug(),
+            RouteTarget::Echo => return builtin::echo(&req),
+            RouteTarget::Options(allow) => {
+                let mut r = GatewayResponse::new(StatusCode::OK);
+                r.headers.insert(ALLOW, allow.clone());
+                r.headers.insert(X_KRAKEND, settings.version_header.clone());
+                return r;
+            }
+        };
+        // guard
+        if settings.path_decoding && values.iter().any(|v| still_encoded(v)) {
+            return plain(StatusCode::BAD_REQUEST, "error: encoded url params");
+        }
+        if values.iter().any(|v| escapes_its_segment(v)) {
+            return plain(StatusCode::BAD_REQUEST, "error: invalid url params");
+        }
+        // prepare
+        let params: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
+        let client_ip = builtin::client_ip(settings, &req.headers, req.peer_ip);
+        let headers = crate::prepare::endpoint_headers(&req.headers, &endpoint.headers, client_ip.as_deref());
+        let query = crate::prepare::parse_query(&req.query);
+        let ctx = CallContext { client: &self.client, params: &params, query: &query, headers: &headers, body: &req.body };
+        let started = tokio::time::Instant::now();
+        // call, shape, merge, render
+        if endpoint.output == Output::NoOp {
+            return self.no_op(endpoint, &ctx, started).await;
+        }
+        let outcome = proxy::run(endpoint, &ctx, started).await;
+        if let Some(e) = &outcome.error {
+            tracing::debug!(endpoint = %endpoint.label, error = %e.text, "backend error");
+        }
+        render::render(endpoint, settings, outcome, req.headers.get(http::header::ACCEPT))
+    }
+
+    /// `no-op`: the backend's status, headers and body pass through untouched (SEMANTICS 4.7).
+    async fn no_op(&self, endpoint: &compile::Endpoint, ctx: &CallContext<'_>, started: tokio::time::Instant) -> GatewayResponse {
+        let settings = &self.compiled.settings;
+        let backend = &endpoint.backends[0];
+        let deadline = started + endpoint.timeout;
+        let result = match tokio::time::timeout_at(deadline, proxy::exchange(endpoint, backend, ctx, &[])).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::deadline()),
+        };
+        let mut resp = GatewayResponse::new(StatusCode::OK);
+        match result {
+            Ok((_, raw)) => {
+                resp.status = raw.status;
+                for (k, v) in &raw.headers {
+                    if k != http::header::CONTENT_LENGTH && k != http::header::TRANSFER_ENCODING && k != http::header::CONNECTION {
+                        resp.headers.append(k.clone(), v.clone());
+                    }
+                }
+                resp.body = raw.body;
+            }
+            Err(e) => {
+                resp.status = StatusCode::INTERNAL_SERVER_ERROR;
+                if settings.return_error_msg {
+                    resp.body = Bytes::from(e.text);
+                    resp.headers.insert(CONTENT_TYPE, TEXT_UTF8);
+                }
+            }
+        }
+        resp.headers.insert(X_KRAKEND, settings.version_header.clone());
+        resp.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+        resp
+    }
+
+    fn redirect(&self, req: &GatewayRequest, to: String) -> GatewayResponse {
+        let status = if req.method == Method::GET { StatusCode::MOVED_PERMANENTLY } else { StatusCode::TEMPORARY_REDIRECT };
+        let mut location = to;
+        if !req.query.is_empty() {
+            location.push('?');
+            location.push_str(&req.query);
+        }
+        let mut r = GatewayResponse::new(status);
+        // The location is built from the decoded path: re-encode what a header cannot hold.
+        let encoded = percent_encoding::utf8_percent_encode(&location, REDIRECT_SET).to_string();
+        if let Ok(v) = HeaderValue::from_str(&encoded) {
+            r.headers.insert(LOCATION, v);
+        }
+        r
+    }
+
+    fn not_routed(&self, status: StatusCode) -> GatewayResponse {
+        let settings = &self.compiled.settings;
+        let custom = if status == StatusCode::NOT_FOUND { &settings.error_body_404 } else { &settings.error_body_405 };
+        let mut r = GatewayResponse::new(status);
+        match custom {
+            Some(body) => {
+                r.headers.insert(CONTENT_TYPE, render::JSON_UTF8);
+                r.body = body.clone();
+            }
+            None => {
+                r.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                r.body = Bytes::from_static(if status == StatusCode::NOT_FOUND { b"404 page not found" } else { b"405 method not allowed" });
+            }
+        }
+        r.headers.insert(X_KRAKEND, settings.version_header.clone());
+        r.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+        r
+    }
+}
+
+const REDIRECT_SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`').add(b'{').add(b'}');
+
+/// The percent-decoded path, or `None` when an escape is malformed or the bytes are not UTF-8.
+fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
+    let bytes = raw.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'%' {
+            let ok = bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            if !ok {
+                return None;
+            }
+        }
+    }
+    percent_decode_str(raw).decode_utf8().ok()
+}
+
+/// KrakenD's check: a parameter that still holds a `%xx` escape, a `?` or a `#` after decoding.
+fn still_encoded(v: &str) -> bool {
+    v.contains(['?', '#']) || (v.contains('%') && percent_decode_str(v).decode_utf8().is_ok_and(|d| d != v))
+}
+
+/// Our own guard (KrakenD lacks it): a parameter must not move the backend path outside its
+/// `url_pattern` (`.`, `..`) nor smuggle control characters (NUL, CR, LF).
+fn escapes_its_segment(v: &str) -> bool {
+    v == "." || v == ".." || v.contains('/') || v.contains('\\') || v.chars().any(char::is_control)
+}
+
+fn plain(status: StatusCode, text: &'static str) -> GatewayResponse {
+    let mut r = GatewayResponse::new(status);
+    r.headers.insert(CONTENT_TYPE, TEXT_UTF8);
+    r.body = Bytes::from_static(text.as_bytes());
+    r
 }

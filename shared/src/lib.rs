@@ -3,7 +3,7 @@
 //!
 //! The pipeline, run by [`Gateway::handle`] in this order:
 //! 1. **route**: method and path to an endpoint and its `{params}` (KrakenD's 404/405/redirects);
-//! 2. **guard**: size limits and parameter checks (later CORS, rate limits, JWT);
+//! 2. **guard**: parameter checks (later CORS, rate limits, JWT);
 //! 3. **prepare**: each backend request: `url_pattern`, forwarded query strings and headers, body;
 //! 4. **call**: all backends concurrently (or in order for the sequential proxy) under the deadline;
 //! 5. **shape**: per backend: status check, decode, target, allow/deny, mapping, group, flatmap;
@@ -12,8 +12,22 @@
 //!
 //! Everything derived from the config is compiled once by [`Gateway::from_json`].
 
+mod backend;
+mod builtin;
+mod compile;
+pub mod config;
 mod gateway;
+mod json;
+mod prepare;
+mod proxy;
+mod render;
 mod request;
+mod router;
+mod shape;
+mod xml;
+mod yaml;
 
-pub use gateway::{ConfigError, Gateway};
+pub use compile::ServerSettings;
+pub use config::{ConfigError, Problem, Severity};
+pub use gateway::Gateway;
 pub use request::{GatewayRequest, GatewayResponse};

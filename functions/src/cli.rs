@@ -1,0 +1,153 @@
+//! The `tributary` command line: `run`, `check` and `demo`, with KrakenD's flags and exit codes
+//! (0 ok, 1 bad config or failed start, 2 usage). Parsing lives here, the work in the core.
+
+use crate::{demo, server, source};
+use clap::{Parser, Subcommand};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use tributary_core::{Gateway, Problem};
+
+#[derive(Debug, Parser)]
+#[command(name = "tributary", version, about = "A KrakenD-compatible API aggregation gateway")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a KrakenD v3 config.
+    Run {
+        /// The config: a file path (or `ssm:NAME`, `ssm:PATH/`).
+        #[arg(short = 'c', long = "config")]
+        config: String,
+        /// Port to listen on (default: the config's `port`, else 8080).
+        #[arg(short = 'p', long = "port")]
+        port: Option<u16>,
+        /// Debug logging.
+        #[arg(short = 'd', long = "debug")]
+        debug: bool,
+    },
+    /// Parse, validate and compile a config; print every error and warning.
+    Check {
+        #[arg(short = 'c', long = "config")]
+        config: String,
+        /// Treat unsupported keys (warnings) as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Start demo backends and a demo gateway on 127.0.0.1, and print curl commands to try.
+    Demo {
+        #[arg(short = 'p', long = "port", default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+/// Runs the command; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Check { config, strict } => check(&config, strict).await,
+        Command::Run { config, port, debug: _ } => {
+            let gateway = match load(&config).await {
+                Ok(g) => g,
+                Err(code) => return code,
+            };
+            serve(gateway, port).await
+        }
+        Command::Demo { port } => demo::run(port).await,
+    }
+}
+
+async fn load(spec: &str) -> Result<Gateway, i32> {
+    let text = match source::load(spec).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Err(1);
+        }
+    };
+    match Gateway::from_json(&text) {
+        Ok(g) => {
+            for w in g.warnings() {
+                tracing::warn!(source = spec, "{w}");
+            }
+            Ok(g)
+        }
+        Err(e) => {
+            for p in &e.errors {
+                eprintln!("{spec}: {p}");
+            }
+            eprintln!("error: `{spec}` is not a valid config ({} error(s))", e.errors.len());
+            Err(1)
+        }
+    }
+}
+
+async fn check(spec: &str, strict: bool) -> i32 {
+    let text = match source::load(spec).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return 1;
+        }
+    };
+    let (errors, warnings): (Vec<Problem>, Vec<Problem>) = match Gateway::from_json(&text) {
+        Ok(g) => (Vec::new(), g.warnings().to_vec()),
+        Err(e) => (e.errors, e.warnings),
+    };
+    for p in warnings.iter().chain(&errors) {
+        println!("{spec}: {p}");
+    }
+    let failed = !errors.is_empty() || (strict && !warnings.is_empty());
+    if failed {
+        println!("{spec}: not valid ({} error(s), {} warning(s){})", errors.len(), warnings.len(), if strict { ", --strict" } else { "" });
+        1
+    } else {
+        println!("{spec}: ok ({} warning(s))", warnings.len());
+        0
+    }
+}
+
+/// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+pub async fn serve(gateway: Gateway, port: Option<u16>) -> i32 {
+    let settings = gateway.server_settings().clone();
+    let port = port.or(settings.port).unwrap_or(8080);
+    let ip = settings.listen_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let addr = SocketAddr::new(ip, port);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return 1;
+        }
+    };
+    tracing::info!(%addr, "tributary listening");
+    match server::serve(Arc::new(gateway), listener, shutdown_signal()).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,195 @@
+//! Call one backend and turn its answer into a part: the HTTP exchange (pooled client, redirects
+//! followed), the status check (`backend/http`), decoding (`encoding`) and shaping.
+
+use crate::compile::{Backend, ClientSettings, Decoding};
+use crate::json::{self, Object};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde_json::Value;
+
+/// A backend's raw HTTP answer.
+#[derive(Debug)]
+pub(crate) struct RawResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A backend failure, as KrakenD reports it (text, and for `return_error_code` the status).
+#[derive(Debug, Clone)]
+pub(crate) struct BackendError {
+    pub text: String,
+    pub status: Option<StatusCode>,
+    pub body: Bytes,
+    pub content_type: Option<HeaderValue>,
+}
+
+impl BackendError {
+    pub(crate) fn plain(text: impl Into<String>) -> Self {
+        BackendError { text: text.into(), status: None, body: Bytes::new(), content_type: None }
+    }
+
+    pub(crate) fn deadline() -> Self {
+        BackendError::plain("context deadline exceeded")
+    }
+}
+
+/// One backend's contribution to the endpoint's answer.
+#[derive(Debug)]
+pub(crate) struct Part {
+    /// `None` when the backend answered JSON `null` (no data).
+    pub data: Option<Object>,
+    pub complete: bool,
+    /// Top-level keys holding `return_error_details` structs (rendered in struct order).
+    pub detail_keys: Vec<String>,
+}
+
+pub(crate) fn build_client(s: &ClientSettings) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .pool_max_idle_per_host(if s.disable_keep_alives { 0 } else { s.max_idle_per_host })
+        .tcp_nodelay(true);
+    if let Some(t) = s.idle_timeout {
+        b = b.pool_idle_timeout(t);
+    }
+    if let Some(t) = s.connect_timeout {
+        b = b.connect_timeout(t);
+    }
+    if s.insecure {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    if s.disable_compression {
+        b = b.no_gzip();
+    }
+    // Building fails only when the TLS backend cannot initialise; fall back to the defaults.
+    b.build().unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Sends one request and reads the whole answer.
+pub(crate) async fn send(
+    client: &reqwest::Client,
+    method: &Method,
+    url: &str,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+) -> Result<RawResponse, BackendError> {
+    let mut req = client.request(method.clone(), url).headers(headers);
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let resp = req.send().await.map_err(|e| BackendError::plain(describe(&e)))?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.map_err(|e| BackendError::plain(describe(&e)))?;
+    Ok(RawResponse { status, headers, body })
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Status check, decode and shape (SEMANTICS 3.1-3.3).
+pub(crate) fn process(backend: &Backend, url: &str, raw: RawResponse) -> Result<Part, BackendError> {
+    if raw.status != StatusCode::OK && raw.status != StatusCode::CREATED {
+        let content_type = raw.headers.get(http::header::CONTENT_TYPE).cloned();
+        if let Some(alias) = &backend.error_details {
+            let mut detail = Object::new();
+            detail.insert("http_status_code".into(), Value::from(raw.status.as_u16()));
+            if !raw.body.is_empty() {
+                detail.insert("http_body".into(), Value::String(String::from_utf8_lossy(&raw.body).into_owned()));
+            }
+            if let Some(ct) = content_type.as_ref().and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()) {
+                detail.insert("http_body_encoding".into(), Value::String(ct.to_owned()));
+            }
+            let key = format!("error_{alias}");
+            let mut data = Object::new();
+            data.insert(key.clone(), Value::Object(detail));
+            return Ok(Part { data: Some(data), complete: false, detail_keys: vec![key] });
+        }
+        let text = format!("invalid status code {} {}: {}", raw.status.as_u16(), backend.pattern_label, url);
+        if backend.error_code {
+            return Err(BackendError { text, status: Some(raw.status), body: raw.body, content_type });
+        }
+        return Err(BackendError::plain(text));
+    }
+    let data = decode(backend.decoding, backend.is_collection, &raw.body).map_err(BackendError::plain)?;
+    let data = data.map(|d| if backend.shaper.is_identity() { d } else { backend.shaper.apply(d) });
+    Ok(Part { data, complete: true, detail_keys: Vec::new() })
+}
+
+/// Decodes a backend body (SEMANTICS 3.2). `Ok(None)` is JSON `null`: no data, no error.
+pub(crate) fn decode(decoding: Decoding, is_collection: bool, body: &[u8]) -> Result<Option<Object>, String> {
+    match decoding {
+        Decoding::Json => match json::decode_first(body)? {
+            Value::Null => Ok(None),
+            Value::Object(o) if !is_collection => Ok(Some(o)),
+            Value::Array(a) if is_collection => Ok(Some(wrap("collection", Value::Array(a)))),
+            Value::Array(_) => Err("json: cannot unmarshal array into Go value of type map[string]interface {}".into()),
+            other if is_collection => Err(format!("json: cannot unmarshal {} into Go value of type []interface {{}}", kind(&other))),
+            other => Err(format!("json: cannot unmarshal {} into Go value of type map[string]interface {{}}", kind(&other))),
+        },
+        Decoding::SafeJson => match json::decode_first(body)? {
+            Value::Object(o) => Ok(Some(o)),
+            Value::Array(a) => Ok(Some(wrap("collection", Value::Array(a)))),
+            other => Ok(Some(wrap("content", other))),
+        },
+        Decoding::String => Ok(Some(wrap("content", Value::String(String::from_utf8_lossy(body).into_owned())))),
+        Decoding::Xml => {
+            let map = crate::xml::decode(body)?;
+            Ok(Some(if is_collection { wrap("collection", Value::Object(map)) } else { map }))
+        }
+        // No-op bodies are never decoded; the no-op path does not come here.
+        Decoding::NoOp => Ok(None),
+    }
+}
+
+fn wrap(key: &str, v: Value) -> Object {
+    let mut o = Object::new();
+    o.insert(key.to_owned(), v);
+    o
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_decoding_accepts_only_objects_unless_collection() {
+        assert!(decode(Decoding::Json, false, b"{\"a\":1}").unwrap().is_some());
+        assert!(decode(Decoding::Json, false, b"[1]").is_err());
+        assert!(decode(Decoding::Json, true, b"{\"a\":1}").is_err());
+        assert_eq!(decode(Decoding::Json, true, b"[1]").unwrap().unwrap()["collection"], serde_json::json!([1]));
+        assert!(decode(Decoding::Json, false, b"null").unwrap().is_none());
+        assert!(decode(Decoding::Json, false, b"").is_err());
+    }
+
+    #[test]
+    fn safejson_wraps_arrays_and_scalars() {
+        assert_eq!(decode(Decoding::SafeJson, false, b"[1,2]").unwrap().unwrap()["collection"], serde_json::json!([1, 2]));
+        assert_eq!(decode(Decoding::SafeJson, false, b"42").unwrap().unwrap()["content"], serde_json::json!(42));
+    }
+
+    #[test]
+    fn string_decoding_keeps_the_whole_body() {
+        assert_eq!(decode(Decoding::String, false, b"Hello").unwrap().unwrap()["content"], "Hello");
+    }
+}

@@ -1,0 +1,152 @@
+//! The built-in answers (`/__health`, `/__debug/`, `/__echo/`) and the client IP rule that
+//! feeds `X-Forwarded-For` (gin's `ClientIP` with KrakenD's defaults).
+
+use crate::compile::Settings;
+use crate::render::JSON_UTF8;
+use crate::request::{GatewayRequest, GatewayResponse};
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, StatusCode};
+use serde_json::{json, Map, Value};
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub(crate) fn health() -> GatewayResponse {
+    let body = json!({"agents": {}, "now": go_time_now(), "status": "ok"});
+    json_response(&body)
+}
+
+pub(crate) fn debug() -> GatewayResponse {
+    json_response(&json!({"message": "pong"}))
+}
+
+pub(crate) fn echo(req: &GatewayRequest) -> GatewayResponse {
+    let uri = if req.query.is_empty() { req.path.clone() } else { format!("{}?{}", req.path, req.query) };
+    let mut query = Map::new();
+    for (k, v) in crate::prepare::parse_query(&req.query) {
+        query.entry(k).or_insert_with(|| Value::Array(Vec::new())).as_array_mut().map(|a| a.push(Value::String(v)));
+    }
+    let mut headers = Map::new();
+    for (k, v) in &req.headers {
+        let name = canonical(k.as_str());
+        let value = Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned());
+        headers.entry(name).or_insert_with(|| Value::Array(Vec::new())).as_array_mut().map(|a| a.push(value));
+    }
+    let body = json!({
+        "req_uri": uri,
+        "req_uri_details": {"fragment": "", "host": "", "path": req.path, "query": req.query, "user": ""},
+        "req_method": req.method.as_str(),
+        "req_querystring": query,
+        "req_body": String::from_utf8_lossy(&req.body),
+        "req_headers": headers,
+    });
+    json_response(&body)
+}
+
+fn json_response(body: &Value) -> GatewayResponse {
+    let mut r = GatewayResponse::new(StatusCode::OK);
+    r.headers.insert(CONTENT_TYPE, JSON_UTF8);
+    r.body = Bytes::from(crate::json::encode(body));
+    r
+}
+
+/// Go's canonical header form: `x-user-id` -> `X-User-Id`.
+pub(crate) fn canonical(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
+        upper = c == '-';
+    }
+    out
+}
+
+/// The client IP: the left-most valid address of the first remote-IP header, walking from the
+/// right while addresses are trusted proxies (all are, by default), else the peer address.
+pub(crate) fn client_ip(settings: &Settings, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<String> {
+    let trusted = |ip: &IpAddr| match &settings.trusted_proxies {
+        None => true,
+        Some(list) => list.iter().any(|(net, bits)| in_cidr(ip, net, *bits)),
+    };
+    if peer.is_none_or(|p| trusted(&p)) {
+        for name in &settings.remote_ip_headers {
+            let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) else { continue };
+            let items: Vec<&str> = value.split(',').collect();
+            for i in (0..items.len()).rev() {
+                let Ok(ip) = items[i].trim().parse::<IpAddr>() else { break };
+                if i == 0 || !trusted(&ip) {
+                    return Some(ip.to_string());
+                }
+            }
+        }
+    }
+    peer.map(|p| p.to_string())
+}
+
+fn in_cidr(ip: &IpAddr, net: &IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits.min(32))) };
+            u32::from(*a) & mask == u32::from(*b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits.min(128))) };
+            u128::from(*a) & mask == u128::from(*b) & mask
+        }
+        _ => false,
+    }
+}
+
+/// `time.Now().String()` in Go's layout (UTC): `2006-01-02 15:04:05.999999999 +0000 UTC`.
+fn go_time_now() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:09} +0000 UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_nanos()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's algorithm, written out because
+/// pulling a date crate in for one health-check string is not worth its size.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_are_right() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_414), (2025, 11, 22));
+    }
+
+    #[test]
+    fn canonical_header_names_match_go() {
+        assert_eq!(canonical("x-user-id"), "X-User-Id");
+        assert_eq!(canonical("content-TYPE"), "Content-Type");
+    }
+
+    #[test]
+    fn cidr_membership() {
+        let net: IpAddr = "10.0.0.0".parse().unwrap();
+        assert!(in_cidr(&"10.1.2.3".parse().unwrap(), &net, 8));
+        assert!(!in_cidr(&"11.1.2.3".parse().unwrap(), &net, 8));
+    }
+}

@@ -1,0 +1,468 @@
+//! Compile a validated config into the runtime form (`Endpoint`, `Backend`, the router): every
+//! per-config decision is taken here, once, so the request path only executes.
+
+use crate::config::{self, BackendConfig, EndpointConfig, ParsedConfig, Problem};
+use crate::router::{RouteTarget, Router};
+use crate::shape::{Flatmap, Shaper};
+use http::{HeaderName, HeaderValue, Method};
+use serde_json::Value;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Which client query-string parameters reach the backends.
+#[derive(Debug, Clone)]
+pub(crate) enum QueryFilter {
+    None,
+    All,
+    Names(Vec<String>),
+}
+
+/// Which client headers reach the backends (`input_headers`).
+#[derive(Debug, Clone)]
+pub(crate) enum HeaderFilter {
+    All,
+    Names(Vec<HeaderName>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decoding {
+    Json,
+    SafeJson,
+    String,
+    NoOp,
+    Xml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Output {
+    Json,
+    JsonCollection,
+    String,
+    NoOp,
+    Xml,
+    Yaml,
+    Negotiate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StaticStrategy {
+    Always,
+    Success,
+    Complete,
+    Errored,
+    Incomplete,
+}
+
+pub(crate) struct StaticProxy {
+    pub strategy: StaticStrategy,
+    pub data: serde_json::Map<String, Value>,
+}
+
+/// One piece of a compiled `url_pattern`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum UrlPart {
+    Literal(String),
+    /// An endpoint parameter, by index in the endpoint's parameter list; `in_query` picks the encoding.
+    Param { index: usize, in_query: bool },
+    /// `{respN_a.b}`: a field of backend N's formatted response (sequential proxy).
+    Resp { backend: usize, path: Vec<String>, raw: String, in_query: bool },
+    /// A placeholder that is never filled (e.g. `{JWT.sub}` without JWT validation): sent in
+    /// KrakenD's internal template form, as KrakenD does.
+    Unresolved(String),
+}
+
+pub(crate) struct Backend {
+    pub hosts: Vec<String>,
+    pub next_host: AtomicUsize,
+    pub method: Method,
+    pub url: Vec<UrlPart>,
+    pub decoding: Decoding,
+    pub is_collection: bool,
+    pub shaper: Shaper,
+    pub query_filter: Option<Vec<String>>,
+    pub header_filter: Option<Vec<HeaderName>>,
+    pub error_details: Option<String>,
+    pub error_code: bool,
+    /// The label used in error texts: `[GET /users/{{.Id}}]`.
+    pub pattern_label: String,
+}
+
+pub(crate) struct Endpoint {
+    pub label: String,
+    pub timeout: Duration,
+    pub cache_control: Option<HeaderValue>,
+    pub concurrent_calls: usize,
+    pub query: QueryFilter,
+    pub headers: HeaderFilter,
+    pub output: Output,
+    pub backends: Vec<Backend>,
+    pub sequential: bool,
+    pub static_proxy: Option<StaticProxy>,
+    pub flatmap: Option<Flatmap>,
+}
+
+/// Router-level settings (`extra_config.router` plus service flags).
+pub(crate) struct Settings {
+    pub return_error_msg: bool,
+    pub redirect_trailing_slash: bool,
+    pub redirect_fixed_path: bool,
+    pub handle_method_not_allowed: bool,
+    pub path_decoding: bool,
+    pub error_body_404: Option<bytes::Bytes>,
+    pub error_body_405: Option<bytes::Bytes>,
+    pub version_header: HeaderValue,
+    pub trusted_proxies: Option<Vec<(std::net::IpAddr, u8)>>,
+    pub remote_ip_headers: Vec<HeaderName>,
+}
+
+/// Server-side settings the doors may use.
+#[derive(Debug, Clone, Default)]
+pub struct ServerSettings {
+    pub port: Option<u16>,
+    pub listen_ip: Option<std::net::IpAddr>,
+    pub read_header_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub max_header_bytes: Option<usize>,
+}
+
+pub(crate) struct Compiled {
+    pub endpoints: Vec<Endpoint>,
+    pub router: Router,
+    pub settings: Settings,
+    pub server: ServerSettings,
+    pub client: ClientSettings,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientSettings {
+    pub max_idle_per_host: usize,
+    pub idle_timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub insecure: bool,
+    pub disable_compression: bool,
+    pub disable_keep_alives: bool,
+}
+
+pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem>> {
+    let service = &parsed.service;
+    let mut problems = Vec::new();
+    let router_cfg = service.extra_config.router.as_ref();
+    let default_router = config::RouterConfig::default();
+    let rc = router_cfg.unwrap_or(&default_router);
+
+    let service_hosts: Vec<String> = service.host.iter().filter_map(|h| config::validate_host(h).ok()).collect();
+    let service_timeout = service.timeout.map(|d| d.value).filter(|d| !d.is_zero()).unwrap_or(DEFAULT_TIMEOUT);
+    let service_ttl = service.cache_ttl.map(|d| d.value).unwrap_or_default();
+    let service_output = service.output_encoding.clone().unwrap_or_else(|| "json".to_owned());
+
+    let mut router = Router::new(service.debug_endpoint, service.echo_endpoint, rc);
+    let mut endpoints = Vec::new();
+    for (i, e) in parsed.endpoints.iter().enumerate() {
+        let method_name = e.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+        if !config::ROUTABLE_METHODS.contains(&method_name.as_str()) {
+            continue;
+        }
+        let method = Method::from_bytes(method_name.as_bytes()).unwrap_or(Method::GET);
+        let path = config::clean_path(&e.endpoint);
+        let params = config::endpoint_params(&path, service.disable_rest).unwrap_or_default();
+        let label = config::endpoint_label(&method_name, &path);
+        let endpoint = compile_endpoint(e, &params, &label, &service_hosts, service_timeout, service_ttl, &service_output, &method);
+        if let Err(msg) = router.insert(&method, &path, &params, RouteTarget::Endpoint(endpoints.len())) {
+            problems.push(Problem::error(format!("endpoints[{i}].endpoint"), Some(&label), msg));
+        }
+        endpoints.push(endpoint);
+    }
+    if let Err(msg) = router.finish() {
+        problems.push(Problem::error("extra_config.router", None, msg));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let error_body = |code: &str| {
+        rc.error_body.as_ref().and_then(|m| m.get(code)).map(|v| bytes::Bytes::from(crate::json::encode(v)))
+    };
+    let version_header = if rc.hide_version_header {
+        HeaderValue::from_static("Version undefined")
+    } else {
+        HeaderValue::from_static(concat!("Version Tributary ", env!("CARGO_PKG_VERSION")))
+    };
+    let settings = Settings {
+        return_error_msg: rc.return_error_msg,
+        redirect_trailing_slash: !rc.disable_redirect_trailing_slash,
+        redirect_fixed_path: !rc.disable_redirect_fixed_path,
+        handle_method_not_allowed: !rc.disable_handle_method_not_allowed,
+        path_decoding: !rc.disable_path_decoding,
+        error_body_404: error_body("404"),
+        error_body_405: error_body("405"),
+        version_header,
+        trusted_proxies: rc.trusted_proxies.as_ref().map(|list| list.iter().filter_map(|c| parse_cidr(c)).collect()),
+        remote_ip_headers: rc
+            .remote_ip_headers
+            .clone()
+            .unwrap_or_else(|| vec!["X-Forwarded-For".to_owned(), "X-Real-IP".to_owned()])
+            .iter()
+            .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+            .collect(),
+    };
+    let server = ServerSettings {
+        port: service.port,
+        listen_ip: service.listen_ip.as_deref().and_then(|s| s.parse().ok()),
+        read_header_timeout: service.read_header_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        read_timeout: service.read_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        idle_timeout: service.idle_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        max_header_bytes: service.max_header_bytes.map(|n| n as usize).filter(|n| *n > 0),
+    };
+    let client = ClientSettings {
+        max_idle_per_host: service.max_idle_connections_per_host.map_or(250, |n| n as usize),
+        idle_timeout: service.idle_connection_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        connect_timeout: service.dialer_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        insecure: service.allow_insecure_connections,
+        disable_compression: service.disable_compression,
+        disable_keep_alives: service.disable_keep_alives,
+    };
+    Ok(Compiled { endpoints, router, settings, server, client })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compile_endpoint(
+    e: &EndpointConfig,
+    params: &[String],
+    label: &str,
+    service_hosts: &[String],
+    service_timeout: Duration,
+    service_ttl: Duration,
+    service_output: &str,
+    method: &Method,
+) -> Endpoint {
+    let timeout = e.timeout.map(|d| d.value).filter(|d| !d.is_zero()).unwrap_or(service_timeout);
+    let ttl = e.cache_ttl.map(|d| d.value).filter(|d| !d.is_zero()).unwrap_or(service_ttl);
+    let cache_control = (!ttl.is_zero())
+        .then(|| HeaderValue::from_str(&format!("public, max-age={}", ttl.as_secs())).ok())
+        .flatten();
+    let output_name = e.output_encoding.as_deref().unwrap_or(service_output);
+    // An unknown output encoding falls back to the single backend's encoding, else JSON.
+    let output = parse_output(output_name)
+        .or_else(|| match e.backend.as_slice() {
+            [only] => only.encoding.as_deref().and_then(|enc| parse_output(&enc.to_ascii_lowercase())),
+            _ => None,
+        })
+        .filter(|o| *o != Output::NoOp || parse_output(output_name).is_some())
+        .unwrap_or(Output::Json);
+    let query = if e.input_query_strings.iter().any(|q| q == "*") {
+        QueryFilter::All
+    } else if e.input_query_strings.is_empty() {
+        QueryFilter::None
+    } else {
+        QueryFilter::Names(e.input_query_strings.clone())
+    };
+    let headers = if e.input_headers.iter().any(|h| h == "*") {
+        HeaderFilter::All
+    } else if e.input_headers.is_empty() {
+        HeaderFilter::Names(vec![http::header::CONTENT_TYPE])
+    } else {
+        HeaderFilter::Names(e.input_headers.iter().filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok()).collect())
+    };
+    let proxy = e.extra_config.proxy.as_ref();
+    let sequential = proxy.is_some_and(|p| {
+        p.sequential || p.strategy.as_deref().or(p.merger_type.as_deref()) == Some("sequential")
+    });
+    let static_proxy = proxy.and_then(|p| p.static_.as_ref()).and_then(|s| {
+        let data = s.data.as_ref()?.as_object()?.clone();
+        let strategy = match s.strategy.as_ref().and_then(Value::as_str) {
+            Some("success") => StaticStrategy::Success,
+            Some("complete") => StaticStrategy::Complete,
+            Some("errored") => StaticStrategy::Errored,
+            Some("incomplete") => StaticStrategy::Incomplete,
+            _ => StaticStrategy::Always,
+        };
+        Some(StaticProxy { strategy, data })
+    });
+    let flatmap = if e.backend.len() > 1 {
+        proxy.and_then(|p| p.flatmap_filter.as_ref()).and_then(Flatmap::compile)
+    } else {
+        None
+    };
+    let noop = output == Output::NoOp;
+    let backends = e
+        .backend
+        .iter()
+        .map(|b| compile_backend(b, params, service_hosts, method, noop))
+        .collect();
+    Endpoint {
+        label: label.to_owned(),
+        timeout,
+        cache_control,
+        concurrent_calls: e.concurrent_calls.unwrap_or(1).max(1) as usize,
+        query,
+        headers,
+        output,
+        backends,
+        sequential,
+        static_proxy,
+        flatmap,
+    }
+}
+
+fn parse_output(name: &str) -> Option<Output> {
+    Some(match name {
+        "json" => Output::Json,
+        "json-collection" => Output::JsonCollection,
+        "string" => Output::String,
+        "no-op" => Output::NoOp,
+        "xml" => Output::Xml,
+        "yaml" => Output::Yaml,
+        "negotiate" => Output::Negotiate,
+        _ => return None,
+    })
+}
+
+fn compile_backend(b: &BackendConfig, params: &[String], service_hosts: &[String], endpoint_method: &Method, noop: bool) -> Backend {
+    let hosts: Vec<String> = if b.host.is_empty() {
+        service_hosts.to_vec()
+    } else if b.disable_host_sanitize {
+        b.host.iter().map(|h| h.trim_end_matches('/').to_owned()).collect()
+    } else {
+        b.host.iter().filter_map(|h| config::validate_host(h).ok()).collect()
+    };
+    let method = b
+        .method
+        .as_deref()
+        .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+        .unwrap_or_else(|| endpoint_method.clone());
+    let pattern = config::clean_path(&b.url_pattern);
+    let url = compile_url(&pattern, params);
+    let decoding = if noop {
+        Decoding::NoOp
+    } else {
+        match b.encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("safejson") => Decoding::SafeJson,
+            Some("string") => Decoding::String,
+            Some("no-op") => Decoding::NoOp,
+            Some("xml") => Decoding::Xml,
+            _ => Decoding::Json,
+        }
+    };
+    let proxy = b.extra_config.proxy.as_ref();
+    let mapping: Vec<(String, String)> = b.mapping.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let shaper = Shaper::new(&b.target, &b.allow, &b.deny, &mapping, &b.group, proxy.and_then(|p| p.flatmap_filter.as_ref()));
+    let http_cfg = b.extra_config.backend_http.as_ref();
+    Backend {
+        hosts,
+        next_host: AtomicUsize::new(0),
+        method: method.clone(),
+        pattern_label: format!("[{} {}]", method, template_label(&pattern)),
+        url,
+        decoding,
+        is_collection: b.is_collection,
+        shaper,
+        query_filter: b.input_query_strings.clone(),
+        header_filter: b
+            .input_headers
+            .as_ref()
+            .map(|l| l.iter().filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok()).collect()),
+        error_details: http_cfg.and_then(|h| h.return_error_details.clone()).filter(|s| !s.is_empty()),
+        error_code: http_cfg.is_some_and(|h| h.return_error_code),
+    }
+}
+
+/// KrakenD's internal template form of a placeholder: `{id}` -> `{{.Id}}`.
+pub(crate) fn template_key(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{{{{.{}{}}}}}", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+fn template_label(pattern: &str) -> String {
+    let mut out = pattern.to_owned();
+    for p in config::placeholders(pattern) {
+        out = out.replace(&format!("{{{p}}}"), &template_key(p));
+    }
+    out
+}
+
+fn compile_url(pattern: &str, params: &[String]) -> Vec<UrlPart> {
+    let mut parts = Vec::new();
+    let mut rest = pattern;
+    let mut literal = String::new();
+    let query_start = pattern.find('?');
+    let mut consumed = 0;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else { break };
+        let name = &after[..end];
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_-.:/".contains(c)) && !name.contains('{');
+        literal.push_str(&rest[..start]);
+        let abs = consumed + start;
+        let in_query = query_start.is_some_and(|q| abs > q);
+        if valid {
+            if !literal.is_empty() {
+                parts.push(UrlPart::Literal(std::mem::take(&mut literal)));
+            }
+            parts.push(placeholder_part(name, params, in_query));
+        } else {
+            literal.push('{');
+            literal.push_str(name);
+            literal.push('}');
+        }
+        consumed += start + 1 + end + 1;
+        rest = &after[end + 1..];
+    }
+    literal.push_str(rest);
+    if !literal.is_empty() {
+        parts.push(UrlPart::Literal(literal));
+    }
+    parts
+}
+
+fn placeholder_part(name: &str, params: &[String], in_query: bool) -> UrlPart {
+    if let Some(index) = params.iter().position(|p| p == name) {
+        return UrlPart::Param { index, in_query };
+    }
+    if let Some(rest) = name.strip_prefix("resp") {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest[digits..].starts_with('_') {
+            if let Ok(backend) = rest[..digits].parse() {
+                let path = rest[digits + 1..].split('.').map(str::to_owned).collect();
+                return UrlPart::Resp { backend, path, raw: template_key(name), in_query };
+            }
+        }
+    }
+    UrlPart::Unresolved(template_key(name))
+}
+
+fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    match text.split_once('/') {
+        Some((ip, bits)) => Some((ip.parse().ok()?, bits.parse().ok()?)),
+        None => {
+            let ip: std::net::IpAddr = text.parse().ok()?;
+            Some((ip, if ip.is_ipv4() { 32 } else { 128 }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_patterns_compile_to_literals_and_params() {
+        let params = vec!["id".to_owned(), "channel".to_owned()];
+        let parts = compile_url("/users/{id}?c={channel}&x={resp0_a.b}", &params);
+        assert_eq!(parts[0], UrlPart::Literal("/users/".into()));
+        assert_eq!(parts[1], UrlPart::Param { index: 0, in_query: false });
+        assert_eq!(parts[3], UrlPart::Param { index: 1, in_query: true });
+        assert!(matches!(&parts[5], UrlPart::Resp { backend: 0, path, .. } if path == &["a", "b"]));
+    }
+
+    #[test]
+    fn template_keys_upper_case_the_first_letter_only() {
+        assert_eq!(template_key("resp0_missing"), "{{.Resp0_missing}}");
+        assert_eq!(template_key("user_id"), "{{.User_id}}");
+    }
+}

@@ -1,0 +1,338 @@
+//! Start-up validation (SEMANTICS.md 1.7 plus what Tributary adds): every rule checked, every
+//! problem collected, each naming its JSON path and endpoint. Pure: no I/O, no compiling.
+
+use super::{endpoint_label, ParsedConfig, Problem};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Methods KrakenD CE can route; other endpoint methods are skipped with a warning, as KrakenD does.
+pub const ROUTABLE_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+pub const BACKEND_ENCODINGS: &[&str] = &["json", "safejson", "string", "no-op", "xml"];
+pub const OUTPUT_ENCODINGS: &[&str] =
+    &["json", "json-collection", "string", "no-op", "xml", "yaml", "negotiate"];
+
+/// Returns (errors, warnings).
+pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let service = &parsed.service;
+
+    match service.version.as_ref().and_then(|v| v.as_i64()) {
+        Some(3) => {}
+        Some(n) => errors.push(Problem::error("version", None, format!("unsupported version: {n} (want: 3)"))),
+        None => errors.push(Problem::error(
+            "version",
+            None,
+            "missing or not a number: a KrakenD v3 config needs `\"version\": 3`",
+        )),
+    }
+    if let Some(ip) = &service.listen_ip {
+        if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+            errors.push(Problem::error("listen_ip", None, format!("`{ip}` is not an IP address")));
+        }
+    }
+    for (i, h) in service.host.iter().enumerate() {
+        if let Err(e) = sanitize_host(h) {
+            errors.push(Problem::error(format!("host[{i}]"), None, e));
+        }
+    }
+    for (field, d) in [("timeout", &service.timeout), ("cache_ttl", &service.cache_ttl)] {
+        if d.is_some_and(|d| d.was_number) {
+            warnings.push(number_duration(field, None));
+        }
+    }
+    if let Some(enc) = &service.output_encoding {
+        if !OUTPUT_ENCODINGS.contains(&enc.as_str()) {
+            warnings.push(Problem::warning("output_encoding", None, format!("unknown output encoding `{enc}`: JSON is used")));
+        }
+    }
+    unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
+    if let Some(r) = &service.extra_config.router {
+        if r.trusted_proxies.is_some() || r.remote_ip_headers.is_some() || r.forwarded_by_client_ip.is_some() {
+            // Accepted: the client IP logic reads them.
+        }
+    }
+
+    // Routes seen so far: (method, path) -> index, and for each param position its name.
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut param_names: BTreeMap<String, (String, usize)> = BTreeMap::new();
+
+    for (i, e) in parsed.endpoints.iter().enumerate() {
+        let method = e.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+        let path = clean_path(&e.endpoint);
+        let label = endpoint_label(&method, &path);
+        let at = |field: &str| format!("endpoints[{i}].{field}");
+        let ep = Some(label.as_str());
+
+        if !ROUTABLE_METHODS.contains(&method.as_str()) {
+            warnings.push(Problem::warning(
+                at("method"),
+                ep,
+                format!("unsupported method `{method}`: the endpoint is skipped, as KrakenD does (one endpoint object per method)"),
+            ));
+            continue;
+        }
+        if is_reserved_path(&path) || has_star_inside(&path) {
+            errors.push(Problem::error(at("endpoint"), ep, format!("ignoring the '{label}' endpoint, since it is invalid!!! (paths under /__debug, /__echo, /__health and `*` followed by more characters are reserved)")));
+        }
+        if path.ends_with("/*") {
+            errors.push(Problem::error(at("endpoint"), ep, "wildcard endpoints (`/*`) are a KrakenD Enterprise feature; KrakenD CE refuses them too"));
+        }
+        if e.backend.is_empty() {
+            errors.push(Problem::error(at("backend"), ep, format!("ignoring the '{label}' endpoint, since it has 0 backends defined!")));
+        }
+        let output = e.output_encoding.as_deref().or(service.output_encoding.as_deref()).unwrap_or("json");
+        if output == "no-op" && e.backend.len() > 1 {
+            errors.push(Problem::error(at("output_encoding"), ep, "can not use NoOp encoding with more than one backends connected to the same endpoint"));
+        }
+        if let Some(enc) = &e.output_encoding {
+            if !OUTPUT_ENCODINGS.contains(&enc.as_str()) {
+                warnings.push(Problem::warning(at("output_encoding"), ep, format!("unknown output encoding `{enc}`: the backend's encoding or JSON is used")));
+            }
+        }
+        for (field, d) in [("timeout", &e.timeout), ("cache_ttl", &e.cache_ttl)] {
+            if d.is_some_and(|d| d.was_number) {
+                warnings.push(number_duration(&at(field), ep));
+            }
+        }
+        if e.concurrent_calls == Some(0) {
+            warnings.push(Problem::warning(at("concurrent_calls"), ep, "0 means 1, as in KrakenD"));
+        }
+        unsupported_namespaces(&e.extra_config, &at("extra_config"), ep, &mut warnings);
+        if let Some(p) = &e.extra_config.proxy {
+            if let Some(s) = p.strategy.as_deref().or(p.merger_type.as_deref()) {
+                if s != "parallel" && s != "sequential" {
+                    errors.push(Problem::error(at("extra_config.proxy.strategy"), ep, format!("unknown merge strategy `{s}`: use `parallel` or `sequential`")));
+                }
+            }
+        }
+
+        // Parameters of the endpoint path.
+        let params = match endpoint_params(&path, service.disable_rest) {
+            Ok(p) => p,
+            Err(msg) => {
+                errors.push(Problem::error(at("endpoint"), ep, msg));
+                Vec::new()
+            }
+        };
+        if let Some(prev) = seen.insert((method.clone(), route_shape(&path, &params)), i) {
+            errors.push(Problem::error(at("endpoint"), ep, format!("the same path and method is already declared by endpoints[{prev}]")));
+        }
+        for (pos, seg) in path.split('/').enumerate() {
+            if let Some(name) = whole_segment_param(seg) {
+                let prefix = path.split('/').take(pos).collect::<Vec<_>>().join("/");
+                let key = format!("{prefix}/:{pos}");
+                match param_names.get(&key) {
+                    Some((other, j)) if other != name => errors.push(Problem::error(
+                        at("endpoint"),
+                        ep,
+                        format!("`{{{name}}}` conflicts with `{{{other}}}` at the same position in endpoints[{j}]: KrakenD's router refuses two parameter names at one position"),
+                    )),
+                    Some(_) => {}
+                    None => {
+                        param_names.insert(key, (name.to_owned(), i));
+                    }
+                }
+            }
+        }
+        let input: BTreeSet<&str> = params.iter().map(String::as_str).collect();
+
+        for (j, b) in e.backend.iter().enumerate() {
+            let bat = |field: &str| format!("endpoints[{i}].backend[{j}].{field}");
+            if b.host.is_empty() && service.host.is_empty() {
+                errors.push(Problem::error(bat("host"), ep, "no host: set `host` on the backend or at the service level"));
+            }
+            if !b.disable_host_sanitize {
+                for (k, h) in b.host.iter().enumerate() {
+                    if let Err(msg) = sanitize_host(h) {
+                        errors.push(Problem::error(format!("endpoints[{i}].backend[{j}].host[{k}]"), ep, msg));
+                    }
+                }
+            }
+            let outputs = placeholders(&b.url_pattern);
+            let distinct: Vec<&str> = outputs.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+            // KrakenD's own count (config.go uniqueOutput) leaves out the last distinct name.
+            let set_size = distinct[..distinct.len().saturating_sub(1)].iter().filter(|o| !is_sequential_param(o)).count();
+            if set_size > input.len() {
+                errors.push(Problem::error(bat("url_pattern"), ep, format!(
+                    "input and output params do not match. endpoint: {label}, backend: {j}. input: [{}], output: [{}]",
+                    input.iter().copied().collect::<Vec<_>>().join(" "), distinct.join(" "))));
+            } else if let Some(bad) = distinct.iter().find(|o| !is_sequential_param(o) && !input.contains(*o)) {
+                errors.push(Problem::error(bat("url_pattern"), ep, format!(
+                    "undefined output param '{bad}'! endpoint: {label}, backend: {j}. input: [{}], output: [{}]",
+                    input.iter().copied().collect::<Vec<_>>().join(" "), distinct.join(" "))));
+            }
+            if let Some(enc) = &b.encoding {
+                let lower = enc.to_ascii_lowercase();
+                if !BACKEND_ENCODINGS.contains(&lower.as_str()) {
+                    warnings.push(Problem::warning(bat("encoding"), ep, format!("unknown encoding `{enc}`: decoded as JSON, as KrakenD does")));
+                }
+            }
+            if b.timeout.is_some() {
+                warnings.push(Problem::warning(bat("timeout"), ep, "a backend timeout has no effect in KrakenD CE; the endpoint `timeout` applies"));
+            }
+            if let Some(sd) = &b.sd {
+                if sd != "static" {
+                    warnings.push(Problem::warning(bat("sd"), ep, format!("service discovery `{sd}` is not supported: the hosts are used as static hosts")));
+                }
+            }
+            unsupported_namespaces(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
+        }
+    }
+    (errors, warnings)
+}
+
+fn number_duration(path: &str, ep: Option<&str>) -> Problem {
+    Problem::warning(path, ep, "a bare number is read as nanoseconds (as KrakenD CE does); write a string such as \"2s\"")
+}
+
+fn unsupported_namespaces(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
+    for (name, _) in &extra.unsupported {
+        warnings.push(Problem::warning(format!("{at}.{name}"), ep, format!("namespace `{name}` is not supported by Tributary yet: ignored")));
+    }
+}
+
+/// `"/" + path without its leading slashes`, as lura's CleanPath.
+pub fn clean_path(path: &str) -> String {
+    format!("/{}", path.trim_start_matches('/'))
+}
+
+fn is_reserved_path(path: &str) -> bool {
+    for name in ["/__debug", "/__echo", "/__health"] {
+        if let Some(i) = path.find(name) {
+            let rest = &path[i + name.len()..];
+            if rest.is_empty() || rest.starts_with('/') {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn has_star_inside(path: &str) -> bool {
+    path.find('*').is_some_and(|i| i + 1 < path.len())
+}
+
+/// `{name}` when the whole segment is one placeholder of `[A-Za-z0-9_-]`.
+pub fn whole_segment_param(seg: &str) -> Option<&str> {
+    let name = seg.strip_prefix('{')?.strip_suffix('}')?;
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')).then_some(name)
+}
+
+/// The endpoint's parameter names, in order. Strict REST: whole segments only. With
+/// `disable_rest`: any `{name}` inside a segment, at most one per segment (our router's limit).
+pub fn endpoint_params(path: &str, disable_rest: bool) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for seg in path.split('/') {
+        if let Some(name) = whole_segment_param(seg) {
+            out.push(name.to_owned());
+        } else if disable_rest {
+            let found = placeholders(seg);
+            if found.len() > 1 {
+                return Err(format!("segment `{seg}` holds more than one parameter: Tributary's router takes one parameter per segment"));
+            }
+            out.extend(found.into_iter().map(str::to_owned));
+        }
+    }
+    Ok(out)
+}
+
+/// The path with every parameter replaced by `{}` (two routes with the same shape collide).
+fn route_shape(path: &str, params: &[String]) -> String {
+    let mut shape = path.to_owned();
+    for p in params {
+        shape = shape.replace(&format!("{{{p}}}"), "{}");
+    }
+    shape
+}
+
+/// Placeholders `{x}` of a url_pattern, x made of `[\w\-.:/]` (lura's simpleURLKeysPattern).
+pub fn placeholders(pattern: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = pattern;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        match after.find(['{', '}']) {
+            Some(end) if after.as_bytes()[end] == b'}' => {
+                let name = &after[..end];
+                if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_-.:/".contains(c)) {
+                    out.push(name);
+                }
+                rest = &after[end + 1..];
+            }
+            Some(end) => rest = &after[end..],
+            None => break,
+        }
+    }
+    out
+}
+
+/// `respN_field` and `JWT.claim` placeholders are filled at request time, not from the path.
+pub fn is_sequential_param(name: &str) -> bool {
+    if let Some(rest) = name.strip_prefix("resp") {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        return digits > 0 && rest[digits..].starts_with('_') && rest.len() > digits + 1;
+    }
+    name.strip_prefix("JWT.").is_some_and(|c| !c.is_empty())
+}
+
+/// lura's host sanitising: `(https?://)?name(:port)?/?` exactly once; no scheme -> `http://`.
+pub fn sanitize_host(host: &str) -> Result<String, String> {
+    let invalid = || format!("host `{host}` not valid: invalid host (expected `http(s)://name[:port]`; a base path needs `disable_host_sanitize`)");
+    let (scheme, rest) = if let Some(r) = host.strip_prefix("https://") {
+        ("https://", r)
+    } else if let Some(r) = host.strip_prefix("http://") {
+        ("http://", r)
+    } else {
+        ("http://", host)
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (name, port) = match rest.rsplit_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (rest, None),
+    };
+    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let port_ok = port.is_none_or(|p| (2..=6).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    if name_ok && port_ok {
+        Ok(format!("{scheme}{rest}"))
+    } else {
+        Err(invalid())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_sanitising_adds_scheme_and_drops_trailing_slash() {
+        assert_eq!(sanitize_host("localhost:8080").unwrap(), "http://localhost:8080");
+        assert_eq!(sanitize_host("https://a.b/").unwrap(), "https://a.b");
+        assert!(sanitize_host("http://a/api").is_err());
+        assert!(sanitize_host("kafka://x").is_err());
+    }
+
+    #[test]
+    fn placeholders_are_found_anywhere_in_a_url_pattern() {
+        assert_eq!(placeholders("/a/{id}?c={chan}&x={resp0_a.b}"), vec!["id", "chan", "resp0_a.b"]);
+        assert_eq!(placeholders("/{var}.{extension}"), vec!["var", "extension"]);
+        assert!(placeholders("/{}/{ bad }").is_empty());
+    }
+
+    #[test]
+    fn sequential_and_jwt_placeholders_are_exempt() {
+        assert!(is_sequential_param("resp0_id"));
+        assert!(is_sequential_param("resp12_a.b"));
+        assert!(is_sequential_param("JWT.sub"));
+        assert!(!is_sequential_param("resp0"));
+        assert!(!is_sequential_param("resp_x"));
+        assert!(!is_sequential_param("id"));
+    }
+
+    #[test]
+    fn reserved_paths_are_recognised() {
+        assert!(is_reserved_path("/__health"));
+        assert!(is_reserved_path("/api/__debug/x"));
+        assert!(!is_reserved_path("/__healthy"));
+    }
+}

@@ -1,0 +1,235 @@
+//! Prepare each backend request from the client's: the URL from the compiled `url_pattern`, the
+//! forwarded query string and headers (deny by default), exactly as KrakenD builds them.
+
+use crate::compile::{Backend, HeaderFilter, QueryFilter, UrlPart};
+use crate::json::Object;
+use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
+use serde_json::Value;
+use std::fmt::Write;
+
+/// Characters escaped in a parameter substituted into a path: everything Go's URL serialiser
+/// escapes in a path, plus `/` so that a value can never add a segment.
+const PATH_VALUE: &AsciiSet = &CONTROLS
+    .add(b' ').add(b'"').add(b'#').add(b'%').add(b'<').add(b'>').add(b'?').add(b'[').add(b'\\')
+    .add(b']').add(b'^').add(b'`').add(b'{').add(b'|').add(b'}').add(b'/');
+/// A value substituted into the query part of a url_pattern.
+const QUERY_VALUE: &AsciiSet = &PATH_VALUE.add(b'&').add(b'=').add(b'+').add(b';');
+/// Go's `url.QueryEscape`: all but `A-Za-z0-9-_.~` escaped (space becomes `+` separately).
+const GO_QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+pub(crate) const KRAKEND_UA: &str = concat!("KrakenD Version Tributary ", env!("CARGO_PKG_VERSION"));
+
+/// The backend URL: host + url_pattern with its placeholders filled, + forwarded query.
+pub(crate) fn backend_url(backend: &Backend, host: &str, params: &[String], responses: &[Option<Object>], query: Option<&str>) -> String {
+    let mut url = String::with_capacity(host.len() + 64);
+    url.push_str(host);
+    for part in &backend.url {
+        match part {
+            UrlPart::Literal(s) => url.push_str(s),
+            UrlPart::Param { index, in_query } => {
+                let value = params.get(*index).map(String::as_str).unwrap_or("");
+                let set = if *in_query { QUERY_VALUE } else { PATH_VALUE };
+                let _ = write!(url, "{}", utf8_percent_encode(value, set));
+            }
+            UrlPart::Resp { backend, path, raw, in_query } => {
+                let set = if *in_query { QUERY_VALUE } else { PATH_VALUE };
+                match responses.get(*backend).and_then(Option::as_ref).and_then(|d| lookup(d, path)) {
+                    Some(v) => {
+                        let _ = write!(url, "{}", utf8_percent_encode(&go_string(v), set));
+                    }
+                    None => {
+                        let _ = write!(url, "{}", utf8_percent_encode(raw, PATH_VALUE));
+                    }
+                }
+            }
+            UrlPart::Unresolved(raw) => {
+                let _ = write!(url, "{}", utf8_percent_encode(raw, PATH_VALUE));
+            }
+        }
+    }
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(q);
+    }
+    url
+}
+
+fn lookup<'a>(data: &'a Object, path: &[String]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let mut v = data.get(first)?;
+    for seg in rest {
+        v = v.as_object()?.get(seg)?;
+    }
+    Some(v)
+}
+
+/// A value as Go's `%v` prints it (what KrakenD puts in a URL for `{respN_x}`).
+fn go_string(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(go_string).collect::<Vec<_>>().join(","),
+        Value::Object(map) => {
+            let inner: Vec<String> = map.iter().map(|(k, v)| format!("{k}:{}", go_string(v))).collect();
+            format!("map[{}]", inner.join(" "))
+        }
+    }
+}
+
+/// Parsed client query: (key, value) pairs in order, with Go's `url.ParseQuery` rules.
+pub(crate) fn parse_query(raw: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for pair in raw.split('&') {
+        if pair.is_empty() || pair.contains(';') {
+            continue;
+        }
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if let (Some(k), Some(v)) = (unescape_query(k), unescape_query(v)) {
+            out.push((k, v));
+        }
+    }
+    out
+}
+
+fn unescape_query(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let h = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(h, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The forwarded query string: filtered, keys sorted, values in order, Go's encoding.
+pub(crate) fn forward_query(pairs: &[(String, String)], filter: &QueryFilter, backend_filter: Option<&[String]>) -> String {
+    let keep = |k: &str| -> bool {
+        let endpoint_ok = match filter {
+            QueryFilter::None => false,
+            QueryFilter::All => true,
+            QueryFilter::Names(names) => names.iter().any(|n| n == k),
+        };
+        endpoint_ok && backend_filter.is_none_or(|names| names.iter().any(|n| n == k))
+    };
+    let mut selected: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| keep(k)).collect();
+    selected.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = String::new();
+    for (k, v) in selected {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(&go_query_escape(k));
+        out.push('=');
+        out.push_str(&go_query_escape(v));
+    }
+    out
+}
+
+fn go_query_escape(s: &str) -> String {
+    s.split(' ').map(|part| utf8_percent_encode(part, GO_QUERY).to_string()).collect::<Vec<_>>().join("+")
+}
+
+/// The headers every backend of the endpoint starts from (SEMANTICS 2.6 steps 1-3).
+pub(crate) fn endpoint_headers(client: &HeaderMap, filter: &HeaderFilter, client_ip: Option<&str>) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    match filter {
+        HeaderFilter::All => {
+            for (k, v) in client {
+                if k != http::header::HOST && k != http::header::CONNECTION && k != http::header::TRANSFER_ENCODING {
+                    out.append(k.clone(), v.clone());
+                }
+            }
+        }
+        HeaderFilter::Names(names) => {
+            for name in names {
+                for v in client.get_all(name) {
+                    out.append(name.clone(), v.clone());
+                }
+            }
+        }
+    }
+    out.remove(http::header::CONTENT_LENGTH);
+    if let Some(ip) = client_ip.and_then(|ip| HeaderValue::from_str(ip).ok()) {
+        out.insert(HeaderName::from_static("x-forwarded-for"), ip);
+    } else {
+        out.remove("x-forwarded-for");
+    }
+    match client.get(http::header::HOST) {
+        Some(h) => {
+            out.insert(HeaderName::from_static("x-forwarded-host"), h.clone());
+        }
+        None => {
+            out.remove("x-forwarded-host");
+        }
+    }
+    if out.contains_key(USER_AGENT) {
+        out.insert(HeaderName::from_static("x-forwarded-via"), HeaderValue::from_static(KRAKEND_UA));
+    } else {
+        out.insert(USER_AGENT, HeaderValue::from_static(KRAKEND_UA));
+    }
+    out
+}
+
+/// A backend's own `input_headers` keeps only the listed headers of the endpoint's set.
+pub(crate) fn backend_headers(base: &HeaderMap, filter: Option<&[HeaderName]>) -> HeaderMap {
+    match filter {
+        None => base.clone(),
+        Some(names) => {
+            let mut out = HeaderMap::new();
+            for name in names {
+                for v in base.get_all(name) {
+                    out.append(name.clone(), v.clone());
+                }
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_keys_are_sorted_and_values_kept_in_order() {
+        let pairs = parse_query("b=2&a=1&b=3&c=x");
+        let q = forward_query(&pairs, &QueryFilter::Names(vec!["a".into(), "b".into()]), None);
+        assert_eq!(q, "a=1&b=2&b=3");
+    }
+
+    #[test]
+    fn no_query_is_forwarded_by_default() {
+        assert_eq!(forward_query(&parse_query("a=1"), &QueryFilter::None, None), "");
+    }
+
+    #[test]
+    fn query_values_use_go_form_encoding() {
+        let pairs = parse_query("q=a+b%21~*");
+        assert_eq!(forward_query(&pairs, &QueryFilter::All, None), "q=a+b%21~%2A");
+    }
+
+    #[test]
+    fn semicolon_pairs_and_bad_escapes_are_dropped() {
+        assert_eq!(parse_query("a=1;b=2&c=%zz&d=4"), vec![("d".to_owned(), "4".to_owned())]);
+    }
+
+    #[test]
+    fn go_string_formats_like_percent_v() {
+        let v: Value = serde_json::json!([1, "a", true]);
+        assert_eq!(go_string(&v), "1,a,true");
+        assert_eq!(go_string(&Value::Null), "<nil>");
+    }
+}

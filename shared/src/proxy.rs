@@ -1,0 +1,215 @@
+//! The endpoint's proxy: call its backends (one, in parallel, in sequence, or N concurrent
+//! copies), merge the parts in arrival order, then apply the endpoint flatmap and static data.
+
+use crate::backend::{self, BackendError, Part, RawResponse};
+use crate::compile::{Backend, Endpoint, StaticStrategy};
+use crate::json::Object;
+use crate::prepare;
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use http::{HeaderMap, Method};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::time::{timeout_at, Instant};
+
+/// Everything a backend call needs from the client request, prepared once per request.
+pub(crate) struct CallContext<'a> {
+    pub client: &'a reqwest::Client,
+    pub params: &'a [String],
+    pub query: &'a [(String, String)],
+    pub headers: &'a HeaderMap,
+    pub body: &'a Bytes,
+}
+
+/// What the proxy hands to rendering: lura's (response, error) pair.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub response: Option<Part>,
+    pub error: Option<BackendError>,
+}
+
+pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
+    let mut outcome = if endpoint.backends.len() == 1 && !endpoint.sequential {
+        let deadline = started + endpoint.timeout;
+        match timeout_at(deadline, call_concurrently(endpoint, &endpoint.backends[0], ctx, &[], started)).await {
+            Ok(Ok(part)) => Outcome { response: Some(part), error: None },
+            Ok(Err(e)) => Outcome { response: None, error: Some(e) },
+            Err(_) => Outcome { response: None, error: Some(BackendError::deadline()) },
+        }
+    } else if endpoint.sequential {
+        sequential(endpoint, ctx, started).await
+    } else {
+        parallel(endpoint, ctx, started).await
+    };
+    if let Some(flatmap) = &endpoint.flatmap {
+        if let Some(part) = outcome.response.as_mut() {
+            if let Some(data) = part.data.take() {
+                part.data = Some(flatmap.apply(data));
+            }
+        }
+    }
+    if let Some(st) = &endpoint.static_proxy {
+        apply_static(st.strategy, &st.data, &mut outcome);
+    }
+    outcome
+}
+
+fn share(total: Duration, percent: u32) -> Duration {
+    total * percent / 100
+}
+
+/// One backend call, or `concurrent_calls` copies of it where the first complete answer wins.
+async fn call_concurrently(
+    endpoint: &Endpoint,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    responses: &[Option<Object>],
+    started: Instant,
+) -> Result<Part, BackendError> {
+    if endpoint.concurrent_calls <= 1 {
+        return call(endpoint, backend, ctx, responses).await;
+    }
+    let deadline = started + share(endpoint.timeout, 75);
+    let mut calls: FuturesUnordered<_> =
+        (0..endpoint.concurrent_calls).map(|_| call(endpoint, backend, ctx, responses)).collect();
+    let mut last: Option<Result<Part, BackendError>> = None;
+    loop {
+        match timeout_at(deadline, calls.next()).await {
+            Ok(Some(Ok(part))) if part.complete => return Ok(part),
+            Ok(Some(result)) => last = Some(result),
+            Ok(None) => break,
+            Err(_) => break,
+        }
+    }
+    last.unwrap_or_else(|| Err(BackendError::deadline()))
+}
+
+/// One HTTP exchange with one backend, then its status check, decoding and shaping.
+async fn call(endpoint: &Endpoint, backend: &Backend, ctx: &CallContext<'_>, responses: &[Option<Object>]) -> Result<Part, BackendError> {
+    let (url, raw) = exchange(endpoint, backend, ctx, responses).await?;
+    backend::process(backend, &url, raw)
+}
+
+pub(crate) async fn exchange(
+    endpoint: &Endpoint,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    responses: &[Option<Object>],
+) -> Result<(String, RawResponse), BackendError> {
+    let host = pick_host(backend).ok_or_else(|| BackendError::plain("no hosts available"))?;
+    let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
+    let url = prepare::backend_url(backend, host, ctx.params, responses, Some(&query));
+    let headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
+    let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
+    let body = sends_body.then(|| ctx.body.clone());
+    let raw = backend::send(ctx.client, &backend.method, &url, headers, body).await?;
+    Ok((url, raw))
+}
+
+fn pick_host(backend: &Backend) -> Option<&str> {
+    match backend.hosts.len() {
+        0 => None,
+        1 => Some(&backend.hosts[0]),
+        n => Some(&backend.hosts[backend.next_host.fetch_add(1, Ordering::Relaxed) % n]),
+    }
+}
+
+/// All backends at once; parts merged in arrival order until 85% of the timeout.
+async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
+    let deadline = started + share(endpoint.timeout, 85);
+    let total = endpoint.backends.len();
+    let mut calls: FuturesUnordered<_> =
+        endpoint.backends.iter().map(|b| call_concurrently(endpoint, b, ctx, &[], started)).collect();
+    let mut merged = Object::new();
+    let mut detail_keys = Vec::new();
+    let mut succeeded = 0;
+    let mut complete = true;
+    let mut errors: Vec<String> = Vec::new();
+    loop {
+        match timeout_at(deadline, calls.next()).await {
+            Ok(Some(Ok(part))) => {
+                succeeded += 1;
+                complete &= part.complete;
+                merge_into(&mut merged, &mut detail_keys, part);
+            }
+            Ok(Some(Err(e))) => errors.push(e.text),
+            Ok(None) => break,
+            Err(_) => {
+                errors.push("context deadline exceeded".to_owned());
+                break;
+            }
+        }
+    }
+    complete &= succeeded == total;
+    let error = (!errors.is_empty()).then(|| BackendError::plain(errors.join("\n")));
+    if succeeded == 0 {
+        return Outcome { response: None, error };
+    }
+    Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error }
+}
+
+/// Backends one after another; `{respN_x}` reads earlier formatted answers.
+async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
+    let deadline = started + share(endpoint.timeout, 85);
+    let mut responses: Vec<Option<Object>> = Vec::with_capacity(endpoint.backends.len());
+    let mut merged = Object::new();
+    let mut detail_keys = Vec::new();
+    let mut complete = true;
+    for (i, backend) in endpoint.backends.iter().enumerate() {
+        let result = match timeout_at(deadline, call_concurrently(endpoint, backend, ctx, &responses, started)).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::deadline()),
+        };
+        match result {
+            Ok(part) => {
+                let part_complete = part.complete;
+                responses.push(part.data.clone());
+                merge_into(&mut merged, &mut detail_keys, part);
+                if !part_complete {
+                    complete = false;
+                    break;
+                }
+            }
+            Err(e) if i == 0 => return Outcome { response: None, error: Some(e) },
+            Err(e) => {
+                return Outcome {
+                    response: Some(Part { data: Some(merged), complete: false, detail_keys }),
+                    error: Some(e),
+                };
+            }
+        }
+    }
+    Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error: None }
+}
+
+fn merge_into(merged: &mut Object, detail_keys: &mut Vec<String>, part: Part) {
+    detail_keys.retain(|k| part.data.as_ref().is_none_or(|d| !d.contains_key(k)));
+    if let Some(data) = part.data {
+        merged.extend(data);
+    }
+    detail_keys.extend(part.detail_keys);
+}
+
+/// `proxy.static`: copy the data over the response when the strategy matches (SEMANTICS 5.2).
+fn apply_static(strategy: StaticStrategy, data: &Object, outcome: &mut Outcome) {
+    let errored = outcome.error.is_some();
+    let complete = outcome.response.as_ref().is_some_and(|r| r.complete);
+    let applies = match strategy {
+        StaticStrategy::Always => true,
+        StaticStrategy::Success => !errored,
+        StaticStrategy::Complete => !errored && complete,
+        StaticStrategy::Errored => errored,
+        StaticStrategy::Incomplete => outcome.response.is_none() || !complete,
+    };
+    if !applies {
+        return;
+    }
+    let part = outcome
+        .response
+        .get_or_insert_with(|| Part { data: Some(Object::new()), complete: false, detail_keys: Vec::new() });
+    let target = part.data.get_or_insert_with(Object::new);
+    for (k, v) in data {
+        target.insert(k.clone(), v.clone());
+    }
+    part.detail_keys.retain(|k| !data.contains_key(k));
+}

@@ -1,0 +1,125 @@
+//! Render the proxy's outcome as KrakenD does: status and completeness (SEMANTICS 4.3),
+//! `Cache-Control`, and the body in the endpoint's `output_encoding` (4.4).
+
+use crate::compile::{Endpoint, Output, Settings};
+use crate::json;
+use crate::proxy::Outcome;
+use crate::request::GatewayResponse;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::StatusCode;
+use serde_json::Value;
+
+pub(crate) const X_KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
+pub(crate) const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
+pub(crate) const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+pub(crate) const TEXT_UTF8: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+pub(crate) fn render(endpoint: &Endpoint, settings: &Settings, outcome: Outcome, accept: Option<&HeaderValue>) -> GatewayResponse {
+    let mut resp = GatewayResponse::new(StatusCode::OK);
+    resp.headers.insert(X_KRAKEND, settings.version_header.clone());
+    let complete = outcome
+        .response
+        .as_ref()
+        .is_some_and(|r| r.complete && r.data.as_ref().is_some_and(|d| !d.is_empty()));
+    resp.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static(if complete { "true" } else { "false" }));
+    if complete {
+        if let Some(cc) = &endpoint.cache_control {
+            resp.headers.insert(CACHE_CONTROL, cc.clone());
+        }
+    }
+    let Some(part) = outcome.response else {
+        let Some(err) = outcome.error else {
+            resp.headers.insert(CONTENT_TYPE, JSON_UTF8);
+            resp.body = Bytes::from_static(b"{}");
+            return resp;
+        };
+        resp.status = err.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if settings.return_error_msg {
+            if err.status.is_some() {
+                resp.body = err.body;
+                if let Some(ct) = err.content_type {
+                    resp.headers.insert(CONTENT_TYPE, ct);
+                }
+            } else {
+                resp.body = Bytes::from(err.text);
+                resp.headers.insert(CONTENT_TYPE, TEXT_UTF8);
+            }
+        }
+        return resp;
+    };
+    let output = match endpoint.output {
+        Output::Negotiate => negotiate(accept),
+        o => o,
+    };
+    let data = part.data.map(Value::Object);
+    let (content_type, body): (HeaderValue, Vec<u8>) = match output {
+        Output::Json | Output::Negotiate | Output::NoOp => {
+            let mut out = Vec::with_capacity(256);
+            match &data {
+                Some(v) => json::encode_into(&mut out, v, &part.detail_keys),
+                None => out.extend_from_slice(b"null"),
+            }
+            (JSON_UTF8, out)
+        }
+        Output::JsonCollection => {
+            let body = match data.as_ref().and_then(|d| d.get("collection")) {
+                Some(c) => json::encode(c),
+                None => b"[]".to_vec(),
+            };
+            (JSON_UTF8, body)
+        }
+        Output::String => {
+            let body = match data.as_ref().and_then(|d| d.get("content")) {
+                Some(Value::String(s)) => s.clone().into_bytes(),
+                _ => Vec::new(),
+            };
+            (TEXT_UTF8, body)
+        }
+        Output::Xml => {
+            let body = match &data {
+                Some(Value::Object(o)) => crate::xml::encode(o),
+                _ => Vec::new(),
+            };
+            (HeaderValue::from_static("application/xml"), body)
+        }
+        Output::Yaml => {
+            let body = crate::yaml::encode(data.as_ref().unwrap_or(&Value::Null));
+            (HeaderValue::from_static("application/yaml; charset=utf-8"), body)
+        }
+    };
+    resp.headers.insert(CONTENT_TYPE, content_type);
+    resp.body = Bytes::from(body);
+    resp
+}
+
+/// `negotiate`: the first media type of `Accept` that we can write; JSON otherwise.
+fn negotiate(accept: Option<&HeaderValue>) -> Output {
+    let Some(accept) = accept.and_then(|a| a.to_str().ok()) else {
+        return Output::Json;
+    };
+    for item in accept.split(',') {
+        let media = item.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match media.as_str() {
+            "application/json" | "*/*" | "application/*" => return Output::Json,
+            "application/xml" | "text/xml" => return Output::Xml,
+            "text/plain" | "application/yaml" | "application/x-yaml" | "text/yaml" => return Output::Yaml,
+            _ => {}
+        }
+    }
+    Output::Json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_follows_the_accept_header() {
+        assert_eq!(negotiate(None), Output::Json);
+        assert_eq!(negotiate(Some(&HeaderValue::from_static("*/*"))), Output::Json);
+        assert_eq!(negotiate(Some(&HeaderValue::from_static("application/xml"))), Output::Xml);
+        assert_eq!(negotiate(Some(&HeaderValue::from_static("text/plain;q=0.9"))), Output::Yaml);
+        assert_eq!(negotiate(Some(&HeaderValue::from_static("image/png"))), Output::Json);
+    }
+}
