@@ -24,13 +24,13 @@ pub(crate) fn echo(req: &GatewayRequest) -> GatewayResponse {
     let uri = if req.query.is_empty() { req.path.clone() } else { format!("{}?{}", req.path, req.query) };
     let mut query = Map::new();
     for (k, v) in crate::prepare::parse_query(&req.query) {
-        query.entry(k).or_insert_with(|| Value::Array(Vec::new())).as_array_mut().map(|a| a.push(Value::String(v)));
+        if let Some(a) = query.entry(k).or_insert_with(|| Value::Array(Vec::new())).as_array_mut() { a.push(Value::String(v)) }
     }
     let mut headers = Map::new();
     for (k, v) in &req.headers {
         let name = canonical(k.as_str());
         let value = Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned());
-        headers.entry(name).or_insert_with(|| Value::Array(Vec::new())).as_array_mut().map(|a| a.push(value));
+        if let Some(a) = headers.entry(name).or_insert_with(|| Value::Array(Vec::new())).as_array_mut() { a.push(value) }
     }
     let body = json!({
         "req_uri": uri,

@@ -426,12 +426,11 @@ fn placeholder_part(name: &str, params: &[String], in_query: bool) -> UrlPart {
     }
     if let Some(rest) = name.strip_prefix("resp") {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 && rest[digits..].starts_with('_') {
-            if let Ok(backend) = rest[..digits].parse() {
+        if digits > 0 && rest[digits..].starts_with('_')
+            && let Ok(backend) = rest[..digits].parse() {
                 let path = rest[digits + 1..].split('.').map(str::to_owned).collect();
                 return UrlPart::Resp { backend, path, raw: template_key(name), in_query };
             }
-        }
     }
     UrlPart::Unresolved(template_key(name))
 }

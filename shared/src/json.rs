@@ -8,24 +8,258 @@ use std::io;
 
 pub(crate) type Object = Map<String, Value>;
 
-/// Decodes the first JSON value of `body` (trailing bytes are ignored, as Go's decoder does).
-/// Invalid UTF-8 becomes U+FFFD instead of an error, as in Go.
+/// Deepest nesting accepted from a backend (Go allows 10000; we stop earlier so that a hostile
+/// body cannot exhaust a task's stack).
+const MAX_DEPTH: usize = 512;
+
+/// Decodes the first JSON value of `body` as Go's decoder does: trailing bytes are ignored,
+/// every invalid UTF-8 byte inside a string becomes U+FFFD, and numbers keep their literal text.
+///
+/// Hand-written because serde_json, even with `arbitrary_precision`, rewrites number literals
+/// (`1e3` becomes `1e+3`, `1E3` becomes `1e+3`) and rejects invalid UTF-8, where KrakenD keeps
+/// the literal and replaces the bytes.
 pub(crate) fn decode_first(body: &[u8]) -> Result<Value, String> {
-    let text = String::from_utf8_lossy(body);
-    let mut de = serde_json::Deserializer::from_str(&text);
-    serde::Deserialize::deserialize(&mut de).map_err(|e: serde_json::Error| {
-        if e.is_eof() {
-            "EOF".to_owned()
-        } else {
-            strip_position(&e.to_string())
-        }
-    })
+    let mut p = Parser { b: body, i: 0 };
+    p.ws();
+    if p.i >= p.b.len() {
+        return Err("EOF".to_owned());
+    }
+    p.value(0)
 }
 
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while let Some(c) = self.b.get(self.i) {
+            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn unexpected(&self, context: &str) -> String {
+        match self.b.get(self.i) {
+            None => "unexpected EOF".to_owned(),
+            Some(c) if c.is_ascii_graphic() || *c == b' ' => format!("invalid character '{}' {context}", *c as char),
+            Some(c) => format!("invalid character '\\x{c:02x}' {context}"),
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("exceeded max depth of {MAX_DEPTH}"));
+        }
+        match self.b.get(self.i) {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().map(Value::String),
+            Some(b't') => self.literal(b"true", Value::Bool(true)),
+            Some(b'f') => self.literal(b"false", Value::Bool(false)),
+            Some(b'n') => self.literal(b"null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(self.unexpected("looking for beginning of value")),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], v: Value) -> Result<Value, String> {
+        for &expected in word {
+            if self.b.get(self.i) != Some(&expected) {
+                return Err(self.unexpected("in literal"));
+            }
+            self.i += 1;
+        }
+        Ok(v)
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value, String> {
+        self.i += 1;
+        let mut map = Object::new();
+        self.ws();
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            return Ok(Value::Object(map));
+        }
+        loop {
+            self.ws();
+            if self.b.get(self.i) != Some(&b'"') {
+                return Err(self.unexpected("looking for beginning of object key string"));
+            }
+            let key = self.string()?;
+            self.ws();
+            if self.b.get(self.i) != Some(&b':') {
+                return Err(self.unexpected("after object key"));
+            }
+            self.i += 1;
+            self.ws();
+            let v = self.value(depth + 1)?;
+            map.insert(key, v);
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(Value::Object(map));
+                }
+                _ => return Err(self.unexpected("after object key:value pair")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value, String> {
+        self.i += 1;
+        let mut items = Vec::new();
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            self.ws();
+            items.push(self.value(depth + 1)?);
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(self.unexpected("after array element")),
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<Value, String> {
+        let start = self.i;
+        let digits = |p: &mut Self| {
+            let s = p.i;
+            while p.b.get(p.i).is_some_and(u8::is_ascii_digit) {
+                p.i += 1;
+            }
+            p.i > s
+        };
+        if self.b.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        match self.b.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return Err(self.unexpected("in numeric literal")),
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            if !digits(self) {
+                return Err(self.unexpected("after decimal point in numeric literal"));
+            }
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !digits(self) {
+                return Err(self.unexpected("in exponent of numeric literal"));
+            }
+        }
+        // The bytes are ASCII digits and signs checked above.
+        let text = String::from_utf8_lossy(&self.b[start..self.i]).into_owned();
+        Ok(Value::Number(serde_json::Number::from_string_unchecked(text)))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.i += 1;
+        let mut out = String::new();
+        loop {
+            let run_start = self.i;
+            while let Some(&c) = self.b.get(self.i) {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            push_lossy_like_go(&mut out, &self.b[run_start..self.i]);
+            match self.b.get(self.i) {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let c = *self.b.get(self.i).ok_or_else(|| "unexpected EOF".to_owned())?;
+                    self.i += 1;
+                    match c {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let first = self.hex4()?;
+                            let ch = if (0xD800..0xDC00).contains(&first)
+                                && self.b.get(self.i) == Some(&b'\\')
+                                && self.b.get(self.i + 1) == Some(&b'u')
+                            {
+                                let save = self.i;
+                                self.i += 2;
+                                let second = self.hex4()?;
+                                if (0xDC00..0xE000).contains(&second) {
+                                    char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
+                                } else {
+                                    self.i = save;
+                                    None
+                                }
+                            } else {
+                                char::from_u32(first)
+                            };
+                            out.push(ch.unwrap_or('\u{FFFD}'));
+                        }
+                        _ => {
+                            self.i -= 1;
+                            return Err(self.unexpected("in string escape code"));
+                        }
+                    }
+                }
+                None => return Err("unexpected EOF".to_owned()),
+                Some(_) => return Err(self.unexpected("in string literal")),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let digits = self.b.get(self.i..self.i + 4).ok_or_else(|| "unexpected EOF".to_owned())?;
+        let text = std::str::from_utf8(digits).map_err(|_| self.unexpected("in \\u hexadecimal character escape"))?;
+        let v = u32::from_str_radix(text, 16).map_err(|_| self.unexpected("in \\u hexadecimal character escape"))?;
+        self.i += 4;
+        Ok(v)
+    }
+}
+
+/// Appends bytes as UTF-8, each invalid byte replaced by U+FFFD (Go's per-byte rule).
+fn push_lossy_like_go(out: &mut String, mut bytes: &[u8]) {
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                out.push_str(s);
+                return;
+            }
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                // The prefix was just validated.
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                out.push('\u{FFFD}');
+                bytes = &rest[1..];
+            }
+        }
     }
 }
 
@@ -156,8 +390,30 @@ mod tests {
 
     #[test]
     fn number_literals_survive_a_round_trip() {
-        let v = decode_first(br#"{"big":12345678901234567890,"e":1e3,"f":1.50}"#).unwrap();
-        assert_eq!(encode(&v), br#"{"big":12345678901234567890,"e":1e3,"f":1.50}"#);
+        let v = decode_first(br#"{"big":12345678901234567890,"e":1e3,"f":1.50,"g":-2E-7}"#).unwrap();
+        assert_eq!(encode(&v), br#"{"big":12345678901234567890,"e":1e3,"f":1.50,"g":-2E-7}"#);
+    }
+
+    #[test]
+    fn malformed_numbers_and_strings_are_errors() {
+        for bad in [&b"{\"a\":01}"[..], b"{\"a\":1.}", b"{\"a\":-}", b"{\"a\":1e}", b"{\"a\":\"x\ny\"}", b"{\"a\" 1}", b"[1,]", b"{\"a\":\"\\q\"}"] {
+            assert!(decode_first(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn escapes_and_surrogate_pairs_decode() {
+        let v = decode_first(br#"["\u00e9\ud83d\ude00\n\/", "\ud800x"]"#).unwrap();
+        assert_eq!(v[0], "\u{e9}\u{1F600}\n/");
+        assert_eq!(v[1], "\u{FFFD}x");
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_refused() {
+        let deep = "[".repeat(MAX_DEPTH + 10);
+        assert!(decode_first(deep.as_bytes()).unwrap_err().contains("max depth"));
+        let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(decode_first(ok.as_bytes()).is_ok());
     }
 
     #[test]
@@ -170,7 +426,8 @@ mod tests {
     fn trailing_bytes_after_the_first_value_are_ignored() {
         assert!(decode_first(b"{\"a\":1} garbage").is_ok());
         assert_eq!(decode_first(b"").unwrap_err(), "EOF");
-        assert!(decode_first(b"supu").unwrap_err().starts_with("expected"));
+        assert_eq!(decode_first(b"supu").unwrap_err(), "invalid character 's' looking for beginning of value");
+        assert_eq!(decode_first(b"{\"a\":").unwrap_err(), "unexpected EOF");
     }
 
     #[test]

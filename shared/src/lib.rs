@@ -13,6 +13,8 @@
 //! Everything derived from the config is compiled once by [`Gateway::from_json`].
 
 mod backend;
+#[doc(hidden)]
+pub mod bench_api;
 mod builtin;
 mod compile;
 pub mod config;

@@ -41,13 +41,11 @@ pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Ins
     } else {
         parallel(endpoint, ctx, started).await
     };
-    if let Some(flatmap) = &endpoint.flatmap {
-        if let Some(part) = outcome.response.as_mut() {
-            if let Some(data) = part.data.take() {
+    if let Some(flatmap) = &endpoint.flatmap
+        && let Some(part) = outcome.response.as_mut()
+            && let Some(data) = part.data.take() {
                 part.data = Some(flatmap.apply(data));
             }
-        }
-    }
     if let Some(st) = &endpoint.static_proxy {
         apply_static(st.strategy, &st.data, &mut outcome);
     }

@@ -23,11 +23,10 @@ pub(crate) fn render(endpoint: &Endpoint, settings: &Settings, outcome: Outcome,
         .as_ref()
         .is_some_and(|r| r.complete && r.data.as_ref().is_some_and(|d| !d.is_empty()));
     resp.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static(if complete { "true" } else { "false" }));
-    if complete {
-        if let Some(cc) = &endpoint.cache_control {
+    if complete
+        && let Some(cc) = &endpoint.cache_control {
             resp.headers.insert(CACHE_CONTROL, cc.clone());
         }
-    }
     let Some(part) = outcome.response else {
         let Some(err) = outcome.error else {
             resp.headers.insert(CONTENT_TYPE, JSON_UTF8);

@@ -152,13 +152,11 @@ impl Router {
                         return Lookup::Redirect(other);
                     }
                 }
-                if fixed_path {
-                    if let Some(fixed) = self.fixed_path(method, path, trailing_slash) {
-                        if tree.at(&fixed).is_ok() {
+                if fixed_path
+                    && let Some(fixed) = self.fixed_path(method, path, trailing_slash)
+                        && tree.at(&fixed).is_ok() {
                             return Lookup::Redirect(fixed);
                         }
-                    }
-                }
             }
         }
         if method_not_allowed {

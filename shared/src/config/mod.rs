@@ -109,7 +109,9 @@ fn renamed_in_v3(key: &str) -> Option<&'static str> {
 }
 
 pub(crate) fn join_path(prefix: &str, rest: &str) -> String {
-    if rest.is_empty() {
+    if prefix.is_empty() {
+        rest.to_owned()
+    } else if rest.is_empty() {
         prefix.to_owned()
     } else if rest.starts_with('[') {
         format!("{prefix}{rest}")
@@ -144,8 +146,8 @@ fn deserialize_at<'a, T: Deserialize<'a>>(
             });
         }
     };
-    if offset == 0 {
-        if let Err(e) = json.end() {
+    if offset == 0
+        && let Err(e) = json.end() {
             return Err(Problem {
                 severity: Severity::Error,
                 message: clean_serde_message(&e.to_string()),
@@ -154,7 +156,6 @@ fn deserialize_at<'a, T: Deserialize<'a>>(
                 line_col: Some((e.line(), e.column())),
             });
         }
-    }
     Ok(value)
 }
 

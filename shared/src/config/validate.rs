@@ -26,11 +26,10 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             "missing or not a number: a KrakenD v3 config needs `\"version\": 3`",
         )),
     }
-    if let Some(ip) = &service.listen_ip {
-        if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+    if let Some(ip) = &service.listen_ip
+        && !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
             errors.push(Problem::error("listen_ip", None, format!("`{ip}` is not an IP address")));
         }
-    }
     for (i, h) in service.host.iter().enumerate() {
         if let Err(e) = sanitize_host(h) {
             errors.push(Problem::error(format!("host[{i}]"), None, e));
@@ -41,17 +40,15 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             warnings.push(number_duration(field, None));
         }
     }
-    if let Some(enc) = &service.output_encoding {
-        if !OUTPUT_ENCODINGS.contains(&enc.as_str()) {
+    if let Some(enc) = &service.output_encoding
+        && !OUTPUT_ENCODINGS.contains(&enc.as_str()) {
             warnings.push(Problem::warning("output_encoding", None, format!("unknown output encoding `{enc}`: JSON is used")));
         }
-    }
     unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
-    if let Some(r) = &service.extra_config.router {
-        if r.trusted_proxies.is_some() || r.remote_ip_headers.is_some() || r.forwarded_by_client_ip.is_some() {
+    if let Some(r) = &service.extra_config.router
+        && (r.trusted_proxies.is_some() || r.remote_ip_headers.is_some() || r.forwarded_by_client_ip.is_some()) {
             // Accepted: the client IP logic reads them.
         }
-    }
 
     // Routes seen so far: (method, path) -> index, and for each param position its name.
     let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -85,11 +82,10 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         if output == "no-op" && e.backend.len() > 1 {
             errors.push(Problem::error(at("output_encoding"), ep, "can not use NoOp encoding with more than one backends connected to the same endpoint"));
         }
-        if let Some(enc) = &e.output_encoding {
-            if !OUTPUT_ENCODINGS.contains(&enc.as_str()) {
+        if let Some(enc) = &e.output_encoding
+            && !OUTPUT_ENCODINGS.contains(&enc.as_str()) {
                 warnings.push(Problem::warning(at("output_encoding"), ep, format!("unknown output encoding `{enc}`: the backend's encoding or JSON is used")));
             }
-        }
         for (field, d) in [("timeout", &e.timeout), ("cache_ttl", &e.cache_ttl)] {
             if d.is_some_and(|d| d.was_number) {
                 warnings.push(number_duration(&at(field), ep));
@@ -99,13 +95,11 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             warnings.push(Problem::warning(at("concurrent_calls"), ep, "0 means 1, as in KrakenD"));
         }
         unsupported_namespaces(&e.extra_config, &at("extra_config"), ep, &mut warnings);
-        if let Some(p) = &e.extra_config.proxy {
-            if let Some(s) = p.strategy.as_deref().or(p.merger_type.as_deref()) {
-                if s != "parallel" && s != "sequential" {
+        if let Some(p) = &e.extra_config.proxy
+            && let Some(s) = p.strategy.as_deref().or(p.merger_type.as_deref())
+                && s != "parallel" && s != "sequential" {
                     errors.push(Problem::error(at("extra_config.proxy.strategy"), ep, format!("unknown merge strategy `{s}`: use `parallel` or `sequential`")));
                 }
-            }
-        }
 
         // Parameters of the endpoint path.
         let params = match endpoint_params(&path, service.disable_rest) {
@@ -171,11 +165,10 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             if b.timeout.is_some() {
                 warnings.push(Problem::warning(bat("timeout"), ep, "a backend timeout has no effect in KrakenD CE; the endpoint `timeout` applies"));
             }
-            if let Some(sd) = &b.sd {
-                if sd != "static" {
+            if let Some(sd) = &b.sd
+                && sd != "static" {
                     warnings.push(Problem::warning(bat("sd"), ep, format!("service discovery `{sd}` is not supported: the hosts are used as static hosts")));
                 }
-            }
             unsupported_namespaces(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
         }
     }

@@ -1,0 +1,161 @@
+//! Public entry points for benchmarks only (hidden from docs): run the pure shape-and-merge step without I/O.
+//!
+//! Owns [`ShapeMergeFixture`], which drives the crate's own compiled `Backend`s, `backend::process`
+//! (status check, decode, shape), the endpoint flatmap and `render::render`. The merge mirrors
+//! `proxy::parallel`'s (private) `merge_into`, taking the backends in config order as if they
+//! answered in that order. The endpoint's `proxy.static` step is not run (it is private to
+//! `proxy`).
+
+use crate::backend::{self, BackendError, Part, RawResponse};
+use crate::compile::{self, Compiled, Endpoint};
+use crate::config;
+use crate::json::Object;
+use crate::proxy::Outcome;
+use crate::render;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+/// A compiled config plus one raw body per backend of its first endpoint.
+pub struct ShapeMergeFixture {
+    compiled: Compiled,
+    bodies: Vec<Bytes>,
+    headers: HeaderMap,
+}
+
+impl std::fmt::Debug for ShapeMergeFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShapeMergeFixture").field("bodies", &self.bodies.len()).finish()
+    }
+}
+
+impl ShapeMergeFixture {
+    /// `config` is a KrakenD v3 config whose first endpoint is used; `bodies[i]` is backend i's raw JSON body.
+    pub fn new(config: &str, bodies: Vec<Bytes>) -> Result<Self, String> {
+        let parsed = config::parse_and_validate(config).map_err(|e| e.to_string())?;
+        let compiled = compile::compile(&parsed).map_err(|errors| {
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+        })?;
+        let Some(endpoint) = compiled.endpoints.first() else {
+            return Err("the config has no routable endpoint".to_owned());
+        };
+        if endpoint.backends.len() != bodies.len() {
+            return Err(format!(
+                "the first endpoint has {} backend(s) but {} bodies were given",
+                endpoint.backends.len(),
+                bodies.len()
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(ShapeMergeFixture { compiled, bodies, headers })
+    }
+
+    /// decode each body, shape it with its backend's rules, merge all parts, render the JSON output; returns the output bytes.
+    pub fn run(&self) -> Bytes {
+        let endpoint = &self.compiled.endpoints[0];
+        let mut outcome = self.merge(endpoint);
+        if let Some(flatmap) = &endpoint.flatmap
+            && let Some(part) = outcome.response.as_mut()
+            && let Some(data) = part.data.take()
+        {
+            part.data = Some(flatmap.apply(data));
+        }
+        render::render(endpoint, &self.compiled.settings, outcome, None).body
+    }
+
+    /// Shape every body and merge the parts as `proxy::run` does for one or several backends.
+    fn merge(&self, endpoint: &Endpoint) -> Outcome {
+        let mut parts = endpoint.backends.iter().zip(&self.bodies).map(|(backend, body)| {
+            let raw = RawResponse { status: StatusCode::OK, headers: self.headers.clone(), body: body.clone() };
+            backend::process(backend, "", raw)
+        });
+        if endpoint.backends.len() == 1 {
+            return match parts.next() {
+                Some(Ok(part)) => Outcome { response: Some(part), error: None },
+                Some(Err(e)) => Outcome { response: None, error: Some(e) },
+                None => Outcome::default(),
+            };
+        }
+        let total = endpoint.backends.len();
+        let mut merged = Object::new();
+        let mut detail_keys: Vec<String> = Vec::new();
+        let mut succeeded = 0;
+        let mut complete = true;
+        let mut errors: Vec<String> = Vec::new();
+        for result in parts {
+            match result {
+                Ok(part) => {
+                    succeeded += 1;
+                    complete &= part.complete;
+                    // Same steps as `proxy::merge_into`.
+                    detail_keys.retain(|k| part.data.as_ref().is_none_or(|d| !d.contains_key(k)));
+                    if let Some(data) = part.data {
+                        merged.extend(data);
+                    }
+                    detail_keys.extend(part.detail_keys);
+                }
+                Err(e) => errors.push(e.text),
+            }
+        }
+        complete &= succeeded == total;
+        let error = (!errors.is_empty()).then(|| BackendError::plain(errors.join("\n")));
+        if succeeded == 0 {
+            return Outcome { response: None, error };
+        }
+        Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    const CONFIG: &str = r#"{
+      "version": 3,
+      "host": ["http://127.0.0.1:19"],
+      "endpoints": [{
+        "endpoint": "/agg",
+        "backend": [
+          { "url_pattern": "/a", "target": "data", "allow": ["id", "profile.name"], "group": "user" },
+          { "url_pattern": "/b", "deny": ["secret", "meta.internal"], "mapping": { "items": "orders" } },
+          { "url_pattern": "/c", "is_collection": true, "mapping": { "collection": "products" } }
+        ]
+      }]
+    }"#;
+
+    fn fixture() -> ShapeMergeFixture {
+        let bodies = vec![
+            Bytes::from_static(br#"{"data":{"id":7,"profile":{"name":"Ana","age":30},"email":"a@x"},"ignored":1}"#),
+            Bytes::from_static(br#"{"items":[1,2],"secret":"s","meta":{"internal":true,"page":1}}"#),
+            Bytes::from_static(br#"[{"sku":"p1"},{"sku":"p2"}]"#),
+        ];
+        ShapeMergeFixture::new(CONFIG, bodies).expect("the test config compiles")
+    }
+
+    #[test]
+    fn shapes_and_merges_three_backends() {
+        let out: Value = serde_json::from_slice(&fixture().run()).expect("the output is JSON");
+        assert_eq!(
+            out,
+            json!({
+                "user": {"id": 7, "profile": {"name": "Ana"}},
+                "orders": [1, 2],
+                "meta": {"page": 1},
+                "products": [{"sku": "p1"}, {"sku": "p2"}]
+            })
+        );
+    }
+
+    #[test]
+    fn run_is_repeatable() {
+        let f = fixture();
+        assert_eq!(f.run(), f.run());
+    }
+
+    #[test]
+    fn the_body_count_must_match_the_backends() {
+        let err = ShapeMergeFixture::new(CONFIG, vec![Bytes::new()]).expect_err("one body for three backends");
+        assert!(err.contains("3 backend(s)"), "{err}");
+    }
+}
