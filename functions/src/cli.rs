@@ -8,7 +8,11 @@ use std::sync::Arc;
 use tributary_core::{Gateway, Problem};
 
 #[derive(Debug, Parser)]
-#[command(name = "tributary", version, about = "A KrakenD-compatible API aggregation gateway")]
+#[command(
+    name = "tributary",
+    version,
+    about = "A KrakenD-compatible API aggregation gateway"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -47,7 +51,11 @@ pub enum Command {
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check { config, strict } => check(&config, strict).await,
-        Command::Run { config, port, debug: _ } => {
+        Command::Run {
+            config,
+            port,
+            debug: _,
+        } => {
             let gateway = match load(&config).await {
                 Ok(g) => g,
                 Err(code) => return code,
@@ -77,7 +85,10 @@ async fn load(spec: &str) -> Result<Gateway, i32> {
             for p in &e.errors {
                 eprintln!("{spec}: {p}");
             }
-            eprintln!("error: `{spec}` is not a valid config ({} error(s))", e.errors.len());
+            eprintln!(
+                "error: `{spec}` is not a valid config ({} error(s))",
+                e.errors.len()
+            );
             Err(1)
         }
     }
@@ -100,7 +111,12 @@ async fn check(spec: &str, strict: bool) -> i32 {
     }
     let failed = !errors.is_empty() || (strict && !warnings.is_empty());
     if failed {
-        println!("{spec}: not valid ({} error(s), {} warning(s){})", errors.len(), warnings.len(), if strict { ", --strict" } else { "" });
+        println!(
+            "{spec}: not valid ({} error(s), {} warning(s){})",
+            errors.len(),
+            warnings.len(),
+            if strict { ", --strict" } else { "" }
+        );
         1
     } else {
         println!("{spec}: ok ({} warning(s))", warnings.len());
@@ -112,7 +128,9 @@ async fn check(spec: &str, strict: bool) -> i32 {
 pub async fn serve(gateway: Gateway, port: Option<u16>) -> i32 {
     let settings = gateway.server_settings().clone();
     let port = port.or(settings.port).unwrap_or(8080);
-    let ip = settings.listen_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let ip = settings
+        .listen_ip
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, port);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,

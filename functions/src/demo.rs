@@ -17,8 +17,12 @@ pub async fn start_backend() -> std::io::Result<String> {
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let service = service_fn(|req: Request<hyper::body::Incoming>| async move { Ok::<_, Infallible>(answer(req.uri().path())) });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
+                    Ok::<_, Infallible>(answer(req.uri().path()))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -28,9 +32,15 @@ pub async fn start_backend() -> std::io::Result<String> {
 fn answer(path: &str) -> Response<Full<Bytes>> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let body = match segments.as_slice() {
-        ["users", id] => format!(r#"{{"id":{id},"name":"User {id}","email":"user{id}@example.com","password_hash":"x1y2z3","address":{{"city":"Lisbon","zip":"1100"}}}}"#),
-        ["users", id, "posts"] => format!(r#"[{{"id":1,"user_id":{id},"title":"Hello from {id}"}},{{"id":2,"user_id":{id},"title":"Second post"}}]"#),
-        ["weather", city] => format!(r#"{{"city":"{city}","temperature_c":21.5,"conditions":"sunny","station":{{"id":"LIS-1","elevation_m":95}}}}"#),
+        ["users", id] => format!(
+            r#"{{"id":{id},"name":"User {id}","email":"user{id}@example.com","password_hash":"x1y2z3","address":{{"city":"Lisbon","zip":"1100"}}}}"#
+        ),
+        ["users", id, "posts"] => format!(
+            r#"[{{"id":1,"user_id":{id},"title":"Hello from {id}"}},{{"id":2,"user_id":{id},"title":"Second post"}}]"#
+        ),
+        ["weather", city] => format!(
+            r#"{{"city":"{city}","temperature_c":21.5,"conditions":"sunny","station":{{"id":"LIS-1","elevation_m":95}}}}"#
+        ),
         ["slow"] => r#"{"slow":true}"#.to_owned(),
         _ => {
             let mut r = Response::new(Full::new(Bytes::from_static(b"not found")));
@@ -39,7 +49,10 @@ fn answer(path: &str) -> Response<Full<Bytes>> {
         }
     };
     let mut r = Response::new(Full::new(Bytes::from(body)));
-    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -112,7 +125,13 @@ pub async fn run(port: u16) -> i32 {
     println!("curl -s http://127.0.0.1:{port}/__health");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    match crate::server::serve(std::sync::Arc::new(gateway), listener, crate::cli::shutdown_signal()).await {
+    match crate::server::serve(
+        std::sync::Arc::new(gateway),
+        listener,
+        crate::cli::shutdown_signal(),
+    )
+    .await
+    {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");

@@ -2,5 +2,6 @@
 
 pub mod cli;
 pub mod demo;
+pub mod lambda;
 pub mod server;
 pub mod source;

@@ -25,10 +25,19 @@ const MAX_HEAD_BYTES: usize = 1024 * 1024;
 const MAX_HEADERS: usize = 1000;
 
 /// Serves `gateway` on `listener` until `shutdown` completes, then drains in-flight requests.
-pub async fn serve(gateway: Arc<Gateway>, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let settings = gateway.server_settings().clone();
-    let header_timeout = settings.read_header_timeout.unwrap_or(DEFAULT_HEADER_TIMEOUT);
-    let max_buf = settings.max_header_bytes.unwrap_or(MAX_HEAD_BYTES).max(8192);
+    let header_timeout = settings
+        .read_header_timeout
+        .unwrap_or(DEFAULT_HEADER_TIMEOUT);
+    let max_buf = settings
+        .max_header_bytes
+        .unwrap_or(MAX_HEAD_BYTES)
+        .max(8192);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -67,12 +76,19 @@ pub async fn serve(gateway: Arc<Gateway>, listener: tokio::net::TcpListener, shu
     Ok(())
 }
 
-async fn handle(gateway: Arc<Gateway>, peer: IpAddr, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    gateway: Arc<Gateway>,
+    peer: IpAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            let status = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            let status = if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 StatusCode::PAYLOAD_TOO_LARGE
             } else {
                 StatusCode::BAD_REQUEST

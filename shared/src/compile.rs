@@ -65,9 +65,17 @@ pub(crate) struct StaticProxy {
 pub(crate) enum UrlPart {
     Literal(String),
     /// An endpoint parameter, by index in the endpoint's parameter list; `in_query` picks the encoding.
-    Param { index: usize, in_query: bool },
+    Param {
+        index: usize,
+        in_query: bool,
+    },
     /// `{respN_a.b}`: a field of backend N's formatted response (sequential proxy).
-    Resp { backend: usize, path: Vec<String>, raw: String, in_query: bool },
+    Resp {
+        backend: usize,
+        path: Vec<String>,
+        raw: String,
+        in_query: bool,
+    },
     /// A placeholder that is never filled (e.g. `{JWT.sub}` without JWT validation): sent in
     /// KrakenD's internal template form, as KrakenD does.
     Unresolved(String),
@@ -153,10 +161,21 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
     let default_router = config::RouterConfig::default();
     let rc = router_cfg.unwrap_or(&default_router);
 
-    let service_hosts: Vec<String> = service.host.iter().filter_map(|h| config::validate_host(h).ok()).collect();
-    let service_timeout = service.timeout.map(|d| d.value).filter(|d| !d.is_zero()).unwrap_or(DEFAULT_TIMEOUT);
+    let service_hosts: Vec<String> = service
+        .host
+        .iter()
+        .filter_map(|h| config::validate_host(h).ok())
+        .collect();
+    let service_timeout = service
+        .timeout
+        .map(|d| d.value)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_TIMEOUT);
     let service_ttl = service.cache_ttl.map(|d| d.value).unwrap_or_default();
-    let service_output = service.output_encoding.clone().unwrap_or_else(|| "json".to_owned());
+    let service_output = service
+        .output_encoding
+        .clone()
+        .unwrap_or_else(|| "json".to_owned());
 
     let mut router = Router::new(service.debug_endpoint, service.echo_endpoint, rc);
     let mut endpoints = Vec::new();
@@ -169,9 +188,27 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         let path = config::clean_path(&e.endpoint);
         let params = config::endpoint_params(&path, service.disable_rest).unwrap_or_default();
         let label = config::endpoint_label(&method_name, &path);
-        let endpoint = compile_endpoint(e, &params, &label, &service_hosts, service_timeout, service_ttl, &service_output, &method);
-        if let Err(msg) = router.insert(&method, &path, &params, RouteTarget::Endpoint(endpoints.len())) {
-            problems.push(Problem::error(format!("endpoints[{i}].endpoint"), Some(&label), msg));
+        let endpoint = compile_endpoint(
+            e,
+            &params,
+            &label,
+            &service_hosts,
+            service_timeout,
+            service_ttl,
+            &service_output,
+            &method,
+        );
+        if let Err(msg) = router.insert(
+            &method,
+            &path,
+            &params,
+            RouteTarget::Endpoint(endpoints.len()),
+        ) {
+            problems.push(Problem::error(
+                format!("endpoints[{i}].endpoint"),
+                Some(&label),
+                msg,
+            ));
         }
         endpoints.push(endpoint);
     }
@@ -183,7 +220,10 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
     }
 
     let error_body = |code: &str| {
-        rc.error_body.as_ref().and_then(|m| m.get(code)).map(|v| bytes::Bytes::from(crate::json::encode(v)))
+        rc.error_body
+            .as_ref()
+            .and_then(|m| m.get(code))
+            .map(|v| bytes::Bytes::from(crate::json::encode(v)))
     };
     let version_header = if rc.hide_version_header {
         HeaderValue::from_static("Version undefined")
@@ -199,7 +239,10 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         error_body_404: error_body("404"),
         error_body_405: error_body("405"),
         version_header,
-        trusted_proxies: rc.trusted_proxies.as_ref().map(|list| list.iter().filter_map(|c| parse_cidr(c)).collect()),
+        trusted_proxies: rc
+            .trusted_proxies
+            .as_ref()
+            .map(|list| list.iter().filter_map(|c| parse_cidr(c)).collect()),
         remote_ip_headers: rc
             .remote_ip_headers
             .clone()
@@ -211,20 +254,46 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
     let server = ServerSettings {
         port: service.port,
         listen_ip: service.listen_ip.as_deref().and_then(|s| s.parse().ok()),
-        read_header_timeout: service.read_header_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
-        read_timeout: service.read_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
-        idle_timeout: service.idle_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
-        max_header_bytes: service.max_header_bytes.map(|n| n as usize).filter(|n| *n > 0),
+        read_header_timeout: service
+            .read_header_timeout
+            .map(|d| d.value)
+            .filter(|d| !d.is_zero()),
+        read_timeout: service
+            .read_timeout
+            .map(|d| d.value)
+            .filter(|d| !d.is_zero()),
+        idle_timeout: service
+            .idle_timeout
+            .map(|d| d.value)
+            .filter(|d| !d.is_zero()),
+        max_header_bytes: service
+            .max_header_bytes
+            .map(|n| n as usize)
+            .filter(|n| *n > 0),
     };
     let client = ClientSettings {
-        max_idle_per_host: service.max_idle_connections_per_host.map_or(250, |n| n as usize),
-        idle_timeout: service.idle_connection_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
-        connect_timeout: service.dialer_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        max_idle_per_host: service
+            .max_idle_connections_per_host
+            .map_or(250, |n| n as usize),
+        idle_timeout: service
+            .idle_connection_timeout
+            .map(|d| d.value)
+            .filter(|d| !d.is_zero()),
+        connect_timeout: service
+            .dialer_timeout
+            .map(|d| d.value)
+            .filter(|d| !d.is_zero()),
         insecure: service.allow_insecure_connections,
         disable_compression: service.disable_compression,
         disable_keep_alives: service.disable_keep_alives,
     };
-    Ok(Compiled { endpoints, router, settings, server, client })
+    Ok(Compiled {
+        endpoints,
+        router,
+        settings,
+        server,
+        client,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -238,8 +307,16 @@ fn compile_endpoint(
     service_output: &str,
     method: &Method,
 ) -> Endpoint {
-    let timeout = e.timeout.map(|d| d.value).filter(|d| !d.is_zero()).unwrap_or(service_timeout);
-    let ttl = e.cache_ttl.map(|d| d.value).filter(|d| !d.is_zero()).unwrap_or(service_ttl);
+    let timeout = e
+        .timeout
+        .map(|d| d.value)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(service_timeout);
+    let ttl = e
+        .cache_ttl
+        .map(|d| d.value)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(service_ttl);
     let cache_control = (!ttl.is_zero())
         .then(|| HeaderValue::from_str(&format!("public, max-age={}", ttl.as_secs())).ok())
         .flatten();
@@ -247,7 +324,10 @@ fn compile_endpoint(
     // An unknown output encoding falls back to the single backend's encoding, else JSON.
     let output = parse_output(output_name)
         .or_else(|| match e.backend.as_slice() {
-            [only] => only.encoding.as_deref().and_then(|enc| parse_output(&enc.to_ascii_lowercase())),
+            [only] => only
+                .encoding
+                .as_deref()
+                .and_then(|enc| parse_output(&enc.to_ascii_lowercase())),
             _ => None,
         })
         .filter(|o| *o != Output::NoOp || parse_output(output_name).is_some())
@@ -264,7 +344,12 @@ fn compile_endpoint(
     } else if e.input_headers.is_empty() {
         HeaderFilter::Names(vec![http::header::CONTENT_TYPE])
     } else {
-        HeaderFilter::Names(e.input_headers.iter().filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok()).collect())
+        HeaderFilter::Names(
+            e.input_headers
+                .iter()
+                .filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok())
+                .collect(),
+        )
     };
     let proxy = e.extra_config.proxy.as_ref();
     let sequential = proxy.is_some_and(|p| {
@@ -282,7 +367,9 @@ fn compile_endpoint(
         Some(StaticProxy { strategy, data })
     });
     let flatmap = if e.backend.len() > 1 {
-        proxy.and_then(|p| p.flatmap_filter.as_ref()).and_then(Flatmap::compile)
+        proxy
+            .and_then(|p| p.flatmap_filter.as_ref())
+            .and_then(Flatmap::compile)
     } else {
         None
     };
@@ -320,13 +407,25 @@ fn parse_output(name: &str) -> Option<Output> {
     })
 }
 
-fn compile_backend(b: &BackendConfig, params: &[String], service_hosts: &[String], endpoint_method: &Method, noop: bool) -> Backend {
+fn compile_backend(
+    b: &BackendConfig,
+    params: &[String],
+    service_hosts: &[String],
+    endpoint_method: &Method,
+    noop: bool,
+) -> Backend {
     let hosts: Vec<String> = if b.host.is_empty() {
         service_hosts.to_vec()
     } else if b.disable_host_sanitize {
-        b.host.iter().map(|h| h.trim_end_matches('/').to_owned()).collect()
+        b.host
+            .iter()
+            .map(|h| h.trim_end_matches('/').to_owned())
+            .collect()
     } else {
-        b.host.iter().filter_map(|h| config::validate_host(h).ok()).collect()
+        b.host
+            .iter()
+            .filter_map(|h| config::validate_host(h).ok())
+            .collect()
     };
     let method = b
         .method
@@ -338,7 +437,12 @@ fn compile_backend(b: &BackendConfig, params: &[String], service_hosts: &[String
     let decoding = if noop {
         Decoding::NoOp
     } else {
-        match b.encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        match b
+            .encoding
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("safejson") => Decoding::SafeJson,
             Some("string") => Decoding::String,
             Some("no-op") => Decoding::NoOp,
@@ -347,8 +451,19 @@ fn compile_backend(b: &BackendConfig, params: &[String], service_hosts: &[String
         }
     };
     let proxy = b.extra_config.proxy.as_ref();
-    let mapping: Vec<(String, String)> = b.mapping.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let shaper = Shaper::new(&b.target, &b.allow, &b.deny, &mapping, &b.group, proxy.and_then(|p| p.flatmap_filter.as_ref()));
+    let mapping: Vec<(String, String)> = b
+        .mapping
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let shaper = Shaper::new(
+        &b.target,
+        &b.allow,
+        &b.deny,
+        &mapping,
+        &b.group,
+        proxy.and_then(|p| p.flatmap_filter.as_ref()),
+    );
     let http_cfg = b.extra_config.backend_http.as_ref();
     Backend {
         hosts,
@@ -360,11 +475,14 @@ fn compile_backend(b: &BackendConfig, params: &[String], service_hosts: &[String
         is_collection: b.is_collection,
         shaper,
         query_filter: b.input_query_strings.clone(),
-        header_filter: b
-            .input_headers
-            .as_ref()
-            .map(|l| l.iter().filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok()).collect()),
-        error_details: http_cfg.and_then(|h| h.return_error_details.clone()).filter(|s| !s.is_empty()),
+        header_filter: b.input_headers.as_ref().map(|l| {
+            l.iter()
+                .filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok())
+                .collect()
+        }),
+        error_details: http_cfg
+            .and_then(|h| h.return_error_details.clone())
+            .filter(|s| !s.is_empty()),
         error_code: http_cfg.is_some_and(|h| h.return_error_code),
     }
 }
@@ -396,7 +514,11 @@ fn compile_url(pattern: &str, params: &[String]) -> Vec<UrlPart> {
         let after = &rest[start + 1..];
         let Some(end) = after.find('}') else { break };
         let name = &after[..end];
-        let valid = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_-.:/".contains(c)) && !name.contains('{');
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_-.:/".contains(c))
+            && !name.contains('{');
         literal.push_str(&rest[..start]);
         let abs = consumed + start;
         let in_query = query_start.is_some_and(|q| abs > q);
@@ -426,11 +548,18 @@ fn placeholder_part(name: &str, params: &[String], in_query: bool) -> UrlPart {
     }
     if let Some(rest) = name.strip_prefix("resp") {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 && rest[digits..].starts_with('_')
-            && let Ok(backend) = rest[..digits].parse() {
-                let path = rest[digits + 1..].split('.').map(str::to_owned).collect();
-                return UrlPart::Resp { backend, path, raw: template_key(name), in_query };
-            }
+        if digits > 0
+            && rest[digits..].starts_with('_')
+            && let Ok(backend) = rest[..digits].parse()
+        {
+            let path = rest[digits + 1..].split('.').map(str::to_owned).collect();
+            return UrlPart::Resp {
+                backend,
+                path,
+                raw: template_key(name),
+                in_query,
+            };
+        }
     }
     UrlPart::Unresolved(template_key(name))
 }
@@ -454,8 +583,20 @@ mod tests {
         let params = vec!["id".to_owned(), "channel".to_owned()];
         let parts = compile_url("/users/{id}?c={channel}&x={resp0_a.b}", &params);
         assert_eq!(parts[0], UrlPart::Literal("/users/".into()));
-        assert_eq!(parts[1], UrlPart::Param { index: 0, in_query: false });
-        assert_eq!(parts[3], UrlPart::Param { index: 1, in_query: true });
+        assert_eq!(
+            parts[1],
+            UrlPart::Param {
+                index: 0,
+                in_query: false
+            }
+        );
+        assert_eq!(
+            parts[3],
+            UrlPart::Param {
+                index: 1,
+                in_query: true
+            }
+        );
         assert!(matches!(&parts[5], UrlPart::Resp { backend: 0, path, .. } if path == &["a", "b"]));
     }
 

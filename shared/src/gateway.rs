@@ -10,7 +10,7 @@ use crate::render::{self, TEXT_UTF8, X_KRAKEND, X_KRAKEND_COMPLETED};
 use crate::request::{GatewayRequest, GatewayResponse};
 use crate::router::{Lookup, RouteTarget};
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, LOCATION};
+use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, LOCATION};
 use http::{Method, StatusCode};
 use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
@@ -24,7 +24,9 @@ pub struct Gateway {
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway").field("endpoints", &self.compiled.endpoints.len()).finish()
+        f.debug_struct("Gateway")
+            .field("endpoints", &self.compiled.endpoints.len())
+            .finish()
     }
 }
 
@@ -32,9 +34,16 @@ impl Gateway {
     /// Parse, validate and compile a KrakenD v3 config. All errors come back at once.
     pub fn from_json(text: &str) -> Result<Gateway, ConfigError> {
         let parsed = config::parse_and_validate(text)?;
-        let compiled = compile::compile(&parsed).map_err(|errors| ConfigError { errors, warnings: parsed.warnings.clone() })?;
+        let compiled = compile::compile(&parsed).map_err(|errors| ConfigError {
+            errors,
+            warnings: parsed.warnings.clone(),
+        })?;
         let client = backend::build_client(&compiled.client);
-        Ok(Gateway { compiled, client, warnings: parsed.warnings })
+        Ok(Gateway {
+            compiled,
+            client,
+            warnings: parsed.warnings,
+        })
     }
 
     /// Keys and namespaces of the config that Tributary accepted but does not implement.
@@ -93,9 +102,16 @@ impl Gateway {
         // prepare
         let params: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
         let client_ip = builtin::client_ip(settings, &req.headers, req.peer_ip);
-        let headers = crate::prepare::endpoint_headers(&req.headers, &endpoint.headers, client_ip.as_deref());
+        let headers =
+            crate::prepare::endpoint_headers(&req.headers, &endpoint.headers, client_ip.as_deref());
         let query = crate::prepare::parse_query(&req.query);
-        let ctx = CallContext { client: &self.client, params: &params, query: &query, headers: &headers, body: &req.body };
+        let ctx = CallContext {
+            client: &self.client,
+            params: &params,
+            query: &query,
+            headers: &headers,
+            body: &req.body,
+        };
         let started = tokio::time::Instant::now();
         // call, shape, merge, render
         if endpoint.output == Output::NoOp {
@@ -105,24 +121,40 @@ impl Gateway {
         if let Some(e) = &outcome.error {
             tracing::debug!(endpoint = %endpoint.label, error = %e.text, "backend error");
         }
-        render::render(endpoint, settings, outcome, req.headers.get(http::header::ACCEPT))
+        render::render(
+            endpoint,
+            settings,
+            outcome,
+            req.headers.get(http::header::ACCEPT),
+        )
     }
 
     /// `no-op`: the backend's status, headers and body pass through untouched (SEMANTICS 4.7).
-    async fn no_op(&self, endpoint: &compile::Endpoint, ctx: &CallContext<'_>, started: tokio::time::Instant) -> GatewayResponse {
+    async fn no_op(
+        &self,
+        endpoint: &compile::Endpoint,
+        ctx: &CallContext<'_>,
+        started: tokio::time::Instant,
+    ) -> GatewayResponse {
         let settings = &self.compiled.settings;
         let backend = &endpoint.backends[0];
         let deadline = started + endpoint.timeout;
-        let result = match tokio::time::timeout_at(deadline, proxy::exchange(endpoint, backend, ctx, &[])).await {
-            Ok(r) => r,
-            Err(_) => Err(BackendError::deadline()),
-        };
+        let result =
+            match tokio::time::timeout_at(deadline, proxy::exchange(endpoint, backend, ctx, &[]))
+                .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(BackendError::deadline()),
+            };
         let mut resp = GatewayResponse::new(StatusCode::OK);
         match result {
             Ok((_, raw)) => {
                 resp.status = raw.status;
                 for (k, v) in &raw.headers {
-                    if k != http::header::CONTENT_LENGTH && k != http::header::TRANSFER_ENCODING && k != http::header::CONNECTION {
+                    if k != http::header::CONTENT_LENGTH
+                        && k != http::header::TRANSFER_ENCODING
+                        && k != http::header::CONNECTION
+                    {
                         resp.headers.append(k.clone(), v.clone());
                     }
                 }
@@ -136,13 +168,19 @@ impl Gateway {
                 }
             }
         }
-        resp.headers.insert(X_KRAKEND, settings.version_header.clone());
-        resp.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+        resp.headers
+            .insert(X_KRAKEND, settings.version_header.clone());
+        resp.headers
+            .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
         resp
     }
 
     fn redirect(&self, req: &GatewayRequest, to: String) -> GatewayResponse {
-        let status = if req.method == Method::GET { StatusCode::MOVED_PERMANENTLY } else { StatusCode::TEMPORARY_REDIRECT };
+        let status = if req.method == Method::GET {
+            StatusCode::MOVED_PERMANENTLY
+        } else {
+            StatusCode::TEMPORARY_REDIRECT
+        };
         let mut location = to;
         if !req.query.is_empty() {
             location.push('?');
@@ -159,7 +197,11 @@ impl Gateway {
 
     fn not_routed(&self, status: StatusCode) -> GatewayResponse {
         let settings = &self.compiled.settings;
-        let custom = if status == StatusCode::NOT_FOUND { &settings.error_body_404 } else { &settings.error_body_405 };
+        let custom = if status == StatusCode::NOT_FOUND {
+            &settings.error_body_404
+        } else {
+            &settings.error_body_405
+        };
         let mut r = GatewayResponse::new(status);
         match custom {
             Some(body) => {
@@ -167,24 +209,39 @@ impl Gateway {
                 r.body = body.clone();
             }
             None => {
-                r.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-                r.body = Bytes::from_static(if status == StatusCode::NOT_FOUND { b"404 page not found" } else { b"405 method not allowed" });
+                r.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                r.body = Bytes::from_static(if status == StatusCode::NOT_FOUND {
+                    b"404 page not found"
+                } else {
+                    b"405 method not allowed"
+                });
             }
         }
         r.headers.insert(X_KRAKEND, settings.version_header.clone());
-        r.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+        r.headers
+            .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
         r
     }
 }
 
-const REDIRECT_SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`').add(b'{').add(b'}');
+const REDIRECT_SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
 
 /// The percent-decoded path, or `None` when an escape is malformed or the bytes are not UTF-8.
 fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
     let bytes = raw.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
         if *b == b'%' {
-            let ok = bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            let ok = bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
             if !ok {
                 return None;
             }
@@ -195,7 +252,8 @@ fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
 
 /// KrakenD's check: a parameter that still holds a `%xx` escape, a `?` or a `#` after decoding.
 fn still_encoded(v: &str) -> bool {
-    v.contains(['?', '#']) || (v.contains('%') && percent_decode_str(v).decode_utf8().is_ok_and(|d| d != v))
+    v.contains(['?', '#'])
+        || (v.contains('%') && percent_decode_str(v).decode_utf8().is_ok_and(|d| d != v))
 }
 
 /// Our own guard (KrakenD lacks it): a parameter must not move the backend path outside its

@@ -4,24 +4,49 @@
 use crate::compile::{Backend, HeaderFilter, QueryFilter, UrlPart};
 use crate::json::Object;
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
+use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 use std::fmt::Write;
 
 /// Characters escaped in a parameter substituted into a path: everything Go's URL serialiser
 /// escapes in a path, plus `/` so that a value can never add a segment.
 const PATH_VALUE: &AsciiSet = &CONTROLS
-    .add(b' ').add(b'"').add(b'#').add(b'%').add(b'<').add(b'>').add(b'?').add(b'[').add(b'\\')
-    .add(b']').add(b'^').add(b'`').add(b'{').add(b'|').add(b'}').add(b'/');
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}')
+    .add(b'/');
 /// A value substituted into the query part of a url_pattern.
 const QUERY_VALUE: &AsciiSet = &PATH_VALUE.add(b'&').add(b'=').add(b'+').add(b';');
 /// Go's `url.QueryEscape`: all but `A-Za-z0-9-_.~` escaped (space becomes `+` separately).
-const GO_QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const GO_QUERY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
-pub(crate) const KRAKEND_UA: &str = concat!("KrakenD Version Tributary ", env!("CARGO_PKG_VERSION"));
+pub(crate) const KRAKEND_UA: &str =
+    concat!("KrakenD Version Tributary ", env!("CARGO_PKG_VERSION"));
 
 /// The backend URL: host + url_pattern with its placeholders filled, + forwarded query.
-pub(crate) fn backend_url(backend: &Backend, host: &str, params: &[String], responses: &[Option<Object>], query: Option<&str>) -> String {
+pub(crate) fn backend_url(
+    backend: &Backend,
+    host: &str,
+    params: &[String],
+    responses: &[Option<Object>],
+    query: Option<&str>,
+) -> String {
     let mut url = String::with_capacity(host.len() + 64);
     url.push_str(host);
     for part in &backend.url {
@@ -32,9 +57,18 @@ pub(crate) fn backend_url(backend: &Backend, host: &str, params: &[String], resp
                 let set = if *in_query { QUERY_VALUE } else { PATH_VALUE };
                 let _ = write!(url, "{}", utf8_percent_encode(value, set));
             }
-            UrlPart::Resp { backend, path, raw, in_query } => {
+            UrlPart::Resp {
+                backend,
+                path,
+                raw,
+                in_query,
+            } => {
                 let set = if *in_query { QUERY_VALUE } else { PATH_VALUE };
-                match responses.get(*backend).and_then(Option::as_ref).and_then(|d| lookup(d, path)) {
+                match responses
+                    .get(*backend)
+                    .and_then(Option::as_ref)
+                    .and_then(|d| lookup(d, path))
+                {
                     Some(v) => {
                         let _ = write!(url, "{}", utf8_percent_encode(&go_string(v), set));
                     }
@@ -73,7 +107,10 @@ fn go_string(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Array(items) => items.iter().map(go_string).collect::<Vec<_>>().join(","),
         Value::Object(map) => {
-            let inner: Vec<String> = map.iter().map(|(k, v)| format!("{k}:{}", go_string(v))).collect();
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", go_string(v)))
+                .collect();
             format!("map[{}]", inner.join(" "))
         }
     }
@@ -115,7 +152,11 @@ fn unescape_query(s: &str) -> Option<String> {
 }
 
 /// The forwarded query string: filtered, keys sorted, values in order, Go's encoding.
-pub(crate) fn forward_query(pairs: &[(String, String)], filter: &QueryFilter, backend_filter: Option<&[String]>) -> String {
+pub(crate) fn forward_query(
+    pairs: &[(String, String)],
+    filter: &QueryFilter,
+    backend_filter: Option<&[String]>,
+) -> String {
     let keep = |k: &str| -> bool {
         let endpoint_ok = match filter {
             QueryFilter::None => false,
@@ -139,16 +180,26 @@ pub(crate) fn forward_query(pairs: &[(String, String)], filter: &QueryFilter, ba
 }
 
 fn go_query_escape(s: &str) -> String {
-    s.split(' ').map(|part| utf8_percent_encode(part, GO_QUERY).to_string()).collect::<Vec<_>>().join("+")
+    s.split(' ')
+        .map(|part| utf8_percent_encode(part, GO_QUERY).to_string())
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 /// The headers every backend of the endpoint starts from (SEMANTICS 2.6 steps 1-3).
-pub(crate) fn endpoint_headers(client: &HeaderMap, filter: &HeaderFilter, client_ip: Option<&str>) -> HeaderMap {
+pub(crate) fn endpoint_headers(
+    client: &HeaderMap,
+    filter: &HeaderFilter,
+    client_ip: Option<&str>,
+) -> HeaderMap {
     let mut out = HeaderMap::new();
     match filter {
         HeaderFilter::All => {
             for (k, v) in client {
-                if k != http::header::HOST && k != http::header::CONNECTION && k != http::header::TRANSFER_ENCODING {
+                if k != http::header::HOST
+                    && k != http::header::CONNECTION
+                    && k != http::header::TRANSFER_ENCODING
+                {
                     out.append(k.clone(), v.clone());
                 }
             }
@@ -176,7 +227,10 @@ pub(crate) fn endpoint_headers(client: &HeaderMap, filter: &HeaderFilter, client
         }
     }
     if out.contains_key(USER_AGENT) {
-        out.insert(HeaderName::from_static("x-forwarded-via"), HeaderValue::from_static(KRAKEND_UA));
+        out.insert(
+            HeaderName::from_static("x-forwarded-via"),
+            HeaderValue::from_static(KRAKEND_UA),
+        );
     } else {
         out.insert(USER_AGENT, HeaderValue::from_static(KRAKEND_UA));
     }
@@ -206,24 +260,37 @@ mod tests {
     #[test]
     fn query_keys_are_sorted_and_values_kept_in_order() {
         let pairs = parse_query("b=2&a=1&b=3&c=x");
-        let q = forward_query(&pairs, &QueryFilter::Names(vec!["a".into(), "b".into()]), None);
+        let q = forward_query(
+            &pairs,
+            &QueryFilter::Names(vec!["a".into(), "b".into()]),
+            None,
+        );
         assert_eq!(q, "a=1&b=2&b=3");
     }
 
     #[test]
     fn no_query_is_forwarded_by_default() {
-        assert_eq!(forward_query(&parse_query("a=1"), &QueryFilter::None, None), "");
+        assert_eq!(
+            forward_query(&parse_query("a=1"), &QueryFilter::None, None),
+            ""
+        );
     }
 
     #[test]
     fn query_values_use_go_form_encoding() {
         let pairs = parse_query("q=a+b%21~*");
-        assert_eq!(forward_query(&pairs, &QueryFilter::All, None), "q=a+b%21~%2A");
+        assert_eq!(
+            forward_query(&pairs, &QueryFilter::All, None),
+            "q=a+b%21~%2A"
+        );
     }
 
     #[test]
     fn semicolon_pairs_and_bad_escapes_are_dropped() {
-        assert_eq!(parse_query("a=1;b=2&c=%zz&d=4"), vec![("d".to_owned(), "4".to_owned())]);
+        assert_eq!(
+            parse_query("a=1;b=2&c=%zz&d=4"),
+            vec![("d".to_owned(), "4".to_owned())]
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::{Instant, timeout_at};
 
 /// Everything a backend call needs from the client request, prepared once per request.
 pub(crate) struct CallContext<'a> {
@@ -31,10 +31,24 @@ pub(crate) struct Outcome {
 pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
     let mut outcome = if endpoint.backends.len() == 1 && !endpoint.sequential {
         let deadline = started + endpoint.timeout;
-        match timeout_at(deadline, call_concurrently(endpoint, &endpoint.backends[0], ctx, &[], started)).await {
-            Ok(Ok(part)) => Outcome { response: Some(part), error: None },
-            Ok(Err(e)) => Outcome { response: None, error: Some(e) },
-            Err(_) => Outcome { response: None, error: Some(BackendError::deadline()) },
+        match timeout_at(
+            deadline,
+            call_concurrently(endpoint, &endpoint.backends[0], ctx, &[], started),
+        )
+        .await
+        {
+            Ok(Ok(part)) => Outcome {
+                response: Some(part),
+                error: None,
+            },
+            Ok(Err(e)) => Outcome {
+                response: None,
+                error: Some(e),
+            },
+            Err(_) => Outcome {
+                response: None,
+                error: Some(BackendError::deadline()),
+            },
         }
     } else if endpoint.sequential {
         sequential(endpoint, ctx, started).await
@@ -43,9 +57,10 @@ pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Ins
     };
     if let Some(flatmap) = &endpoint.flatmap
         && let Some(part) = outcome.response.as_mut()
-            && let Some(data) = part.data.take() {
-                part.data = Some(flatmap.apply(data));
-            }
+        && let Some(data) = part.data.take()
+    {
+        part.data = Some(flatmap.apply(data));
+    }
     if let Some(st) = &endpoint.static_proxy {
         apply_static(st.strategy, &st.data, &mut outcome);
     }
@@ -68,8 +83,9 @@ async fn call_concurrently(
         return call(endpoint, backend, ctx, responses).await;
     }
     let deadline = started + share(endpoint.timeout, 75);
-    let mut calls: FuturesUnordered<_> =
-        (0..endpoint.concurrent_calls).map(|_| call(endpoint, backend, ctx, responses)).collect();
+    let mut calls: FuturesUnordered<_> = (0..endpoint.concurrent_calls)
+        .map(|_| call(endpoint, backend, ctx, responses))
+        .collect();
     let mut last: Option<Result<Part, BackendError>> = None;
     loop {
         match timeout_at(deadline, calls.next()).await {
@@ -83,7 +99,12 @@ async fn call_concurrently(
 }
 
 /// One HTTP exchange with one backend, then its status check, decoding and shaping.
-async fn call(endpoint: &Endpoint, backend: &Backend, ctx: &CallContext<'_>, responses: &[Option<Object>]) -> Result<Part, BackendError> {
+async fn call(
+    endpoint: &Endpoint,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    responses: &[Option<Object>],
+) -> Result<Part, BackendError> {
     let (url, raw) = exchange(endpoint, backend, ctx, responses).await?;
     backend::process(backend, &url, raw)
 }
@@ -98,7 +119,8 @@ pub(crate) async fn exchange(
     let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
     let url = prepare::backend_url(backend, host, ctx.params, responses, Some(&query));
     let headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
-    let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
+    let sends_body = !ctx.body.is_empty()
+        || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
     let body = sends_body.then(|| ctx.body.clone());
     let raw = backend::send(ctx.client, &backend.method, &url, headers, body).await?;
     Ok((url, raw))
@@ -116,8 +138,11 @@ fn pick_host(backend: &Backend) -> Option<&str> {
 async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
     let deadline = started + share(endpoint.timeout, 85);
     let total = endpoint.backends.len();
-    let mut calls: FuturesUnordered<_> =
-        endpoint.backends.iter().map(|b| call_concurrently(endpoint, b, ctx, &[], started)).collect();
+    let mut calls: FuturesUnordered<_> = endpoint
+        .backends
+        .iter()
+        .map(|b| call_concurrently(endpoint, b, ctx, &[], started))
+        .collect();
     let mut merged = Object::new();
     let mut detail_keys = Vec::new();
     let mut succeeded = 0;
@@ -141,9 +166,19 @@ async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) 
     complete &= succeeded == total;
     let error = (!errors.is_empty()).then(|| BackendError::plain(errors.join("\n")));
     if succeeded == 0 {
-        return Outcome { response: None, error };
+        return Outcome {
+            response: None,
+            error,
+        };
     }
-    Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error }
+    Outcome {
+        response: Some(Part {
+            data: Some(merged),
+            complete,
+            detail_keys,
+        }),
+        error,
+    }
 }
 
 /// Backends one after another; `{respN_x}` reads earlier formatted answers.
@@ -154,7 +189,12 @@ async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant
     let mut detail_keys = Vec::new();
     let mut complete = true;
     for (i, backend) in endpoint.backends.iter().enumerate() {
-        let result = match timeout_at(deadline, call_concurrently(endpoint, backend, ctx, &responses, started)).await {
+        let result = match timeout_at(
+            deadline,
+            call_concurrently(endpoint, backend, ctx, &responses, started),
+        )
+        .await
+        {
             Ok(r) => r,
             Err(_) => Err(BackendError::deadline()),
         };
@@ -168,16 +208,32 @@ async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant
                     break;
                 }
             }
-            Err(e) if i == 0 => return Outcome { response: None, error: Some(e) },
+            Err(e) if i == 0 => {
+                return Outcome {
+                    response: None,
+                    error: Some(e),
+                };
+            }
             Err(e) => {
                 return Outcome {
-                    response: Some(Part { data: Some(merged), complete: false, detail_keys }),
+                    response: Some(Part {
+                        data: Some(merged),
+                        complete: false,
+                        detail_keys,
+                    }),
                     error: Some(e),
                 };
             }
         }
     }
-    Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error: None }
+    Outcome {
+        response: Some(Part {
+            data: Some(merged),
+            complete,
+            detail_keys,
+        }),
+        error: None,
+    }
 }
 
 fn merge_into(merged: &mut Object, detail_keys: &mut Vec<String>, part: Part) {
@@ -202,9 +258,11 @@ fn apply_static(strategy: StaticStrategy, data: &Object, outcome: &mut Outcome) 
     if !applies {
         return;
     }
-    let part = outcome
-        .response
-        .get_or_insert_with(|| Part { data: Some(Object::new()), complete: false, detail_keys: Vec::new() });
+    let part = outcome.response.get_or_insert_with(|| Part {
+        data: Some(Object::new()),
+        complete: false,
+        detail_keys: Vec::new(),
+    });
     let target = part.data.get_or_insert_with(Object::new);
     for (k, v) in data {
         target.insert(k.clone(), v.clone());

@@ -3,7 +3,7 @@
 //! `XMLEscapeChars(true)`. Pure byte-to-value functions: no HTTP, no content types, and no
 //! input, however hostile, may panic or recurse without bound.
 //!
-//! mxj's rules, as reproduced here:
+//! mxj v2's rules (the version krakend-xml's renderer imports), as reproduced here:
 //! * decode: `{root: value}`; an element is its text (a string, `""` when empty) unless it has
 //!   attributes (`-name`) or child elements, then an object with `#text` for its text; repeated
 //!   children become arrays; namespace prefixes are dropped (`xmlns:p` becomes `-p`); comments,
@@ -196,15 +196,16 @@ fn flush(run: &mut String, open: &mut [Open]) {
     }
     let text = run.trim_matches(TRIM);
     if let Some(element) = open.last_mut()
-        && !text.is_empty() {
-            if element.members.is_empty() {
-                element.text = Some(text.to_owned());
-            } else {
-                element
-                    .members
-                    .insert("#text".to_owned(), Value::String(text.to_owned()));
-            }
+        && !text.is_empty()
+    {
+        if element.members.is_empty() {
+            element.text = Some(text.to_owned());
+        } else {
+            element
+                .members
+                .insert("#text".to_owned(), Value::String(text.to_owned()));
         }
+    }
     run.clear();
 }
 
@@ -346,11 +347,14 @@ fn describe(e: &XmlError) -> String {
             | SyntaxError::UnclosedSingleQuotedAttributeValue
             | SyntaxError::UnclosedDoubleQuotedAttributeValue,
         ) => "unexpected EOF".to_owned(),
-        XmlError::IllFormed(IllFormedError::MismatchedEndTag { expected, found }) => format!(
-            "element <{}> closed by </{}>",
-            local_name(expected),
-            local_name(found)
-        ),
+        XmlError::IllFormed(IllFormedError::MismatchedEndTag { expected, found }) => {
+            // Go compares local names and namespaces; show the prefixes when only they differ.
+            let (mut open, mut close) = (local_name(expected), local_name(found));
+            if open == close {
+                (open, close) = (expected.as_str(), found.as_str());
+            }
+            format!("element <{open}> closed by </{close}>")
+        }
         XmlError::IllFormed(IllFormedError::UnmatchedEndTag(name)) => {
             format!("unexpected end element </{}>", local_name(name))
         }

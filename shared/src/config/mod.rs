@@ -7,13 +7,13 @@ mod model;
 mod problem;
 mod validate;
 
-pub use duration::{parse_go_duration, GoDuration};
-pub use validate::{
-    clean_path, endpoint_params, is_sequential_param, placeholders, sanitize_host as validate_host,
-    whole_segment_param, BACKEND_ENCODINGS, OUTPUT_ENCODINGS, ROUTABLE_METHODS,
-};
+pub use duration::{GoDuration, parse_go_duration};
 pub use model::*;
 pub use problem::{ConfigError, Problem, Severity};
+pub use validate::{
+    BACKEND_ENCODINGS, OUTPUT_ENCODINGS, ROUTABLE_METHODS, clean_path, endpoint_params,
+    is_sequential_param, placeholders, sanitize_host as validate_host, whole_segment_param,
+};
 
 use serde::Deserialize;
 
@@ -56,7 +56,11 @@ pub fn parse(text: &str) -> Result<ParsedConfig<'_>, ConfigError> {
     if !errors.is_empty() {
         return Err(ConfigError::new(errors, warnings));
     }
-    Ok(ParsedConfig { service, endpoints, warnings })
+    Ok(ParsedConfig {
+        service,
+        endpoints,
+        warnings,
+    })
 }
 
 /// Parse, validate: the whole check that `tributary check` runs before compiling.
@@ -67,7 +71,10 @@ pub fn parse_and_validate(text: &str) -> Result<ParsedConfig<'_>, ConfigError> {
     if errors.is_empty() {
         Ok(parsed)
     } else {
-        Err(ConfigError::new(errors, std::mem::take(&mut parsed.warnings)))
+        Err(ConfigError::new(
+            errors,
+            std::mem::take(&mut parsed.warnings),
+        ))
     }
 }
 
@@ -80,7 +87,11 @@ fn endpoint_label_from_raw(raw: &str) -> Option<String> {
 }
 
 pub(crate) fn endpoint_label(method: &str, path: &str) -> String {
-    let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+    let path = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
     format!("{} {}", method.to_ascii_uppercase(), path)
 }
 
@@ -89,7 +100,9 @@ fn unknown_key(path: String, endpoint: Option<String>) -> Problem {
     Problem {
         severity: Severity::Warning,
         message: match hint {
-            Some(new) => format!("unknown key, ignored (KrakenD v2 name; version 3 calls it `{new}`)"),
+            Some(new) => {
+                format!("unknown key, ignored (KrakenD v2 name; version 3 calls it `{new}`)")
+            }
             None => "unknown or unsupported key, ignored".to_owned(),
         },
         path,
@@ -147,15 +160,16 @@ fn deserialize_at<'a, T: Deserialize<'a>>(
         }
     };
     if offset == 0
-        && let Err(e) = json.end() {
-            return Err(Problem {
-                severity: Severity::Error,
-                message: clean_serde_message(&e.to_string()),
-                path: String::new(),
-                endpoint: None,
-                line_col: Some((e.line(), e.column())),
-            });
-        }
+        && let Err(e) = json.end()
+    {
+        return Err(Problem {
+            severity: Severity::Error,
+            message: clean_serde_message(&e.to_string()),
+            path: String::new(),
+            endpoint: None,
+            line_col: Some((e.line(), e.column())),
+        });
+    }
     Ok(value)
 }
 
@@ -163,7 +177,11 @@ fn absolute_position(text: &str, offset: usize, line: usize, col: usize) -> (usi
     let before = &text[..offset];
     let base_line = before.matches('\n').count() + 1;
     let base_col = offset - before.rfind('\n').map_or(0, |i| i + 1);
-    if line <= 1 { (base_line, base_col + col) } else { (base_line + line - 1, col) }
+    if line <= 1 {
+        (base_line, base_col + col)
+    } else {
+        (base_line + line - 1, col)
+    }
 }
 
 /// serde_json appends " at line L column C" to its messages; we print the position ourselves.

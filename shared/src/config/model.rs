@@ -2,10 +2,10 @@
 //! Unknown keys are not errors here; the loader reports them as warnings with their JSON path.
 
 use super::duration::GoDuration;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -232,7 +232,12 @@ pub struct BackendHttpClientConfig {
 }
 
 /// The names a namespace goes by: the v3 short name first, then KrakenD's legacy aliases.
-pub const ROUTER_NAMES: &[&str] = &["router", "github_com/luraproject/lura/router/gin", "github.com/luraproject/lura/router/gin", "github_com/devopsfaith/krakend/router/gin"];
+pub const ROUTER_NAMES: &[&str] = &[
+    "router",
+    "github_com/luraproject/lura/router/gin",
+    "github.com/luraproject/lura/router/gin",
+    "github_com/devopsfaith/krakend/router/gin",
+];
 pub const PROXY_NAMES: &[&str] = &["proxy", "github.com/devopsfaith/krakend/proxy"];
 pub const BACKEND_HTTP_NAMES: &[&str] = &["backend/http", "github.com/devopsfaith/krakend/http"];
 pub const BACKEND_HTTP_CLIENT_NAMES: &[&str] = &["backend/http/client"];
@@ -280,7 +285,10 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
             f.write_str("a list of strings")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-            Ok(v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            Ok(v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect())
         }
         fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
             Ok(Vec::new())

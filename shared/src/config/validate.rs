@@ -1,15 +1,22 @@
 //! Start-up validation (SEMANTICS.md 1.7 plus what Tributary adds): every rule checked, every
 //! problem collected, each naming its JSON path and endpoint. Pure: no I/O, no compiling.
 
-use super::{endpoint_label, ParsedConfig, Problem};
+use super::{ParsedConfig, Problem, endpoint_label};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Methods KrakenD CE can route; other endpoint methods are skipped with a warning, as KrakenD does.
 pub const ROUTABLE_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 pub const BACKEND_ENCODINGS: &[&str] = &["json", "safejson", "string", "no-op", "xml"];
-pub const OUTPUT_ENCODINGS: &[&str] =
-    &["json", "json-collection", "string", "no-op", "xml", "yaml", "negotiate"];
+pub const OUTPUT_ENCODINGS: &[&str] = &[
+    "json",
+    "json-collection",
+    "string",
+    "no-op",
+    "xml",
+    "yaml",
+    "negotiate",
+];
 
 /// Returns (errors, warnings).
 pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
@@ -19,7 +26,11 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
 
     match service.version.as_ref().and_then(|v| v.as_i64()) {
         Some(3) => {}
-        Some(n) => errors.push(Problem::error("version", None, format!("unsupported version: {n} (want: 3)"))),
+        Some(n) => errors.push(Problem::error(
+            "version",
+            None,
+            format!("unsupported version: {n} (want: 3)"),
+        )),
         None => errors.push(Problem::error(
             "version",
             None,
@@ -27,28 +38,45 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         )),
     }
     if let Some(ip) = &service.listen_ip
-        && !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
-            errors.push(Problem::error("listen_ip", None, format!("`{ip}` is not an IP address")));
-        }
+        && !ip.is_empty()
+        && ip.parse::<std::net::IpAddr>().is_err()
+    {
+        errors.push(Problem::error(
+            "listen_ip",
+            None,
+            format!("`{ip}` is not an IP address"),
+        ));
+    }
     for (i, h) in service.host.iter().enumerate() {
         if let Err(e) = sanitize_host(h) {
             errors.push(Problem::error(format!("host[{i}]"), None, e));
         }
     }
-    for (field, d) in [("timeout", &service.timeout), ("cache_ttl", &service.cache_ttl)] {
+    for (field, d) in [
+        ("timeout", &service.timeout),
+        ("cache_ttl", &service.cache_ttl),
+    ] {
         if d.is_some_and(|d| d.was_number) {
             warnings.push(number_duration(field, None));
         }
     }
     if let Some(enc) = &service.output_encoding
-        && !OUTPUT_ENCODINGS.contains(&enc.as_str()) {
-            warnings.push(Problem::warning("output_encoding", None, format!("unknown output encoding `{enc}`: JSON is used")));
-        }
+        && !OUTPUT_ENCODINGS.contains(&enc.as_str())
+    {
+        warnings.push(Problem::warning(
+            "output_encoding",
+            None,
+            format!("unknown output encoding `{enc}`: JSON is used"),
+        ));
+    }
     unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
     if let Some(r) = &service.extra_config.router
-        && (r.trusted_proxies.is_some() || r.remote_ip_headers.is_some() || r.forwarded_by_client_ip.is_some()) {
-            // Accepted: the client IP logic reads them.
-        }
+        && (r.trusted_proxies.is_some()
+            || r.remote_ip_headers.is_some()
+            || r.forwarded_by_client_ip.is_some())
+    {
+        // Accepted: the client IP logic reads them.
+    }
 
     // Routes seen so far: (method, path) -> index, and for each param position its name.
     let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -76,30 +104,53 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             errors.push(Problem::error(at("endpoint"), ep, "wildcard endpoints (`/*`) are a KrakenD Enterprise feature; KrakenD CE refuses them too"));
         }
         if e.backend.is_empty() {
-            errors.push(Problem::error(at("backend"), ep, format!("ignoring the '{label}' endpoint, since it has 0 backends defined!")));
+            errors.push(Problem::error(
+                at("backend"),
+                ep,
+                format!("ignoring the '{label}' endpoint, since it has 0 backends defined!"),
+            ));
         }
-        let output = e.output_encoding.as_deref().or(service.output_encoding.as_deref()).unwrap_or("json");
+        let output = e
+            .output_encoding
+            .as_deref()
+            .or(service.output_encoding.as_deref())
+            .unwrap_or("json");
         if output == "no-op" && e.backend.len() > 1 {
             errors.push(Problem::error(at("output_encoding"), ep, "can not use NoOp encoding with more than one backends connected to the same endpoint"));
         }
         if let Some(enc) = &e.output_encoding
-            && !OUTPUT_ENCODINGS.contains(&enc.as_str()) {
-                warnings.push(Problem::warning(at("output_encoding"), ep, format!("unknown output encoding `{enc}`: the backend's encoding or JSON is used")));
-            }
+            && !OUTPUT_ENCODINGS.contains(&enc.as_str())
+        {
+            warnings.push(Problem::warning(
+                at("output_encoding"),
+                ep,
+                format!("unknown output encoding `{enc}`: the backend's encoding or JSON is used"),
+            ));
+        }
         for (field, d) in [("timeout", &e.timeout), ("cache_ttl", &e.cache_ttl)] {
             if d.is_some_and(|d| d.was_number) {
                 warnings.push(number_duration(&at(field), ep));
             }
         }
         if e.concurrent_calls == Some(0) {
-            warnings.push(Problem::warning(at("concurrent_calls"), ep, "0 means 1, as in KrakenD"));
+            warnings.push(Problem::warning(
+                at("concurrent_calls"),
+                ep,
+                "0 means 1, as in KrakenD",
+            ));
         }
         unsupported_namespaces(&e.extra_config, &at("extra_config"), ep, &mut warnings);
         if let Some(p) = &e.extra_config.proxy
             && let Some(s) = p.strategy.as_deref().or(p.merger_type.as_deref())
-                && s != "parallel" && s != "sequential" {
-                    errors.push(Problem::error(at("extra_config.proxy.strategy"), ep, format!("unknown merge strategy `{s}`: use `parallel` or `sequential`")));
-                }
+            && s != "parallel"
+            && s != "sequential"
+        {
+            errors.push(Problem::error(
+                at("extra_config.proxy.strategy"),
+                ep,
+                format!("unknown merge strategy `{s}`: use `parallel` or `sequential`"),
+            ));
+        }
 
         // Parameters of the endpoint path.
         let params = match endpoint_params(&path, service.disable_rest) {
@@ -110,7 +161,11 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             }
         };
         if let Some(prev) = seen.insert((method.clone(), route_shape(&path, &params)), i) {
-            errors.push(Problem::error(at("endpoint"), ep, format!("the same path and method is already declared by endpoints[{prev}]")));
+            errors.push(Problem::error(
+                at("endpoint"),
+                ep,
+                format!("the same path and method is already declared by endpoints[{prev}]"),
+            ));
         }
         for (pos, seg) in path.split('/').enumerate() {
             if let Some(name) = whole_segment_param(seg) {
@@ -134,24 +189,43 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         for (j, b) in e.backend.iter().enumerate() {
             let bat = |field: &str| format!("endpoints[{i}].backend[{j}].{field}");
             if b.host.is_empty() && service.host.is_empty() {
-                errors.push(Problem::error(bat("host"), ep, "no host: set `host` on the backend or at the service level"));
+                errors.push(Problem::error(
+                    bat("host"),
+                    ep,
+                    "no host: set `host` on the backend or at the service level",
+                ));
             }
             if !b.disable_host_sanitize {
                 for (k, h) in b.host.iter().enumerate() {
                     if let Err(msg) = sanitize_host(h) {
-                        errors.push(Problem::error(format!("endpoints[{i}].backend[{j}].host[{k}]"), ep, msg));
+                        errors.push(Problem::error(
+                            format!("endpoints[{i}].backend[{j}].host[{k}]"),
+                            ep,
+                            msg,
+                        ));
                     }
                 }
             }
             let outputs = placeholders(&b.url_pattern);
-            let distinct: Vec<&str> = outputs.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+            let distinct: Vec<&str> = outputs
+                .iter()
+                .copied()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             // KrakenD's own count (config.go uniqueOutput) leaves out the last distinct name.
-            let set_size = distinct[..distinct.len().saturating_sub(1)].iter().filter(|o| !is_sequential_param(o)).count();
+            let set_size = distinct[..distinct.len().saturating_sub(1)]
+                .iter()
+                .filter(|o| !is_sequential_param(o))
+                .count();
             if set_size > input.len() {
                 errors.push(Problem::error(bat("url_pattern"), ep, format!(
                     "input and output params do not match. endpoint: {label}, backend: {j}. input: [{}], output: [{}]",
                     input.iter().copied().collect::<Vec<_>>().join(" "), distinct.join(" "))));
-            } else if let Some(bad) = distinct.iter().find(|o| !is_sequential_param(o) && !input.contains(*o)) {
+            } else if let Some(bad) = distinct
+                .iter()
+                .find(|o| !is_sequential_param(o) && !input.contains(*o))
+            {
                 errors.push(Problem::error(bat("url_pattern"), ep, format!(
                     "undefined output param '{bad}'! endpoint: {label}, backend: {j}. input: [{}], output: [{}]",
                     input.iter().copied().collect::<Vec<_>>().join(" "), distinct.join(" "))));
@@ -159,16 +233,25 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             if let Some(enc) = &b.encoding {
                 let lower = enc.to_ascii_lowercase();
                 if !BACKEND_ENCODINGS.contains(&lower.as_str()) {
-                    warnings.push(Problem::warning(bat("encoding"), ep, format!("unknown encoding `{enc}`: decoded as JSON, as KrakenD does")));
+                    warnings.push(Problem::warning(
+                        bat("encoding"),
+                        ep,
+                        format!("unknown encoding `{enc}`: decoded as JSON, as KrakenD does"),
+                    ));
                 }
             }
             if b.timeout.is_some() {
-                warnings.push(Problem::warning(bat("timeout"), ep, "a backend timeout has no effect in KrakenD CE; the endpoint `timeout` applies"));
+                warnings.push(Problem::warning(
+                    bat("timeout"),
+                    ep,
+                    "a backend timeout has no effect in KrakenD CE; the endpoint `timeout` applies",
+                ));
             }
             if let Some(sd) = &b.sd
-                && sd != "static" {
-                    warnings.push(Problem::warning(bat("sd"), ep, format!("service discovery `{sd}` is not supported: the hosts are used as static hosts")));
-                }
+                && sd != "static"
+            {
+                warnings.push(Problem::warning(bat("sd"), ep, format!("service discovery `{sd}` is not supported: the hosts are used as static hosts")));
+            }
             unsupported_namespaces(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
         }
     }
@@ -176,12 +259,25 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
 }
 
 fn number_duration(path: &str, ep: Option<&str>) -> Problem {
-    Problem::warning(path, ep, "a bare number is read as nanoseconds (as KrakenD CE does); write a string such as \"2s\"")
+    Problem::warning(
+        path,
+        ep,
+        "a bare number is read as nanoseconds (as KrakenD CE does); write a string such as \"2s\"",
+    )
 }
 
-fn unsupported_namespaces(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
+fn unsupported_namespaces(
+    extra: &super::ExtraConfig,
+    at: &str,
+    ep: Option<&str>,
+    warnings: &mut Vec<Problem>,
+) {
     for (name, _) in &extra.unsupported {
-        warnings.push(Problem::warning(format!("{at}.{name}"), ep, format!("namespace `{name}` is not supported by Tributary yet: ignored")));
+        warnings.push(Problem::warning(
+            format!("{at}.{name}"),
+            ep,
+            format!("namespace `{name}` is not supported by Tributary yet: ignored"),
+        ));
     }
 }
 
@@ -209,7 +305,11 @@ fn has_star_inside(path: &str) -> bool {
 /// `{name}` when the whole segment is one placeholder of `[A-Za-z0-9_-]`.
 pub fn whole_segment_param(seg: &str) -> Option<&str> {
     let name = seg.strip_prefix('{')?.strip_suffix('}')?;
-    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')).then_some(name)
+    (!name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    .then_some(name)
 }
 
 /// The endpoint's parameter names, in order. Strict REST: whole segments only. With
@@ -222,7 +322,9 @@ pub fn endpoint_params(path: &str, disable_rest: bool) -> Result<Vec<String>, St
         } else if disable_rest {
             let found = placeholders(seg);
             if found.len() > 1 {
-                return Err(format!("segment `{seg}` holds more than one parameter: Tributary's router takes one parameter per segment"));
+                return Err(format!(
+                    "segment `{seg}` holds more than one parameter: Tributary's router takes one parameter per segment"
+                ));
             }
             out.extend(found.into_iter().map(str::to_owned));
         }
@@ -248,7 +350,11 @@ pub fn placeholders(pattern: &str) -> Vec<&str> {
         match after.find(['{', '}']) {
             Some(end) if after.as_bytes()[end] == b'}' => {
                 let name = &after[..end];
-                if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_-.:/".contains(c)) {
+                if !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || "_-.:/".contains(c))
+                {
                     out.push(name);
                 }
                 rest = &after[end + 1..];
@@ -271,7 +377,11 @@ pub fn is_sequential_param(name: &str) -> bool {
 
 /// lura's host sanitising: `(https?://)?name(:port)?/?` exactly once; no scheme -> `http://`.
 pub fn sanitize_host(host: &str) -> Result<String, String> {
-    let invalid = || format!("host `{host}` not valid: invalid host (expected `http(s)://name[:port]`; a base path needs `disable_host_sanitize`)");
+    let invalid = || {
+        format!(
+            "host `{host}` not valid: invalid host (expected `http(s)://name[:port]`; a base path needs `disable_host_sanitize`)"
+        )
+    };
     let (scheme, rest) = if let Some(r) = host.strip_prefix("https://") {
         ("https://", r)
     } else if let Some(r) = host.strip_prefix("http://") {
@@ -284,8 +394,12 @@ pub fn sanitize_host(host: &str) -> Result<String, String> {
         Some((n, p)) => (n, Some(p)),
         None => (rest, None),
     };
-    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    let port_ok = port.is_none_or(|p| (2..=6).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let port_ok =
+        port.is_none_or(|p| (2..=6).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
     if name_ok && port_ok {
         Ok(format!("{scheme}{rest}"))
     } else {
@@ -299,7 +413,10 @@ mod tests {
 
     #[test]
     fn host_sanitising_adds_scheme_and_drops_trailing_slash() {
-        assert_eq!(sanitize_host("localhost:8080").unwrap(), "http://localhost:8080");
+        assert_eq!(
+            sanitize_host("localhost:8080").unwrap(),
+            "http://localhost:8080"
+        );
         assert_eq!(sanitize_host("https://a.b/").unwrap(), "https://a.b");
         assert!(sanitize_host("http://a/api").is_err());
         assert!(sanitize_host("kafka://x").is_err());
@@ -307,7 +424,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_found_anywhere_in_a_url_pattern() {
-        assert_eq!(placeholders("/a/{id}?c={chan}&x={resp0_a.b}"), vec!["id", "chan", "resp0_a.b"]);
+        assert_eq!(
+            placeholders("/a/{id}?c={chan}&x={resp0_a.b}"),
+            vec!["id", "chan", "resp0_a.b"]
+        );
         assert_eq!(placeholders("/{var}.{extension}"), vec!["var", "extension"]);
         assert!(placeholders("/{}/{ bad }").is_empty());
     }

@@ -1,0 +1,32 @@
+//! `gateway`: the AWS Lambda function. Builds the `Gateway` once at cold start, then serves
+//! every invocation with it. Wiring only; conversions live in `tributary_functions::lambda`.
+
+use lambda_http::{Error, Request, run, service_fn};
+use std::sync::Arc;
+use tributary_functions::{lambda, source};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let spec = source::lambda_config_spec();
+    let gateway = match source::load_gateway(&spec).await {
+        Ok(g) => Arc::new(g),
+        Err(e) => {
+            // One clear line, then a failed init: Lambda reports it and retries the cold start.
+            tracing::error!(source = %spec, "{e:#}");
+            return Err(e.into());
+        }
+    };
+    run(service_fn(move |event: Request| {
+        let gateway = gateway.clone();
+        async move { lambda::handle(&gateway, event).await }
+    }))
+    .await
+}
