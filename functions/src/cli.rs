@@ -44,6 +44,9 @@ pub enum Command {
     Demo {
         #[arg(short = 'p', long = "port", default_value_t = 8080)]
         port: u16,
+        /// Port of the demo backend (default: any free port). `events/krakend.json` expects 9001.
+        #[arg(long = "backend-port", default_value_t = 0)]
+        backend_port: u16,
     },
 }
 
@@ -62,41 +65,21 @@ pub async fn run(cli: Cli) -> i32 {
             };
             serve(gateway, port).await
         }
-        Command::Demo { port } => demo::run(port).await,
+        Command::Demo { port, backend_port } => demo::run(port, backend_port).await,
     }
 }
 
 async fn load(spec: &str) -> Result<Gateway, i32> {
-    let text = match source::load(spec).await {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return Err(1);
-        }
-    };
-    match Gateway::from_json(&text) {
-        Ok(g) => {
-            for w in g.warnings() {
-                tracing::warn!(source = spec, "{w}");
-            }
-            Ok(g)
-        }
-        Err(e) => {
-            for p in &e.errors {
-                eprintln!("{spec}: {p}");
-            }
-            eprintln!(
-                "error: `{spec}` is not a valid config ({} error(s))",
-                e.errors.len()
-            );
-            Err(1)
-        }
-    }
+    source::load_gateway(spec).await.map_err(|e| {
+        eprintln!("{e:#}");
+        eprintln!("error: `{spec}` cannot be served");
+        1
+    })
 }
 
 async fn check(spec: &str, strict: bool) -> i32 {
     let text = match source::load(spec).await {
-        Ok(t) => t,
+        Ok(loaded) => loaded.text,
         Err(e) => {
             eprintln!("error: {e:#}");
             return 1;

@@ -10,15 +10,17 @@ use std::convert::Infallible;
 use tokio::net::TcpListener;
 use tributary_core::Gateway;
 
-/// Starts the demo backend on 127.0.0.1 (port chosen by the OS) and returns its base URL.
-pub async fn start_backend() -> std::io::Result<String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+/// Starts the demo backend on 127.0.0.1 (`port` 0: chosen by the OS) and returns its base URL.
+pub async fn start_backend(port: u16) -> std::io::Result<String> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
-                    Ok::<_, Infallible>(answer(req.uri().path()))
+                    let (parts, body) = req.into_parts();
+                    let body = http_body_util::BodyExt::collect(body).await.map(|b| b.to_bytes()).unwrap_or_default();
+                    Ok::<_, Infallible>(answer(&parts.method, parts.uri.path(), &body))
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -29,8 +31,17 @@ pub async fn start_backend() -> std::io::Result<String> {
     Ok(format!("http://{addr}"))
 }
 
-fn answer(path: &str) -> Response<Full<Bytes>> {
+fn answer(method: &http::Method, path: &str, request_body: &[u8]) -> Response<Full<Bytes>> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if method == http::Method::POST && segments.as_slice() == ["orders"] {
+        // Echo the order back, as a create endpoint would.
+        let order = serde_json::from_slice::<serde_json::Value>(request_body).unwrap_or(serde_json::Value::Null);
+        let body = serde_json::json!({"status": "created", "order": order}).to_string();
+        let mut r = Response::new(Full::new(Bytes::from(body)));
+        *r.status_mut() = StatusCode::CREATED;
+        r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        return r;
+    }
     let body = match segments.as_slice() {
         ["users", id] => format!(
             r#"{{"id":{id},"name":"User {id}","email":"user{id}@example.com","password_hash":"x1y2z3","address":{{"city":"Lisbon","zip":"1100"}}}}"#
@@ -82,6 +93,11 @@ pub fn config(backend: &str) -> String {
       ]
     }},
     {{
+      "endpoint": "/orders",
+      "method": "POST",
+      "backend": [ {{ "url_pattern": "/orders" }} ]
+    }},
+    {{
       "endpoint": "/users/{{id}}/titles",
       "output_encoding": "json-collection",
       "backend": [
@@ -94,9 +110,9 @@ pub fn config(backend: &str) -> String {
     )
 }
 
-/// Runs the demo until SIGINT/SIGTERM; returns the exit code.
-pub async fn run(port: u16) -> i32 {
-    let backend = match start_backend().await {
+/// Runs the demo until SIGINT/SIGTERM; returns the exit code. `backend_port` 0 lets the OS pick.
+pub async fn run(port: u16, backend_port: u16) -> i32 {
+    let backend = match start_backend(backend_port).await {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: cannot start the demo backend: {e}");
@@ -122,6 +138,7 @@ pub async fn run(port: u16) -> i32 {
     println!("curl -s http://127.0.0.1:{port}/users/1");
     println!("curl -s http://127.0.0.1:{port}/dashboard/2");
     println!("curl -s http://127.0.0.1:{port}/users/3/titles");
+    println!("curl -s -X POST -H 'Content-Type: application/json' -d '{{\"item\":\"book\",\"qty\":2}}' http://127.0.0.1:{port}/orders");
     println!("curl -s http://127.0.0.1:{port}/__health");
     use std::io::Write;
     let _ = std::io::stdout().flush();

@@ -1,33 +1,151 @@
-//! Where a config comes from (`-c` or `TRIBUTARY_CONFIG`): a file today; `ssm:NAME` and
-//! `ssm:PATH/` are being built with the Lambda door.
+//! Where a config comes from (`-c` or `TRIBUTARY_CONFIG`), the same for every door: a file,
+//! `ssm:NAME` (one String or SecureString parameter, decrypted) or `ssm:PATH/` (every parameter
+//! under the path, combined by `tributary_core::config::assemble`). Values may be JSON or
+//! gzip+base64 JSON. Failures are one clear message naming the source.
 
 use anyhow::{Context, Result, anyhow, bail};
+use aws_sdk_ssm::error::ProvideErrorMetadata;
+use base64::Engine;
+use std::io::Read;
+use std::time::{Duration, Instant};
 use tributary_core::Gateway;
 
-/// Reads the config text from a source spec.
-pub async fn load(spec: &str) -> Result<String> {
-    if let Some(rest) = spec.strip_prefix("ssm:") {
-        bail!("config source `ssm:{rest}`: SSM Parameter Store sources are not built yet");
-    }
-    let bytes = std::fs::read(spec).with_context(|| format!("cannot read config `{spec}`"))?;
-    String::from_utf8(bytes).with_context(|| format!("config `{spec}` is not UTF-8"))
+/// Largest config accepted after gunzipping one parameter (a guard against gzip bombs).
+const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
+/// Upper bound for fetching the config from SSM, retries included.
+const SSM_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A config's text, and (for `ssm:PATH/`) which parameter each endpoint came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub text: String,
+    pub endpoint_sources: Vec<String>,
 }
 
-/// Reads, parses, validates and compiles; logs the warnings; errors name the source and path.
+/// Reads the config text from a source spec.
+pub async fn load(spec: &str) -> Result<Loaded> {
+    match spec.strip_prefix("ssm:") {
+        Some(name) if name.is_empty() => bail!("config source `ssm:`: name a parameter (`ssm:/gw/config`) or a path (`ssm:/gw/`)"),
+        Some(name) => tokio::time::timeout(SSM_TIMEOUT, load_ssm(name))
+            .await
+            .map_err(|_| anyhow!("config source `{spec}`: no answer from SSM within {}s", SSM_TIMEOUT.as_secs()))?
+            .with_context(|| format!("config source `{spec}`")),
+        None => {
+            let bytes = std::fs::read(spec).with_context(|| format!("config source `{spec}`: cannot read the file"))?;
+            let text = String::from_utf8(bytes).map_err(|_| anyhow!("config source `{spec}`: the file is not UTF-8"))?;
+            Ok(Loaded { text, endpoint_sources: Vec::new() })
+        }
+    }
+}
+
+async fn load_ssm(name: &str) -> Result<Loaded> {
+    let conf = aws_config::load_from_env().await;
+    let client = aws_sdk_ssm::Client::new(&conf);
+    if name.ends_with('/') {
+        let path = if name == "/" { "/" } else { name.trim_end_matches('/') };
+        let mut parts = Vec::new();
+        let mut pages = client.get_parameters_by_path().path(path).recursive(true).with_decryption(true).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| ssm_error(&e))?;
+            for p in page.parameters() {
+                let pname = p.name().unwrap_or_default().to_owned();
+                let value = decode_value(&pname, p.value().unwrap_or_default())?;
+                parts.push((pname, value));
+            }
+        }
+        if parts.is_empty() {
+            bail!("no parameters under the path `{path}`");
+        }
+        let assembled = tributary_core::config::assemble(&parts).map_err(|e| anyhow!(e))?;
+        Ok(Loaded { text: assembled.text, endpoint_sources: assembled.endpoint_sources })
+    } else {
+        let out = client.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| ssm_error(&e))?;
+        let value = out.parameter().and_then(|p| p.value()).unwrap_or_default();
+        Ok(Loaded { text: decode_value(name, value)?, endpoint_sources: Vec::new() })
+    }
+}
+
+/// One line for an SSM failure: the error code AWS gave (`ParameterNotFound`,
+/// `AccessDeniedException`, `ThrottlingException`, ...) and its message.
+fn ssm_error<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &aws_sdk_ssm::error::SdkError<E>) -> anyhow::Error {
+    match (e.code(), e.message()) {
+        (Some(code), Some(msg)) => anyhow!("{code}: {msg}"),
+        (Some(code), None) => anyhow!("{code}"),
+        _ => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            anyhow!(text)
+        }
+    }
+}
+
+/// A parameter's value: JSON as is, or gzip+base64 of JSON (so that more fits in 8 KB).
+pub fn decode_value(name: &str, raw: &str) -> Result<String> {
+    let trimmed = raw.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return Ok(raw.to_owned());
+    }
+    let compact: String = raw.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| anyhow!("parameter `{name}` is neither JSON nor gzip+base64"))?;
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        bail!("parameter `{name}` is base64 but not gzip (gzip, then base64, the JSON)");
+    }
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes.as_slice())
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| anyhow!("parameter `{name}`: cannot gunzip its value: {e}"))?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        bail!("parameter `{name}`: the gunzipped value exceeds {MAX_CONFIG_BYTES} bytes");
+    }
+    Ok(text)
+}
+
+/// Reads, parses, validates and compiles, logging each phase's time once; warnings are logged;
+/// errors name the source, the JSON path and (for `ssm:PATH/`) the parameter of the endpoint.
 pub async fn load_gateway(spec: &str) -> Result<Gateway> {
-    let text = load(spec).await?;
-    match Gateway::from_json(&text) {
-        Ok(g) => {
+    let started = Instant::now();
+    let loaded = load(spec).await?;
+    let fetched = started.elapsed();
+    match Gateway::from_json_timed(&loaded.text) {
+        Ok((g, timings)) => {
+            tracing::info!(
+                source = spec,
+                endpoints = g.endpoint_count(),
+                fetch_ms = fetched.as_secs_f64() * 1e3,
+                parse_ms = timings.parse.as_secs_f64() * 1e3,
+                compile_ms = timings.compile.as_secs_f64() * 1e3,
+                "config loaded"
+            );
             for w in g.warnings() {
                 tracing::warn!(source = spec, "{w}");
             }
             Ok(g)
         }
         Err(e) => {
-            let lines: Vec<String> = e.errors.iter().map(|p| format!("{spec}: {p}")).collect();
+            let lines: Vec<String> = e
+                .errors
+                .iter()
+                .map(|p| match endpoint_source(&p.path, &loaded.endpoint_sources) {
+                    Some(param) => format!("{spec}: {p} (from parameter `{param}`)"),
+                    None => format!("{spec}: {p}"),
+                })
+                .collect();
             Err(anyhow!("{}", lines.join("\n")))
         }
     }
+}
+
+fn endpoint_source<'a>(path: &str, sources: &'a [String]) -> Option<&'a str> {
+    let index: usize = path.strip_prefix("endpoints[")?.split(']').next()?.parse().ok()?;
+    sources.get(index).map(String::as_str)
 }
 
 /// The Lambda function's config source: `TRIBUTARY_CONFIG`, else `krakend.json` in the task root.
@@ -38,5 +156,38 @@ pub fn lambda_config_spec() -> String {
             let root = std::env::var("LAMBDA_TASK_ROOT").unwrap_or_else(|_| ".".to_owned());
             format!("{root}/krakend.json")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip_base64(text: &str) -> String {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(text.as_bytes()).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(enc.finish().unwrap())
+    }
+
+    #[test]
+    fn values_may_be_json_or_gzip_base64() {
+        assert_eq!(decode_value("a", r#"{"version":3}"#).unwrap(), r#"{"version":3}"#);
+        assert_eq!(decode_value("a", &gzip_base64(r#"[{"endpoint":"/x"}]"#)).unwrap(), r#"[{"endpoint":"/x"}]"#);
+    }
+
+    #[test]
+    fn other_values_are_refused_with_the_parameter_name() {
+        let err = decode_value("/gw/x", "not json at all").unwrap_err().to_string();
+        assert_eq!(err, "parameter `/gw/x` is neither JSON nor gzip+base64");
+        let err = decode_value("/gw/y", "aGVsbG8=").unwrap_err().to_string();
+        assert!(err.contains("base64 but not gzip"), "{err}");
+    }
+
+    #[test]
+    fn errors_name_the_parameter_of_their_endpoint() {
+        let sources = vec!["/gw/svc".to_owned(), "/gw/users".to_owned()];
+        assert_eq!(endpoint_source("endpoints[1].backend[0].host", &sources), Some("/gw/users"));
+        assert_eq!(endpoint_source("version", &sources), None);
     }
 }

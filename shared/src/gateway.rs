@@ -15,6 +15,13 @@ use http::{Method, StatusCode};
 use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
 
+/// Time spent in each start-up phase (parse and validate; compile, client pool included).
+#[derive(Debug, Clone, Copy)]
+pub struct BuildTimings {
+    pub parse: std::time::Duration,
+    pub compile: std::time::Duration,
+}
+
 /// A running gateway: built once (at start or cold start), shared by every request.
 pub struct Gateway {
     compiled: Compiled,
@@ -33,17 +40,26 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Parse, validate and compile a KrakenD v3 config. All errors come back at once.
     pub fn from_json(text: &str) -> Result<Gateway, ConfigError> {
+        Self::from_json_timed(text).map(|(g, _)| g)
+    }
+
+    /// [`Gateway::from_json`], also reporting how long each start-up phase took.
+    pub fn from_json_timed(text: &str) -> Result<(Gateway, BuildTimings), ConfigError> {
+        let t0 = std::time::Instant::now();
         let parsed = config::parse_and_validate(text)?;
+        let t1 = std::time::Instant::now();
         let compiled = compile::compile(&parsed).map_err(|errors| ConfigError {
             errors,
             warnings: parsed.warnings.clone(),
         })?;
         let client = backend::build_client(&compiled.client);
-        Ok(Gateway {
-            compiled,
-            client,
-            warnings: parsed.warnings,
-        })
+        let timings = BuildTimings { parse: t1 - t0, compile: t1.elapsed() };
+        Ok((Gateway { compiled, client, warnings: parsed.warnings }, timings))
+    }
+
+    /// How many endpoints are served.
+    pub fn endpoint_count(&self) -> usize {
+        self.compiled.endpoints.len()
     }
 
     /// Keys and namespaces of the config that Tributary accepted but does not implement.

@@ -31,5 +31,5 @@ mod yaml;
 
 pub use compile::ServerSettings;
 pub use config::{ConfigError, Problem, Severity};
-pub use gateway::Gateway;
+pub use gateway::{BuildTimings, Gateway};
 pub use request::{GatewayRequest, GatewayResponse};

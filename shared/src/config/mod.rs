@@ -4,11 +4,13 @@
 
 mod duration;
 mod model;
+mod parts;
 mod problem;
 mod validate;
 
 pub use duration::{GoDuration, parse_go_duration};
 pub use model::*;
+pub use parts::{assemble, Assembled};
 pub use problem::{ConfigError, Problem, Severity};
 pub use validate::{
     BACKEND_ENCODINGS, OUTPUT_ENCODINGS, ROUTABLE_METHODS, clean_path, endpoint_params,
