@@ -8,11 +8,7 @@ use std::sync::Arc;
 use tributary_core::{Gateway, Problem};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tributary",
-    version,
-    about = "A KrakenD-compatible API aggregation gateway"
-)]
+#[command(name = "tributary", version, about = "A KrakenD-compatible API aggregation gateway")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -54,11 +50,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check { config, strict } => check(&config, strict).await,
-        Command::Run {
-            config,
-            port,
-            debug: _,
-        } => {
+        Command::Run { config, port, debug: _ } => {
             let gateway = match load(&config).await {
                 Ok(g) => g,
                 Err(code) => return code,
@@ -111,9 +103,7 @@ async fn check(spec: &str, strict: bool) -> i32 {
 pub async fn serve(gateway: Gateway, port: Option<u16>) -> i32 {
     let settings = gateway.server_settings().clone();
     let port = port.or(settings.port).unwrap_or(8080);
-    let ip = settings
-        .listen_ip
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let ip = settings.listen_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, port);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,

@@ -22,9 +22,8 @@ pub async fn start_backend(port: u16) -> std::io::Result<String> {
                     let body = http_body_util::BodyExt::collect(body).await.map(|b| b.to_bytes()).unwrap_or_default();
                     Ok::<_, Infallible>(answer(&parts.method, parts.uri.path(), &body))
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
@@ -60,10 +59,7 @@ fn answer(method: &http::Method, path: &str, request_body: &[u8]) -> Response<Fu
         }
     };
     let mut r = Response::new(Full::new(Bytes::from(body)));
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
+    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     r
 }
 
@@ -138,17 +134,13 @@ pub async fn run(port: u16, backend_port: u16) -> i32 {
     println!("curl -s http://127.0.0.1:{port}/users/1");
     println!("curl -s http://127.0.0.1:{port}/dashboard/2");
     println!("curl -s http://127.0.0.1:{port}/users/3/titles");
-    println!("curl -s -X POST -H 'Content-Type: application/json' -d '{{\"item\":\"book\",\"qty\":2}}' http://127.0.0.1:{port}/orders");
+    println!(
+        "curl -s -X POST -H 'Content-Type: application/json' -d '{{\"item\":\"book\",\"qty\":2}}' http://127.0.0.1:{port}/orders"
+    );
     println!("curl -s http://127.0.0.1:{port}/__health");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    match crate::server::serve(
-        std::sync::Arc::new(gateway),
-        listener,
-        crate::cli::shutdown_signal(),
-    )
-    .await
-    {
+    match crate::server::serve(std::sync::Arc::new(gateway), listener, crate::cli::shutdown_signal()).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");

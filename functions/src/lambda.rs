@@ -44,11 +44,7 @@ pub fn into_core(event: Request) -> GatewayRequest {
 }
 
 pub fn into_lambda(r: GatewayResponse) -> Response<Body> {
-    let textual = r
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(is_text);
+    let textual = r.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_none_or(is_text);
     let body = if r.body.is_empty() {
         Body::Empty
     } else if textual {

@@ -31,13 +31,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let settings = gateway.server_settings().clone();
-    let header_timeout = settings
-        .read_header_timeout
-        .unwrap_or(DEFAULT_HEADER_TIMEOUT);
-    let max_buf = settings
-        .max_header_bytes
-        .unwrap_or(MAX_HEAD_BYTES)
-        .max(8192);
+    let header_timeout = settings.read_header_timeout.unwrap_or(DEFAULT_HEADER_TIMEOUT);
+    let max_buf = settings.max_header_bytes.unwrap_or(MAX_HEAD_BYTES).max(8192);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -85,10 +80,7 @@ async fn handle(
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            let status = if e
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
+            let status = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
                 StatusCode::PAYLOAD_TOO_LARGE
             } else {
                 StatusCode::BAD_REQUEST

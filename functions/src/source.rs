@@ -25,14 +25,17 @@ pub struct Loaded {
 /// Reads the config text from a source spec.
 pub async fn load(spec: &str) -> Result<Loaded> {
     match spec.strip_prefix("ssm:") {
-        Some(name) if name.is_empty() => bail!("config source `ssm:`: name a parameter (`ssm:/gw/config`) or a path (`ssm:/gw/`)"),
+        Some(name) if name.is_empty() => {
+            bail!("config source `ssm:`: name a parameter (`ssm:/gw/config`) or a path (`ssm:/gw/`)")
+        }
         Some(name) => tokio::time::timeout(SSM_TIMEOUT, load_ssm(name))
             .await
             .map_err(|_| anyhow!("config source `{spec}`: no answer from SSM within {}s", SSM_TIMEOUT.as_secs()))?
             .with_context(|| format!("config source `{spec}`")),
         None => {
             let bytes = std::fs::read(spec).with_context(|| format!("config source `{spec}`: cannot read the file"))?;
-            let text = String::from_utf8(bytes).map_err(|_| anyhow!("config source `{spec}`: the file is not UTF-8"))?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| anyhow!("config source `{spec}`: the file is not UTF-8"))?;
             Ok(Loaded { text, endpoint_sources: Vec::new() })
         }
     }
@@ -44,7 +47,8 @@ async fn load_ssm(name: &str) -> Result<Loaded> {
     if name.ends_with('/') {
         let path = if name == "/" { "/" } else { name.trim_end_matches('/') };
         let mut parts = Vec::new();
-        let mut pages = client.get_parameters_by_path().path(path).recursive(true).with_decryption(true).into_paginator().send();
+        let mut pages =
+            client.get_parameters_by_path().path(path).recursive(true).with_decryption(true).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| ssm_error(&e))?;
             for p in page.parameters() {
@@ -67,7 +71,9 @@ async fn load_ssm(name: &str) -> Result<Loaded> {
 
 /// One line for an SSM failure: the error code AWS gave (`ParameterNotFound`,
 /// `AccessDeniedException`, `ThrottlingException`, ...) and its message.
-fn ssm_error<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &aws_sdk_ssm::error::SdkError<E>) -> anyhow::Error {
+fn ssm_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: &aws_sdk_ssm::error::SdkError<E>,
+) -> anyhow::Error {
     match (e.code(), e.message()) {
         (Some(code), Some(msg)) => anyhow!("{code}: {msg}"),
         (Some(code), None) => anyhow!("{code}"),

@@ -26,12 +26,7 @@ pub(crate) struct BackendError {
 
 impl BackendError {
     pub(crate) fn plain(text: impl Into<String>) -> Self {
-        BackendError {
-            text: text.into(),
-            status: None,
-            body: Bytes::new(),
-            content_type: None,
-        }
+        BackendError { text: text.into(), status: None, body: Bytes::new(), content_type: None }
     }
 
     pub(crate) fn deadline() -> Self {
@@ -53,11 +48,7 @@ pub(crate) fn build_client(s: &ClientSettings) -> reqwest::Client {
     let mut b = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::limited(10))
-        .pool_max_idle_per_host(if s.disable_keep_alives {
-            0
-        } else {
-            s.max_idle_per_host
-        })
+        .pool_max_idle_per_host(if s.disable_keep_alives { 0 } else { s.max_idle_per_host })
         .tcp_nodelay(true)
         // Go's client has no header-count limit (only a size limit); hyper's default is 100.
         .http1_max_headers(10_000);
@@ -89,21 +80,11 @@ pub(crate) async fn send(
     if let Some(b) = body {
         req = req.body(b);
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| BackendError::plain(describe(&e)))?;
+    let resp = req.send().await.map_err(|e| BackendError::plain(describe(&e)))?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| BackendError::plain(describe(&e)))?;
-    Ok(RawResponse {
-        status,
-        headers,
-        body,
-    })
+    let body = resp.bytes().await.map_err(|e| BackendError::plain(describe(&e)))?;
+    Ok(RawResponse { status, headers, body })
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -118,109 +99,58 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// Status check, decode and shape (SEMANTICS 3.1-3.3).
-pub(crate) fn process(
-    backend: &Backend,
-    url: &str,
-    raw: RawResponse,
-) -> Result<Part, BackendError> {
+pub(crate) fn process(backend: &Backend, url: &str, raw: RawResponse) -> Result<Part, BackendError> {
     if raw.status != StatusCode::OK && raw.status != StatusCode::CREATED {
         let content_type = raw.headers.get(http::header::CONTENT_TYPE).cloned();
         if let Some(alias) = &backend.error_details {
             let mut detail = Object::new();
             detail.insert("http_status_code".into(), Value::from(raw.status.as_u16()));
             if !raw.body.is_empty() {
-                detail.insert(
-                    "http_body".into(),
-                    Value::String(String::from_utf8_lossy(&raw.body).into_owned()),
-                );
+                detail.insert("http_body".into(), Value::String(String::from_utf8_lossy(&raw.body).into_owned()));
             }
-            if let Some(ct) = content_type
-                .as_ref()
-                .and_then(|v| v.to_str().ok())
-                .filter(|s| !s.is_empty())
-            {
+            if let Some(ct) = content_type.as_ref().and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()) {
                 detail.insert("http_body_encoding".into(), Value::String(ct.to_owned()));
             }
             let key = format!("error_{alias}");
             let mut data = Object::new();
             data.insert(key.clone(), Value::Object(detail));
-            return Ok(Part {
-                data: Some(data),
-                complete: false,
-                detail_keys: vec![key],
-            });
+            return Ok(Part { data: Some(data), complete: false, detail_keys: vec![key] });
         }
-        let text = format!(
-            "invalid status code {} {}: {}",
-            raw.status.as_u16(),
-            backend.pattern_label,
-            url
-        );
+        let text = format!("invalid status code {} {}: {}", raw.status.as_u16(), backend.pattern_label, url);
         if backend.error_code {
-            return Err(BackendError {
-                text,
-                status: Some(raw.status),
-                body: raw.body,
-                content_type,
-            });
+            return Err(BackendError { text, status: Some(raw.status), body: raw.body, content_type });
         }
         return Err(BackendError::plain(text));
     }
-    let data =
-        decode(backend.decoding, backend.is_collection, &raw.body).map_err(BackendError::plain)?;
-    let data = data.map(|d| {
-        if backend.shaper.is_identity() {
-            d
-        } else {
-            backend.shaper.apply(d)
-        }
-    });
-    Ok(Part {
-        data,
-        complete: true,
-        detail_keys: Vec::new(),
-    })
+    let data = decode(backend.decoding, backend.is_collection, &raw.body).map_err(BackendError::plain)?;
+    let data = data.map(|d| if backend.shaper.is_identity() { d } else { backend.shaper.apply(d) });
+    Ok(Part { data, complete: true, detail_keys: Vec::new() })
 }
 
 /// Decodes a backend body (SEMANTICS 3.2). `Ok(None)` is JSON `null`: no data, no error.
-pub(crate) fn decode(
-    decoding: Decoding,
-    is_collection: bool,
-    body: &[u8],
-) -> Result<Option<Object>, String> {
+pub(crate) fn decode(decoding: Decoding, is_collection: bool, body: &[u8]) -> Result<Option<Object>, String> {
     match decoding {
         Decoding::Json => match json::decode_first(body)? {
             Value::Null => Ok(None),
             Value::Object(o) if !is_collection => Ok(Some(o)),
             Value::Array(a) if is_collection => Ok(Some(wrap("collection", Value::Array(a)))),
-            Value::Array(_) => Err(
-                "json: cannot unmarshal array into Go value of type map[string]interface {}".into(),
-            ),
-            other if is_collection => Err(format!(
-                "json: cannot unmarshal {} into Go value of type []interface {{}}",
-                kind(&other)
-            )),
-            other => Err(format!(
-                "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-                kind(&other)
-            )),
+            Value::Array(_) => Err("json: cannot unmarshal array into Go value of type map[string]interface {}".into()),
+            other if is_collection => {
+                Err(format!("json: cannot unmarshal {} into Go value of type []interface {{}}", kind(&other)))
+            }
+            other => {
+                Err(format!("json: cannot unmarshal {} into Go value of type map[string]interface {{}}", kind(&other)))
+            }
         },
         Decoding::SafeJson => match json::decode_first(body)? {
             Value::Object(o) => Ok(Some(o)),
             Value::Array(a) => Ok(Some(wrap("collection", Value::Array(a)))),
             other => Ok(Some(wrap("content", other))),
         },
-        Decoding::String => Ok(Some(wrap(
-            "content",
-            Value::String(String::from_utf8_lossy(body).into_owned()),
-        ))),
+        Decoding::String => Ok(Some(wrap("content", Value::String(String::from_utf8_lossy(body).into_owned())))),
         Decoding::Xml => {
             let map = crate::xml::decode(body)?;
-            Ok(Some(if is_collection {
-                wrap("collection", Value::Object(map))
-            } else {
-                map
-            }))
+            Ok(Some(if is_collection { wrap("collection", Value::Object(map)) } else { map }))
         }
         // No-op bodies are never decoded; the no-op path does not come here.
         Decoding::NoOp => Ok(None),
@@ -250,17 +180,10 @@ mod tests {
 
     #[test]
     fn json_decoding_accepts_only_objects_unless_collection() {
-        assert!(
-            decode(Decoding::Json, false, b"{\"a\":1}")
-                .unwrap()
-                .is_some()
-        );
+        assert!(decode(Decoding::Json, false, b"{\"a\":1}").unwrap().is_some());
         assert!(decode(Decoding::Json, false, b"[1]").is_err());
         assert!(decode(Decoding::Json, true, b"{\"a\":1}").is_err());
-        assert_eq!(
-            decode(Decoding::Json, true, b"[1]").unwrap().unwrap()["collection"],
-            serde_json::json!([1])
-        );
+        assert_eq!(decode(Decoding::Json, true, b"[1]").unwrap().unwrap()["collection"], serde_json::json!([1]));
         assert!(decode(Decoding::Json, false, b"null").unwrap().is_none());
         assert!(decode(Decoding::Json, false, b"").is_err());
     }
@@ -268,22 +191,14 @@ mod tests {
     #[test]
     fn safejson_wraps_arrays_and_scalars() {
         assert_eq!(
-            decode(Decoding::SafeJson, false, b"[1,2]")
-                .unwrap()
-                .unwrap()["collection"],
+            decode(Decoding::SafeJson, false, b"[1,2]").unwrap().unwrap()["collection"],
             serde_json::json!([1, 2])
         );
-        assert_eq!(
-            decode(Decoding::SafeJson, false, b"42").unwrap().unwrap()["content"],
-            serde_json::json!(42)
-        );
+        assert_eq!(decode(Decoding::SafeJson, false, b"42").unwrap().unwrap()["content"], serde_json::json!(42));
     }
 
     #[test]
     fn string_decoding_keeps_the_whole_body() {
-        assert_eq!(
-            decode(Decoding::String, false, b"Hello").unwrap().unwrap()["content"],
-            "Hello"
-        );
+        assert_eq!(decode(Decoding::String, false, b"Hello").unwrap().unwrap()["content"], "Hello");
     }
 }

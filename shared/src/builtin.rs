@@ -21,18 +21,10 @@ pub(crate) fn debug() -> GatewayResponse {
 }
 
 pub(crate) fn echo(req: &GatewayRequest) -> GatewayResponse {
-    let uri = if req.query.is_empty() {
-        req.path.clone()
-    } else {
-        format!("{}?{}", req.path, req.query)
-    };
+    let uri = if req.query.is_empty() { req.path.clone() } else { format!("{}?{}", req.path, req.query) };
     let mut query = Map::new();
     for (k, v) in crate::prepare::parse_query(&req.query) {
-        if let Some(a) = query
-            .entry(k)
-            .or_insert_with(|| Value::Array(Vec::new()))
-            .as_array_mut()
-        {
+        if let Some(a) = query.entry(k).or_insert_with(|| Value::Array(Vec::new())).as_array_mut() {
             a.push(Value::String(v))
         }
     }
@@ -40,11 +32,7 @@ pub(crate) fn echo(req: &GatewayRequest) -> GatewayResponse {
     for (k, v) in &req.headers {
         let name = canonical(k.as_str());
         let value = Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned());
-        if let Some(a) = headers
-            .entry(name)
-            .or_insert_with(|| Value::Array(Vec::new()))
-            .as_array_mut()
-        {
+        if let Some(a) = headers.entry(name).or_insert_with(|| Value::Array(Vec::new())).as_array_mut() {
             a.push(value)
         }
     }
@@ -71,11 +59,7 @@ pub(crate) fn canonical(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut upper = true;
     for c in name.chars() {
-        out.push(if upper {
-            c.to_ascii_uppercase()
-        } else {
-            c.to_ascii_lowercase()
-        });
+        out.push(if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
         upper = c == '-';
     }
     out
@@ -83,11 +67,7 @@ pub(crate) fn canonical(name: &str) -> String {
 
 /// The client IP: the left-most valid address of the first remote-IP header, walking from the
 /// right while addresses are trusted proxies (all are, by default), else the peer address.
-pub(crate) fn client_ip(
-    settings: &Settings,
-    headers: &HeaderMap,
-    peer: Option<IpAddr>,
-) -> Option<String> {
+pub(crate) fn client_ip(settings: &Settings, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<String> {
     let trusted = |ip: &IpAddr| match &settings.trusted_proxies {
         None => true,
         Some(list) => list.iter().any(|(net, bits)| in_cidr(ip, net, *bits)),
@@ -114,19 +94,11 @@ pub(crate) fn client_ip(
 fn in_cidr(ip: &IpAddr, net: &IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(bits.min(32)))
-            };
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits.min(32))) };
             u32::from(*a) & mask == u32::from(*b) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - u32::from(bits.min(128)))
-            };
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits.min(128))) };
             u128::from(*a) & mask == u128::from(*b) & mask
         }
         _ => false,
@@ -135,9 +107,7 @@ fn in_cidr(ip: &IpAddr, net: &IpAddr, bits: u8) -> bool {
 
 /// `time.Now().String()` in Go's layout (UTC): `2006-01-02 15:04:05.999999999 +0000 UTC`.
 fn go_time_now() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = now.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);

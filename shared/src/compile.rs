@@ -82,6 +82,8 @@ pub(crate) enum UrlPart {
 }
 
 pub(crate) struct Backend {
+    pub breaker: Option<crate::qos::breaker::Breaker>,
+    pub limiter: Option<std::sync::Mutex<crate::qos::ratelimit::Bucket>>,
     pub hosts: Vec<String>,
     pub next_host: AtomicUsize,
     pub method: Method,
@@ -99,6 +101,7 @@ pub(crate) struct Backend {
 
 pub(crate) struct Endpoint {
     pub label: String,
+    pub limiter: Option<crate::qos::ratelimit::RouterLimiter>,
     pub timeout: Duration,
     pub cache_control: Option<HeaderValue>,
     pub concurrent_calls: usize,
@@ -137,6 +140,9 @@ pub struct ServerSettings {
 }
 
 pub(crate) struct Compiled {
+    pub cors: Option<crate::cors::Cors>,
+    pub security: Option<crate::security::SecurityHttp>,
+    pub warnings: Vec<Problem>,
     pub endpoints: Vec<Endpoint>,
     pub router: Router,
     pub settings: Settings,
@@ -161,24 +167,14 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
     let default_router = config::RouterConfig::default();
     let rc = router_cfg.unwrap_or(&default_router);
 
-    let service_hosts: Vec<String> = service
-        .host
-        .iter()
-        .filter_map(|h| config::validate_host(h).ok())
-        .collect();
-    let service_timeout = service
-        .timeout
-        .map(|d| d.value)
-        .filter(|d| !d.is_zero())
-        .unwrap_or(DEFAULT_TIMEOUT);
+    let service_hosts: Vec<String> = service.host.iter().filter_map(|h| config::validate_host(h).ok()).collect();
+    let service_timeout = service.timeout.map(|d| d.value).filter(|d| !d.is_zero()).unwrap_or(DEFAULT_TIMEOUT);
     let service_ttl = service.cache_ttl.map(|d| d.value).unwrap_or_default();
-    let service_output = service
-        .output_encoding
-        .clone()
-        .unwrap_or_else(|| "json".to_owned());
+    let service_output = service.output_encoding.clone().unwrap_or_else(|| "json".to_owned());
 
     let mut router = Router::new(service.debug_endpoint, service.echo_endpoint, rc);
     let mut endpoints = Vec::new();
+    let mut warnings = Vec::new();
     for (i, e) in parsed.endpoints.iter().enumerate() {
         let method_name = e.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
         if !config::ROUTABLE_METHODS.contains(&method_name.as_str()) {
@@ -188,7 +184,7 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         let path = config::clean_path(&e.endpoint);
         let params = config::endpoint_params(&path, service.disable_rest).unwrap_or_default();
         let label = config::endpoint_label(&method_name, &path);
-        let endpoint = compile_endpoint(
+        let mut endpoint = compile_endpoint(
             e,
             &params,
             &label,
@@ -198,17 +194,19 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
             &service_output,
             &method,
         );
-        if let Err(msg) = router.insert(
-            &method,
-            &path,
-            &params,
-            RouteTarget::Endpoint(endpoints.len()),
-        ) {
-            problems.push(Problem::error(
-                format!("endpoints[{i}].endpoint"),
-                Some(&label),
-                msg,
-            ));
+        if let Some(rl) = &e.extra_config.ratelimit_router {
+            let (limiter, warning) = crate::qos::ratelimit::RouterLimiter::compile(rl, &params);
+            endpoint.limiter = limiter;
+            if let Some(w) = warning {
+                warnings.push(Problem::warning(
+                    format!("endpoints[{i}].extra_config.qos/ratelimit/router"),
+                    Some(&label),
+                    w,
+                ));
+            }
+        }
+        if let Err(msg) = router.insert(&method, &path, &params, RouteTarget::Endpoint(endpoints.len())) {
+            problems.push(Problem::error(format!("endpoints[{i}].endpoint"), Some(&label), msg));
         }
         endpoints.push(endpoint);
     }
@@ -220,10 +218,7 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
     }
 
     let error_body = |code: &str| {
-        rc.error_body
-            .as_ref()
-            .and_then(|m| m.get(code))
-            .map(|v| bytes::Bytes::from(crate::json::encode(v)))
+        rc.error_body.as_ref().and_then(|m| m.get(code)).map(|v| bytes::Bytes::from(crate::json::encode(v)))
     };
     let version_header = if rc.hide_version_header {
         HeaderValue::from_static("Version undefined")
@@ -239,10 +234,7 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         error_body_404: error_body("404"),
         error_body_405: error_body("405"),
         version_header,
-        trusted_proxies: rc
-            .trusted_proxies
-            .as_ref()
-            .map(|list| list.iter().filter_map(|c| parse_cidr(c)).collect()),
+        trusted_proxies: rc.trusted_proxies.as_ref().map(|list| list.iter().filter_map(|c| parse_cidr(c)).collect()),
         remote_ip_headers: rc
             .remote_ip_headers
             .clone()
@@ -254,46 +246,26 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
     let server = ServerSettings {
         port: service.port,
         listen_ip: service.listen_ip.as_deref().and_then(|s| s.parse().ok()),
-        read_header_timeout: service
-            .read_header_timeout
-            .map(|d| d.value)
-            .filter(|d| !d.is_zero()),
-        read_timeout: service
-            .read_timeout
-            .map(|d| d.value)
-            .filter(|d| !d.is_zero()),
-        idle_timeout: service
-            .idle_timeout
-            .map(|d| d.value)
-            .filter(|d| !d.is_zero()),
-        max_header_bytes: service
-            .max_header_bytes
-            .map(|n| n as usize)
-            .filter(|n| *n > 0),
+        read_header_timeout: service.read_header_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        read_timeout: service.read_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        idle_timeout: service.idle_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        max_header_bytes: service.max_header_bytes.map(|n| n as usize).filter(|n| *n > 0),
     };
     let client = ClientSettings {
-        max_idle_per_host: service
-            .max_idle_connections_per_host
-            .map_or(250, |n| n as usize),
-        idle_timeout: service
-            .idle_connection_timeout
-            .map(|d| d.value)
-            .filter(|d| !d.is_zero()),
-        connect_timeout: service
-            .dialer_timeout
-            .map(|d| d.value)
-            .filter(|d| !d.is_zero()),
+        max_idle_per_host: service.max_idle_connections_per_host.map_or(250, |n| n as usize),
+        idle_timeout: service.idle_connection_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        connect_timeout: service.dialer_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
         insecure: service.allow_insecure_connections,
         disable_compression: service.disable_compression,
         disable_keep_alives: service.disable_keep_alives,
     };
-    Ok(Compiled {
-        endpoints,
-        router,
-        settings,
-        server,
-        client,
-    })
+    let cors = service.extra_config.cors.as_ref().map(crate::cors::Cors::new);
+    let security = match service.extra_config.security_http.as_ref().map(crate::security::SecurityHttp::new) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return Err(vec![Problem::error("extra_config.security/http", None, e)]),
+        None => None,
+    };
+    Ok(Compiled { cors, security, warnings, endpoints, router, settings, server, client })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -307,27 +279,15 @@ fn compile_endpoint(
     service_output: &str,
     method: &Method,
 ) -> Endpoint {
-    let timeout = e
-        .timeout
-        .map(|d| d.value)
-        .filter(|d| !d.is_zero())
-        .unwrap_or(service_timeout);
-    let ttl = e
-        .cache_ttl
-        .map(|d| d.value)
-        .filter(|d| !d.is_zero())
-        .unwrap_or(service_ttl);
-    let cache_control = (!ttl.is_zero())
-        .then(|| HeaderValue::from_str(&format!("public, max-age={}", ttl.as_secs())).ok())
-        .flatten();
+    let timeout = e.timeout.map(|d| d.value).filter(|d| !d.is_zero()).unwrap_or(service_timeout);
+    let ttl = e.cache_ttl.map(|d| d.value).filter(|d| !d.is_zero()).unwrap_or(service_ttl);
+    let cache_control =
+        (!ttl.is_zero()).then(|| HeaderValue::from_str(&format!("public, max-age={}", ttl.as_secs())).ok()).flatten();
     let output_name = e.output_encoding.as_deref().unwrap_or(service_output);
     // An unknown output encoding falls back to the single backend's encoding, else JSON.
     let output = parse_output(output_name)
         .or_else(|| match e.backend.as_slice() {
-            [only] => only
-                .encoding
-                .as_deref()
-                .and_then(|enc| parse_output(&enc.to_ascii_lowercase())),
+            [only] => only.encoding.as_deref().and_then(|enc| parse_output(&enc.to_ascii_lowercase())),
             _ => None,
         })
         .filter(|o| *o != Output::NoOp || parse_output(output_name).is_some())
@@ -345,16 +305,12 @@ fn compile_endpoint(
         HeaderFilter::Names(vec![http::header::CONTENT_TYPE])
     } else {
         HeaderFilter::Names(
-            e.input_headers
-                .iter()
-                .filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok())
-                .collect(),
+            e.input_headers.iter().filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok()).collect(),
         )
     };
     let proxy = e.extra_config.proxy.as_ref();
-    let sequential = proxy.is_some_and(|p| {
-        p.sequential || p.strategy.as_deref().or(p.merger_type.as_deref()) == Some("sequential")
-    });
+    let sequential =
+        proxy.is_some_and(|p| p.sequential || p.strategy.as_deref().or(p.merger_type.as_deref()) == Some("sequential"));
     let static_proxy = proxy.and_then(|p| p.static_.as_ref()).and_then(|s| {
         let data = s.data.as_ref()?.as_object()?.clone();
         let strategy = match s.strategy.as_ref().and_then(Value::as_str) {
@@ -367,20 +323,15 @@ fn compile_endpoint(
         Some(StaticProxy { strategy, data })
     });
     let flatmap = if e.backend.len() > 1 {
-        proxy
-            .and_then(|p| p.flatmap_filter.as_ref())
-            .and_then(Flatmap::compile)
+        proxy.and_then(|p| p.flatmap_filter.as_ref()).and_then(Flatmap::compile)
     } else {
         None
     };
     let noop = output == Output::NoOp;
-    let backends = e
-        .backend
-        .iter()
-        .map(|b| compile_backend(b, params, service_hosts, method, noop))
-        .collect();
+    let backends = e.backend.iter().map(|b| compile_backend(b, params, service_hosts, method, noop)).collect();
     Endpoint {
         label: label.to_owned(),
+        limiter: None,
         timeout,
         cache_control,
         concurrent_calls: e.concurrent_calls.unwrap_or(1).max(1) as usize,
@@ -417,15 +368,9 @@ fn compile_backend(
     let hosts: Vec<String> = if b.host.is_empty() {
         service_hosts.to_vec()
     } else if b.disable_host_sanitize {
-        b.host
-            .iter()
-            .map(|h| h.trim_end_matches('/').to_owned())
-            .collect()
+        b.host.iter().map(|h| h.trim_end_matches('/').to_owned()).collect()
     } else {
-        b.host
-            .iter()
-            .filter_map(|h| config::validate_host(h).ok())
-            .collect()
+        b.host.iter().filter_map(|h| config::validate_host(h).ok()).collect()
     };
     let method = b
         .method
@@ -437,12 +382,7 @@ fn compile_backend(
     let decoding = if noop {
         Decoding::NoOp
     } else {
-        match b
-            .encoding
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        match b.encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("safejson") => Decoding::SafeJson,
             Some("string") => Decoding::String,
             Some("no-op") => Decoding::NoOp,
@@ -451,21 +391,25 @@ fn compile_backend(
         }
     };
     let proxy = b.extra_config.proxy.as_ref();
-    let mapping: Vec<(String, String)> = b
-        .mapping
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let shaper = Shaper::new(
-        &b.target,
-        &b.allow,
-        &b.deny,
-        &mapping,
-        &b.group,
-        proxy.and_then(|p| p.flatmap_filter.as_ref()),
-    );
+    let mapping: Vec<(String, String)> = b.mapping.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let shaper =
+        Shaper::new(&b.target, &b.allow, &b.deny, &mapping, &b.group, proxy.and_then(|p| p.flatmap_filter.as_ref()));
     let http_cfg = b.extra_config.backend_http.as_ref();
+    let breaker = b
+        .extra_config
+        .circuit_breaker
+        .as_ref()
+        .filter(|c| c.interval != 0 || c.timeout != 0 || c.max_errors != 0)
+        .map(|c| crate::qos::breaker::Breaker::new(c, &pattern));
+    let limiter = b.extra_config.ratelimit_proxy.as_ref().filter(|r| r.max_rate > 0.0).map(|r| {
+        use crate::qos::ratelimit::{Bucket, default_capacity, rate_per_sec};
+        let rate = rate_per_sec(r.max_rate, r.every.map(|d| d.value), std::time::Duration::ZERO);
+        let capacity = r.capacity.filter(|c| *c > 0).unwrap_or_else(|| default_capacity(rate));
+        std::sync::Mutex::new(Bucket::new(rate, capacity, tokio::time::Instant::now()))
+    });
     Backend {
+        breaker,
+        limiter,
         hosts,
         next_host: AtomicUsize::new(0),
         method: method.clone(),
@@ -475,14 +419,11 @@ fn compile_backend(
         is_collection: b.is_collection,
         shaper,
         query_filter: b.input_query_strings.clone(),
-        header_filter: b.input_headers.as_ref().map(|l| {
-            l.iter()
-                .filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok())
-                .collect()
-        }),
-        error_details: http_cfg
-            .and_then(|h| h.return_error_details.clone())
-            .filter(|s| !s.is_empty()),
+        header_filter: b
+            .input_headers
+            .as_ref()
+            .map(|l| l.iter().filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok()).collect()),
+        error_details: http_cfg.and_then(|h| h.return_error_details.clone()).filter(|s| !s.is_empty()),
         error_code: http_cfg.is_some_and(|h| h.return_error_code),
     }
 }
@@ -514,11 +455,8 @@ fn compile_url(pattern: &str, params: &[String]) -> Vec<UrlPart> {
         let after = &rest[start + 1..];
         let Some(end) = after.find('}') else { break };
         let name = &after[..end];
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_alphanumeric() || "_-.:/".contains(c))
-            && !name.contains('{');
+        let valid =
+            !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_-.:/".contains(c)) && !name.contains('{');
         literal.push_str(&rest[..start]);
         let abs = consumed + start;
         let in_query = query_start.is_some_and(|q| abs > q);
@@ -553,12 +491,7 @@ fn placeholder_part(name: &str, params: &[String], in_query: bool) -> UrlPart {
             && let Ok(backend) = rest[..digits].parse()
         {
             let path = rest[digits + 1..].split('.').map(str::to_owned).collect();
-            return UrlPart::Resp {
-                backend,
-                path,
-                raw: template_key(name),
-                in_query,
-            };
+            return UrlPart::Resp { backend, path, raw: template_key(name), in_query };
         }
     }
     UrlPart::Unresolved(template_key(name))
@@ -583,20 +516,8 @@ mod tests {
         let params = vec!["id".to_owned(), "channel".to_owned()];
         let parts = compile_url("/users/{id}?c={channel}&x={resp0_a.b}", &params);
         assert_eq!(parts[0], UrlPart::Literal("/users/".into()));
-        assert_eq!(
-            parts[1],
-            UrlPart::Param {
-                index: 0,
-                in_query: false
-            }
-        );
-        assert_eq!(
-            parts[3],
-            UrlPart::Param {
-                index: 1,
-                in_query: true
-            }
-        );
+        assert_eq!(parts[1], UrlPart::Param { index: 0, in_query: false });
+        assert_eq!(parts[3], UrlPart::Param { index: 1, in_query: true });
         assert!(matches!(&parts[5], UrlPart::Resp { backend: 0, path, .. } if path == &["a", "b"]));
     }
 

@@ -6,6 +6,7 @@ use crate::builtin;
 use crate::compile::{self, Compiled, Output, ServerSettings};
 use crate::config::{self, ConfigError, Problem};
 use crate::proxy::{self, CallContext};
+use crate::qos::ratelimit::{ClientKey, Verdict};
 use crate::render::{self, TEXT_UTF8, X_KRAKEND, X_KRAKEND_COMPLETED};
 use crate::request::{GatewayRequest, GatewayResponse};
 use crate::router::{Lookup, RouteTarget};
@@ -31,9 +32,7 @@ pub struct Gateway {
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway")
-            .field("endpoints", &self.compiled.endpoints.len())
-            .finish()
+        f.debug_struct("Gateway").field("endpoints", &self.compiled.endpoints.len()).finish()
     }
 }
 
@@ -48,13 +47,13 @@ impl Gateway {
         let t0 = std::time::Instant::now();
         let parsed = config::parse_and_validate(text)?;
         let t1 = std::time::Instant::now();
-        let compiled = compile::compile(&parsed).map_err(|errors| ConfigError {
-            errors,
-            warnings: parsed.warnings.clone(),
-        })?;
+        let compiled =
+            compile::compile(&parsed).map_err(|errors| ConfigError { errors, warnings: parsed.warnings.clone() })?;
         let client = backend::build_client(&compiled.client);
         let timings = BuildTimings { parse: t1 - t0, compile: t1.elapsed() };
-        Ok((Gateway { compiled, client, warnings: parsed.warnings }, timings))
+        let mut warnings = parsed.warnings;
+        warnings.extend(compiled.warnings.iter().cloned());
+        Ok((Gateway { compiled, client, warnings }, timings))
     }
 
     /// How many endpoints are served.
@@ -74,6 +73,44 @@ impl Gateway {
 
     /// Runs the pipeline for one request. Never fails: every fault is an HTTP answer.
     pub async fn handle(&self, req: GatewayRequest) -> GatewayResponse {
+        // CORS wraps everything, as rs/cors wraps KrakenD's server: preflights never reach routing.
+        let mut preflight_headers = None;
+        if let Some(cors) = &self.compiled.cors {
+            if let Some(pf) = cors.preflight(&req) {
+                if !pf.passthrough {
+                    let mut r = pf.into_response();
+                    if let Some(sec) = &self.compiled.security {
+                        sec.decorate(&req.headers, &mut r);
+                    }
+                    return r;
+                }
+                preflight_headers = Some(pf.headers);
+            }
+        }
+        if let Some(sec) = &self.compiled.security {
+            if let Some(r) = sec.check_host(&req.headers) {
+                return r;
+            }
+        }
+        let method = req.method.clone();
+        let headers = (self.compiled.cors.is_some() || self.compiled.security.is_some()).then(|| req.headers.clone());
+        let mut resp = self.serve(req).await;
+        if let Some(req_headers) = headers {
+            if let Some(cors) = &self.compiled.cors {
+                match preflight_headers {
+                    Some(extra) => resp.headers.extend(extra),
+                    None => cors.decorate(&method, &req_headers, &mut resp),
+                }
+            }
+            if let Some(sec) = &self.compiled.security {
+                sec.decorate(&req_headers, &mut resp);
+            }
+        }
+        resp
+    }
+
+    /// Route, guard, prepare, call, render.
+    async fn serve(&self, req: GatewayRequest) -> GatewayResponse {
         let settings = &self.compiled.settings;
         // route
         let Some(path) = decode_path(&req.path) else {
@@ -115,20 +152,28 @@ impl Gateway {
         if values.iter().any(|v| escapes_its_segment(v)) {
             return plain(StatusCode::BAD_REQUEST, "error: invalid url params");
         }
-        // prepare
         let params: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
         let client_ip = builtin::client_ip(settings, &req.headers, req.peer_ip);
-        let headers =
-            crate::prepare::endpoint_headers(&req.headers, &endpoint.headers, client_ip.as_deref());
+        if let Some(limiter) = &endpoint.limiter {
+            let key = limiter.clients.as_ref().map(|(k, _)| client_key(k, &req.headers, &params, client_ip.as_deref()));
+            match limiter.check(key.flatten().as_deref(), tokio::time::Instant::now()) {
+                Verdict::Allowed => {}
+                Verdict::ClientLimited => return GatewayResponse::new(StatusCode::TOO_MANY_REQUESTS),
+                Verdict::EndpointLimited => return GatewayResponse::new(StatusCode::SERVICE_UNAVAILABLE),
+            }
+        }
+        // prepare
+        let headers = crate::prepare::endpoint_headers(&req.headers, &endpoint.headers, client_ip.as_deref());
         let query = crate::prepare::parse_query(&req.query);
+        let started = tokio::time::Instant::now();
         let ctx = CallContext {
             client: &self.client,
+            deadline: started + endpoint.timeout,
             params: &params,
             query: &query,
             headers: &headers,
             body: &req.body,
         };
-        let started = tokio::time::Instant::now();
         // call, shape, merge, render
         if endpoint.output == Output::NoOp {
             return self.no_op(endpoint, &ctx, started).await;
@@ -137,12 +182,7 @@ impl Gateway {
         if let Some(e) = &outcome.error {
             tracing::debug!(endpoint = %endpoint.label, error = %e.text, "backend error");
         }
-        render::render(
-            endpoint,
-            settings,
-            outcome,
-            req.headers.get(http::header::ACCEPT),
-        )
+        render::render(endpoint, settings, outcome, req.headers.get(http::header::ACCEPT))
     }
 
     /// `no-op`: the backend's status, headers and body pass through untouched (SEMANTICS 4.7).
@@ -155,13 +195,10 @@ impl Gateway {
         let settings = &self.compiled.settings;
         let backend = &endpoint.backends[0];
         let deadline = started + endpoint.timeout;
-        let result =
-            match tokio::time::timeout_at(deadline, proxy::exchange(endpoint, backend, ctx, &[]))
-                .await
-            {
-                Ok(r) => r,
-                Err(_) => Err(BackendError::deadline()),
-            };
+        let result = match tokio::time::timeout_at(deadline, proxy::exchange(endpoint, backend, ctx, &[])).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::deadline()),
+        };
         let mut resp = GatewayResponse::new(StatusCode::OK);
         match result {
             Ok((_, raw)) => {
@@ -184,19 +221,14 @@ impl Gateway {
                 }
             }
         }
-        resp.headers
-            .insert(X_KRAKEND, settings.version_header.clone());
-        resp.headers
-            .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+        resp.headers.insert(X_KRAKEND, settings.version_header.clone());
+        resp.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
         resp
     }
 
     fn redirect(&self, req: &GatewayRequest, to: String) -> GatewayResponse {
-        let status = if req.method == Method::GET {
-            StatusCode::MOVED_PERMANENTLY
-        } else {
-            StatusCode::TEMPORARY_REDIRECT
-        };
+        let status =
+            if req.method == Method::GET { StatusCode::MOVED_PERMANENTLY } else { StatusCode::TEMPORARY_REDIRECT };
         let mut location = to;
         if !req.query.is_empty() {
             location.push('?');
@@ -213,11 +245,7 @@ impl Gateway {
 
     fn not_routed(&self, status: StatusCode) -> GatewayResponse {
         let settings = &self.compiled.settings;
-        let custom = if status == StatusCode::NOT_FOUND {
-            &settings.error_body_404
-        } else {
-            &settings.error_body_405
-        };
+        let custom = if status == StatusCode::NOT_FOUND { &settings.error_body_404 } else { &settings.error_body_405 };
         let mut r = GatewayResponse::new(status);
         match custom {
             Some(body) => {
@@ -225,8 +253,7 @@ impl Gateway {
                 r.body = body.clone();
             }
             None => {
-                r.headers
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                r.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
                 r.body = Bytes::from_static(if status == StatusCode::NOT_FOUND {
                     b"404 page not found"
                 } else {
@@ -235,29 +262,44 @@ impl Gateway {
             }
         }
         r.headers.insert(X_KRAKEND, settings.version_header.clone());
-        r.headers
-            .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+        r.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
         r
     }
 }
 
-const REDIRECT_SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'<')
-    .add(b'>')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
+/// The client's key for the per-client rate limit (`None`: no key, which KrakenD answers 429).
+fn client_key<'a>(
+    key: &ClientKey,
+    headers: &'a http::HeaderMap,
+    params: &'a [String],
+    client_ip: Option<&'a str>,
+) -> Option<Cow<'a, str>> {
+    match key {
+        ClientKey::Header(name) => headers.get(name).and_then(|v| v.to_str().ok()).map(Cow::Borrowed),
+        ClientKey::Param(i) => params.get(*i).map(|p| Cow::Borrowed(p.as_str())),
+        ClientKey::Ip(from) => {
+            let from_header = from.as_ref().and_then(|h| headers.get(h)).and_then(|v| v.to_str().ok()).and_then(|v| {
+                let first = v.split(',').next().unwrap_or("").trim();
+                let host = match first.rsplit_once(':') {
+                    Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+                    _ => first,
+                };
+                host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok().map(|ip| Cow::Owned(ip.to_string()))
+            });
+            from_header.or(client_ip.map(Cow::Borrowed))
+        }
+    }
+}
+
+const REDIRECT_SET: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`').add(b'{').add(b'}');
 
 /// The percent-decoded path, or `None` when an escape is malformed or the bytes are not UTF-8.
 fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
     let bytes = raw.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
         if *b == b'%' {
-            let ok = bytes
-                .get(i + 1..i + 3)
-                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            let ok = bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
             if !ok {
                 return None;
             }
@@ -268,8 +310,7 @@ fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
 
 /// KrakenD's check: a parameter that still holds a `%xx` escape, a `?` or a `#` after decoding.
 fn still_encoded(v: &str) -> bool {
-    v.contains(['?', '#'])
-        || (v.contains('%') && percent_decode_str(v).decode_utf8().is_ok_and(|d| d != v))
+    v.contains(['?', '#']) || (v.contains('%') && percent_decode_str(v).decode_utf8().is_ok_and(|d| d != v))
 }
 
 /// Our own guard (KrakenD lacks it): a parameter must not move the backend path outside its

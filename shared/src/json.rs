@@ -172,9 +172,7 @@ impl Parser<'_> {
         }
         // The bytes are ASCII digits and signs checked above.
         let text = String::from_utf8_lossy(&self.b[start..self.i]).into_owned();
-        Ok(Value::Number(serde_json::Number::from_string_unchecked(
-            text,
-        )))
+        Ok(Value::Number(serde_json::Number::from_string_unchecked(text)))
     }
 
     fn string(&mut self) -> Result<String, String> {
@@ -196,10 +194,7 @@ impl Parser<'_> {
                 }
                 Some(b'\\') => {
                     self.i += 1;
-                    let c = *self
-                        .b
-                        .get(self.i)
-                        .ok_or_else(|| "unexpected EOF".to_owned())?;
+                    let c = *self.b.get(self.i).ok_or_else(|| "unexpected EOF".to_owned())?;
                     self.i += 1;
                     match c {
                         b'"' => out.push('"'),
@@ -220,9 +215,7 @@ impl Parser<'_> {
                                 self.i += 2;
                                 let second = self.hex4()?;
                                 if (0xDC00..0xE000).contains(&second) {
-                                    char::from_u32(
-                                        0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00),
-                                    )
+                                    char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
                                 } else {
                                     self.i = save;
                                     None
@@ -245,14 +238,9 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self
-            .b
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| "unexpected EOF".to_owned())?;
-        let text = std::str::from_utf8(digits)
-            .map_err(|_| self.unexpected("in \\u hexadecimal character escape"))?;
-        let v = u32::from_str_radix(text, 16)
-            .map_err(|_| self.unexpected("in \\u hexadecimal character escape"))?;
+        let digits = self.b.get(self.i..self.i + 4).ok_or_else(|| "unexpected EOF".to_owned())?;
+        let text = std::str::from_utf8(digits).map_err(|_| self.unexpected("in \\u hexadecimal character escape"))?;
+        let v = u32::from_str_radix(text, 16).map_err(|_| self.unexpected("in \\u hexadecimal character escape"))?;
         self.i += 4;
         Ok(v)
     }
@@ -282,11 +270,7 @@ fn push_lossy_like_go(out: &mut String, mut bytes: &[u8]) {
 struct GoFormatter;
 
 impl Formatter for GoFormatter {
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
         let bytes = fragment.as_bytes();
         let mut start = 0;
         let mut i = 0;
@@ -296,14 +280,8 @@ impl Formatter for GoFormatter {
                 b'<' => Some(b"\\u003c"),
                 b'>' => Some(b"\\u003e"),
                 b'&' => Some(b"\\u0026"),
-                0xE2 if bytes.get(i + 1) == Some(&0x80)
-                    && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) =>
-                {
-                    Some(if bytes[i + 2] == 0xA8 {
-                        b"\\u2028"
-                    } else {
-                        b"\\u2029"
-                    })
+                0xE2 if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) => {
+                    Some(if bytes[i + 2] == 0xA8 { b"\\u2028" } else { b"\\u2029" })
                 }
                 _ => None,
             };
@@ -319,11 +297,7 @@ impl Formatter for GoFormatter {
         w.write_all(&bytes[start..])
     }
 
-    fn write_char_escape<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        escape: CharEscape,
-    ) -> io::Result<()> {
+    fn write_char_escape<W: ?Sized + io::Write>(&mut self, w: &mut W, escape: CharEscape) -> io::Result<()> {
         let s: &[u8] = match escape {
             CharEscape::Quote => b"\\\"",
             CharEscape::ReverseSolidus => b"\\\\",
@@ -334,14 +308,7 @@ impl Formatter for GoFormatter {
             CharEscape::FormFeed => b"\\u000c",
             CharEscape::AsciiControl(byte) => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                let buf = [
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(byte >> 4) as usize],
-                    HEX[(byte & 0xF) as usize],
-                ];
+                let buf = [b'\\', b'u', b'0', b'0', HEX[(byte >> 4) as usize], HEX[(byte & 0xF) as usize]];
                 return w.write_all(&buf);
             }
             // serde_json only produces the variants above; Solidus is never escaped by it.
@@ -425,12 +392,8 @@ mod tests {
 
     #[test]
     fn number_literals_survive_a_round_trip() {
-        let v =
-            decode_first(br#"{"big":12345678901234567890,"e":1e3,"f":1.50,"g":-2E-7}"#).unwrap();
-        assert_eq!(
-            encode(&v),
-            br#"{"big":12345678901234567890,"e":1e3,"f":1.50,"g":-2E-7}"#
-        );
+        let v = decode_first(br#"{"big":12345678901234567890,"e":1e3,"f":1.50,"g":-2E-7}"#).unwrap();
+        assert_eq!(encode(&v), br#"{"big":12345678901234567890,"e":1e3,"f":1.50,"g":-2E-7}"#);
     }
 
     #[test]
@@ -445,11 +408,7 @@ mod tests {
             b"[1,]",
             b"{\"a\":\"\\q\"}",
         ] {
-            assert!(
-                decode_first(bad).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert!(decode_first(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }
 
@@ -463,11 +422,7 @@ mod tests {
     #[test]
     fn nesting_deeper_than_the_limit_is_refused() {
         let deep = "[".repeat(MAX_DEPTH + 10);
-        assert!(
-            decode_first(deep.as_bytes())
-                .unwrap_err()
-                .contains("max depth")
-        );
+        assert!(decode_first(deep.as_bytes()).unwrap_err().contains("max depth"));
         let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
         assert!(decode_first(ok.as_bytes()).is_ok());
     }
@@ -475,25 +430,14 @@ mod tests {
     #[test]
     fn invalid_utf8_becomes_replacement_characters() {
         let v = decode_first(b"{\"a\":\"x\xff\xfey\"}").unwrap();
-        assert_eq!(
-            v["a"]
-                .as_str()
-                .unwrap()
-                .chars()
-                .filter(|c| *c == '\u{FFFD}')
-                .count(),
-            2
-        );
+        assert_eq!(v["a"].as_str().unwrap().chars().filter(|c| *c == '\u{FFFD}').count(), 2);
     }
 
     #[test]
     fn trailing_bytes_after_the_first_value_are_ignored() {
         assert!(decode_first(b"{\"a\":1} garbage").is_ok());
         assert_eq!(decode_first(b"").unwrap_err(), "EOF");
-        assert_eq!(
-            decode_first(b"supu").unwrap_err(),
-            "invalid character 's' looking for beginning of value"
-        );
+        assert_eq!(decode_first(b"supu").unwrap_err(), "invalid character 's' looking for beginning of value");
         assert_eq!(decode_first(b"{\"a\":").unwrap_err(), "unexpected EOF");
     }
 
@@ -508,9 +452,6 @@ mod tests {
         let v = serde_json::json!({"error_b": {"http_status_code": 404, "http_body": "x", "http_body_encoding": "t"}});
         let mut out = Vec::new();
         encode_into(&mut out, &v, &["error_b".to_owned()]);
-        assert_eq!(
-            out,
-            br#"{"error_b":{"http_status_code":404,"http_body":"x","http_body_encoding":"t"}}"#
-        );
+        assert_eq!(out, br#"{"error_b":{"http_status_code":404,"http_body":"x","http_body_encoding":"t"}}"#);
     }
 }

@@ -30,14 +30,9 @@ const PATH_VALUE: &AsciiSet = &CONTROLS
 /// A value substituted into the query part of a url_pattern.
 const QUERY_VALUE: &AsciiSet = &PATH_VALUE.add(b'&').add(b'=').add(b'+').add(b';');
 /// Go's `url.QueryEscape`: all but `A-Za-z0-9-_.~` escaped (space becomes `+` separately).
-const GO_QUERY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const GO_QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
-pub(crate) const KRAKEND_UA: &str =
-    concat!("KrakenD Version Tributary ", env!("CARGO_PKG_VERSION"));
+pub(crate) const KRAKEND_UA: &str = concat!("KrakenD Version Tributary ", env!("CARGO_PKG_VERSION"));
 
 /// The backend URL: host + url_pattern with its placeholders filled, + forwarded query.
 pub(crate) fn backend_url(
@@ -57,18 +52,9 @@ pub(crate) fn backend_url(
                 let set = if *in_query { QUERY_VALUE } else { PATH_VALUE };
                 let _ = write!(url, "{}", utf8_percent_encode(value, set));
             }
-            UrlPart::Resp {
-                backend,
-                path,
-                raw,
-                in_query,
-            } => {
+            UrlPart::Resp { backend, path, raw, in_query } => {
                 let set = if *in_query { QUERY_VALUE } else { PATH_VALUE };
-                match responses
-                    .get(*backend)
-                    .and_then(Option::as_ref)
-                    .and_then(|d| lookup(d, path))
-                {
+                match responses.get(*backend).and_then(Option::as_ref).and_then(|d| lookup(d, path)) {
                     Some(v) => {
                         let _ = write!(url, "{}", utf8_percent_encode(&go_string(v), set));
                     }
@@ -107,10 +93,7 @@ fn go_string(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Array(items) => items.iter().map(go_string).collect::<Vec<_>>().join(","),
         Value::Object(map) => {
-            let inner: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{k}:{}", go_string(v)))
-                .collect();
+            let inner: Vec<String> = map.iter().map(|(k, v)| format!("{k}:{}", go_string(v))).collect();
             format!("map[{}]", inner.join(" "))
         }
     }
@@ -180,26 +163,16 @@ pub(crate) fn forward_query(
 }
 
 fn go_query_escape(s: &str) -> String {
-    s.split(' ')
-        .map(|part| utf8_percent_encode(part, GO_QUERY).to_string())
-        .collect::<Vec<_>>()
-        .join("+")
+    s.split(' ').map(|part| utf8_percent_encode(part, GO_QUERY).to_string()).collect::<Vec<_>>().join("+")
 }
 
 /// The headers every backend of the endpoint starts from (SEMANTICS 2.6 steps 1-3).
-pub(crate) fn endpoint_headers(
-    client: &HeaderMap,
-    filter: &HeaderFilter,
-    client_ip: Option<&str>,
-) -> HeaderMap {
+pub(crate) fn endpoint_headers(client: &HeaderMap, filter: &HeaderFilter, client_ip: Option<&str>) -> HeaderMap {
     let mut out = HeaderMap::new();
     match filter {
         HeaderFilter::All => {
             for (k, v) in client {
-                if k != http::header::HOST
-                    && k != http::header::CONNECTION
-                    && k != http::header::TRANSFER_ENCODING
-                {
+                if k != http::header::HOST && k != http::header::CONNECTION && k != http::header::TRANSFER_ENCODING {
                     out.append(k.clone(), v.clone());
                 }
             }
@@ -227,10 +200,7 @@ pub(crate) fn endpoint_headers(
         }
     }
     if out.contains_key(USER_AGENT) {
-        out.insert(
-            HeaderName::from_static("x-forwarded-via"),
-            HeaderValue::from_static(KRAKEND_UA),
-        );
+        out.insert(HeaderName::from_static("x-forwarded-via"), HeaderValue::from_static(KRAKEND_UA));
     } else {
         out.insert(USER_AGENT, HeaderValue::from_static(KRAKEND_UA));
     }
@@ -260,37 +230,24 @@ mod tests {
     #[test]
     fn query_keys_are_sorted_and_values_kept_in_order() {
         let pairs = parse_query("b=2&a=1&b=3&c=x");
-        let q = forward_query(
-            &pairs,
-            &QueryFilter::Names(vec!["a".into(), "b".into()]),
-            None,
-        );
+        let q = forward_query(&pairs, &QueryFilter::Names(vec!["a".into(), "b".into()]), None);
         assert_eq!(q, "a=1&b=2&b=3");
     }
 
     #[test]
     fn no_query_is_forwarded_by_default() {
-        assert_eq!(
-            forward_query(&parse_query("a=1"), &QueryFilter::None, None),
-            ""
-        );
+        assert_eq!(forward_query(&parse_query("a=1"), &QueryFilter::None, None), "");
     }
 
     #[test]
     fn query_values_use_go_form_encoding() {
         let pairs = parse_query("q=a+b%21~*");
-        assert_eq!(
-            forward_query(&pairs, &QueryFilter::All, None),
-            "q=a+b%21~%2A"
-        );
+        assert_eq!(forward_query(&pairs, &QueryFilter::All, None), "q=a+b%21~%2A");
     }
 
     #[test]
     fn semicolon_pairs_and_bad_escapes_are_dropped() {
-        assert_eq!(
-            parse_query("a=1;b=2&c=%zz&d=4"),
-            vec![("d".to_owned(), "4".to_owned())]
-        );
+        assert_eq!(parse_query("a=1;b=2&c=%zz&d=4"), vec![("d".to_owned(), "4".to_owned())]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::backend::{self, BackendError, Part, RawResponse};
 use crate::compile::{Backend, Endpoint, StaticStrategy};
 use crate::json::Object;
 use crate::prepare;
+use crate::qos::breaker::{Breaker, Permit};
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
@@ -15,6 +16,8 @@ use tokio::time::{Instant, timeout_at};
 /// Everything a backend call needs from the client request, prepared once per request.
 pub(crate) struct CallContext<'a> {
     pub client: &'a reqwest::Client,
+    /// The endpoint's deadline (its whole `timeout` from the start of the request).
+    pub deadline: Instant,
     pub params: &'a [String],
     pub query: &'a [(String, String)],
     pub headers: &'a HeaderMap,
@@ -31,24 +34,10 @@ pub(crate) struct Outcome {
 pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
     let mut outcome = if endpoint.backends.len() == 1 && !endpoint.sequential {
         let deadline = started + endpoint.timeout;
-        match timeout_at(
-            deadline,
-            call_concurrently(endpoint, &endpoint.backends[0], ctx, &[], started),
-        )
-        .await
-        {
-            Ok(Ok(part)) => Outcome {
-                response: Some(part),
-                error: None,
-            },
-            Ok(Err(e)) => Outcome {
-                response: None,
-                error: Some(e),
-            },
-            Err(_) => Outcome {
-                response: None,
-                error: Some(BackendError::deadline()),
-            },
+        match timeout_at(deadline, call_concurrently(endpoint, &endpoint.backends[0], ctx, &[], started)).await {
+            Ok(Ok(part)) => Outcome { response: Some(part), error: None },
+            Ok(Err(e)) => Outcome { response: None, error: Some(e) },
+            Err(_) => Outcome { response: None, error: Some(BackendError::deadline()) },
         }
     } else if endpoint.sequential {
         sequential(endpoint, ctx, started).await
@@ -83,9 +72,8 @@ async fn call_concurrently(
         return call(endpoint, backend, ctx, responses).await;
     }
     let deadline = started + share(endpoint.timeout, 75);
-    let mut calls: FuturesUnordered<_> = (0..endpoint.concurrent_calls)
-        .map(|_| call(endpoint, backend, ctx, responses))
-        .collect();
+    let mut calls: FuturesUnordered<_> =
+        (0..endpoint.concurrent_calls).map(|_| call(endpoint, backend, ctx, responses)).collect();
     let mut last: Option<Result<Part, BackendError>> = None;
     loop {
         match timeout_at(deadline, calls.next()).await {
@@ -98,15 +86,69 @@ async fn call_concurrently(
     last.unwrap_or_else(|| Err(BackendError::deadline()))
 }
 
-/// One HTTP exchange with one backend, then its status check, decoding and shaping.
+/// One backend call behind its circuit breaker and rate limit, then its status check,
+/// decoding and shaping. Rate-limit rejections count as breaker failures (KrakenD's order).
 async fn call(
     endpoint: &Endpoint,
     backend: &Backend,
     ctx: &CallContext<'_>,
     responses: &[Option<Object>],
 ) -> Result<Part, BackendError> {
+    let mut guard = match &backend.breaker {
+        Some(b) => match b.acquire() {
+            Ok(permit) => Some(BreakerGuard { breaker: b, permit: Some(permit), deadline: ctx.deadline }),
+            Err(text) => return Err(BackendError::plain(text)),
+        },
+        None => None,
+    };
+    let result = limited_call(endpoint, backend, ctx, responses).await;
+    if let Some(g) = guard.as_mut() {
+        g.finish(result.is_ok());
+    }
+    result
+}
+
+async fn limited_call(
+    endpoint: &Endpoint,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    responses: &[Option<Object>],
+) -> Result<Part, BackendError> {
+    if let Some(limiter) = &backend.limiter {
+        if !limiter.lock().unwrap_or_else(|e| e.into_inner()).allow(Instant::now()) {
+            return Err(BackendError::plain("rate limit exceded"));
+        }
+    }
     let (url, raw) = exchange(endpoint, backend, ctx, responses).await?;
     backend::process(backend, &url, raw)
+}
+
+/// Reports a call's outcome to its breaker, also when the call is dropped: at the deadline it
+/// is a failure (the backend was too slow); before it (a concurrent copy won) it is not counted.
+struct BreakerGuard<'a> {
+    breaker: &'a Breaker,
+    permit: Option<Permit>,
+    deadline: Instant,
+}
+
+impl BreakerGuard<'_> {
+    fn finish(&mut self, success: bool) {
+        if let Some(p) = self.permit.take() {
+            self.breaker.record(p, success);
+        }
+    }
+}
+
+impl Drop for BreakerGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.permit.take() {
+            if Instant::now() >= self.deadline {
+                self.breaker.record(p, false);
+            } else {
+                self.breaker.release(p);
+            }
+        }
+    }
 }
 
 pub(crate) async fn exchange(
@@ -119,8 +161,7 @@ pub(crate) async fn exchange(
     let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
     let url = prepare::backend_url(backend, host, ctx.params, responses, Some(&query));
     let headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
-    let sends_body = !ctx.body.is_empty()
-        || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
+    let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
     let body = sends_body.then(|| ctx.body.clone());
     let raw = backend::send(ctx.client, &backend.method, &url, headers, body).await?;
     Ok((url, raw))
@@ -138,11 +179,8 @@ fn pick_host(backend: &Backend) -> Option<&str> {
 async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
     let deadline = started + share(endpoint.timeout, 85);
     let total = endpoint.backends.len();
-    let mut calls: FuturesUnordered<_> = endpoint
-        .backends
-        .iter()
-        .map(|b| call_concurrently(endpoint, b, ctx, &[], started))
-        .collect();
+    let mut calls: FuturesUnordered<_> =
+        endpoint.backends.iter().map(|b| call_concurrently(endpoint, b, ctx, &[], started)).collect();
     let mut merged = Object::new();
     let mut detail_keys = Vec::new();
     let mut succeeded = 0;
@@ -166,19 +204,9 @@ async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) 
     complete &= succeeded == total;
     let error = (!errors.is_empty()).then(|| BackendError::plain(errors.join("\n")));
     if succeeded == 0 {
-        return Outcome {
-            response: None,
-            error,
-        };
+        return Outcome { response: None, error };
     }
-    Outcome {
-        response: Some(Part {
-            data: Some(merged),
-            complete,
-            detail_keys,
-        }),
-        error,
-    }
+    Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error }
 }
 
 /// Backends one after another; `{respN_x}` reads earlier formatted answers.
@@ -189,12 +217,7 @@ async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant
     let mut detail_keys = Vec::new();
     let mut complete = true;
     for (i, backend) in endpoint.backends.iter().enumerate() {
-        let result = match timeout_at(
-            deadline,
-            call_concurrently(endpoint, backend, ctx, &responses, started),
-        )
-        .await
-        {
+        let result = match timeout_at(deadline, call_concurrently(endpoint, backend, ctx, &responses, started)).await {
             Ok(r) => r,
             Err(_) => Err(BackendError::deadline()),
         };
@@ -209,31 +232,17 @@ async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant
                 }
             }
             Err(e) if i == 0 => {
-                return Outcome {
-                    response: None,
-                    error: Some(e),
-                };
+                return Outcome { response: None, error: Some(e) };
             }
             Err(e) => {
                 return Outcome {
-                    response: Some(Part {
-                        data: Some(merged),
-                        complete: false,
-                        detail_keys,
-                    }),
+                    response: Some(Part { data: Some(merged), complete: false, detail_keys }),
                     error: Some(e),
                 };
             }
         }
     }
-    Outcome {
-        response: Some(Part {
-            data: Some(merged),
-            complete,
-            detail_keys,
-        }),
-        error: None,
-    }
+    Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error: None }
 }
 
 fn merge_into(merged: &mut Object, detail_keys: &mut Vec<String>, part: Part) {

@@ -12,8 +12,7 @@ use serde_json::Value;
 
 pub(crate) const X_KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
 pub(crate) const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
-pub(crate) const JSON_UTF8: HeaderValue =
-    HeaderValue::from_static("application/json; charset=utf-8");
+pub(crate) const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 pub(crate) const TEXT_UTF8: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
 pub(crate) fn render(
@@ -23,16 +22,10 @@ pub(crate) fn render(
     accept: Option<&HeaderValue>,
 ) -> GatewayResponse {
     let mut resp = GatewayResponse::new(StatusCode::OK);
-    resp.headers
-        .insert(X_KRAKEND, settings.version_header.clone());
-    let complete = outcome
-        .response
-        .as_ref()
-        .is_some_and(|r| r.complete && r.data.as_ref().is_some_and(|d| !d.is_empty()));
-    resp.headers.insert(
-        X_KRAKEND_COMPLETED,
-        HeaderValue::from_static(if complete { "true" } else { "false" }),
-    );
+    resp.headers.insert(X_KRAKEND, settings.version_header.clone());
+    let complete =
+        outcome.response.as_ref().is_some_and(|r| r.complete && r.data.as_ref().is_some_and(|d| !d.is_empty()));
+    resp.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static(if complete { "true" } else { "false" }));
     if complete && let Some(cc) = &endpoint.cache_control {
         resp.headers.insert(CACHE_CONTROL, cc.clone());
     }
@@ -94,10 +87,7 @@ pub(crate) fn render(
         Output::Yaml => {
             let empty = Value::Object(serde_json::Map::new());
             let body = crate::yaml::encode(data.as_ref().unwrap_or(&empty));
-            (
-                HeaderValue::from_static("application/yaml; charset=utf-8"),
-                body,
-            )
+            (HeaderValue::from_static("application/yaml; charset=utf-8"), body)
         }
     };
     resp.headers.insert(CONTENT_TYPE, content_type);
@@ -111,12 +101,7 @@ fn negotiate(accept: Option<&HeaderValue>) -> Output {
         return Output::Json;
     };
     for item in accept.split(',') {
-        let media = item
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let media = item.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         match media.as_str() {
             "application/json" | "*/*" | "application/*" => return Output::Json,
             "application/xml" | "text/xml" => return Output::Xml,
@@ -136,21 +121,9 @@ mod tests {
     #[test]
     fn negotiation_follows_the_accept_header() {
         assert_eq!(negotiate(None), Output::Json);
-        assert_eq!(
-            negotiate(Some(&HeaderValue::from_static("*/*"))),
-            Output::Json
-        );
-        assert_eq!(
-            negotiate(Some(&HeaderValue::from_static("application/xml"))),
-            Output::Xml
-        );
-        assert_eq!(
-            negotiate(Some(&HeaderValue::from_static("text/plain;q=0.9"))),
-            Output::Yaml
-        );
-        assert_eq!(
-            negotiate(Some(&HeaderValue::from_static("image/png"))),
-            Output::Json
-        );
+        assert_eq!(negotiate(Some(&HeaderValue::from_static("*/*"))), Output::Json);
+        assert_eq!(negotiate(Some(&HeaderValue::from_static("application/xml"))), Output::Xml);
+        assert_eq!(negotiate(Some(&HeaderValue::from_static("text/plain;q=0.9"))), Output::Yaml);
+        assert_eq!(negotiate(Some(&HeaderValue::from_static("image/png"))), Output::Json);
     }
 }

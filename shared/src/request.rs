@@ -26,14 +26,7 @@ impl GatewayRequest {
             Some((p, q)) => (p.to_owned(), q.to_owned()),
             None => (path_and_query.to_owned(), String::new()),
         };
-        GatewayRequest {
-            method,
-            path,
-            query,
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-            peer_ip: None,
-        }
+        GatewayRequest { method, path, query, headers: HeaderMap::new(), body: Bytes::new(), peer_ip: None }
     }
 }
 
@@ -47,10 +40,6 @@ pub struct GatewayResponse {
 
 impl GatewayResponse {
     pub(crate) fn new(status: StatusCode) -> Self {
-        GatewayResponse {
-            status,
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-        }
+        GatewayResponse { status, headers: HeaderMap::new(), body: Bytes::new() }
     }
 }

@@ -53,23 +53,13 @@ const ANY_METHODS: [Method; 9] = [
 
 impl Router {
     pub(crate) fn new(debug: bool, echo: bool, rc: &RouterConfig) -> Self {
-        let mut r = Router {
-            trees: Vec::new(),
-            patterns: Vec::new(),
-            paths: BTreeMap::new(),
-            auto_options: rc.auto_options,
-        };
+        let mut r =
+            Router { trees: Vec::new(), patterns: Vec::new(), paths: BTreeMap::new(), auto_options: rc.auto_options };
         if !rc.disable_health {
-            let path = rc
-                .health_path
-                .clone()
-                .unwrap_or_else(|| "/__health".to_owned());
+            let path = rc.health_path.clone().unwrap_or_else(|| "/__health".to_owned());
             let _ = r.insert_raw(&Method::GET, &escape_static(&path), RouteTarget::Health, 0);
         }
-        for (on, base, target) in [
-            (debug, "/__debug", RouteTarget::Debug),
-            (echo, "/__echo", RouteTarget::Echo),
-        ] {
+        for (on, base, target) in [(debug, "/__debug", RouteTarget::Debug), (echo, "/__echo", RouteTarget::Echo)] {
             if on {
                 for m in &ANY_METHODS {
                     let _ = r.insert_raw(m, &format!("{base}/"), target.clone(), 0);
@@ -97,11 +87,7 @@ impl Router {
             let is_param_seg = params.iter().any(|p| seg.contains(&format!("{{{p}}}")));
             if is_param_seg {
                 // Keep the placeholder, escape braces of anything else in the segment.
-                let p = params
-                    .iter()
-                    .find(|p| seg.contains(&format!("{{{p}}}")))
-                    .map(String::as_str)
-                    .unwrap_or("");
+                let p = params.iter().find(|p| seg.contains(&format!("{{{p}}}"))).map(String::as_str).unwrap_or("");
                 let token = format!("{{{p}}}");
                 let (before, after) = seg.split_once(&token).unwrap_or((seg, ""));
                 route.push_str(&escape_static(before));
@@ -121,13 +107,7 @@ impl Router {
         Ok(())
     }
 
-    fn insert_raw(
-        &mut self,
-        method: &Method,
-        route: &str,
-        target: RouteTarget,
-        n_params: usize,
-    ) -> Result<(), String> {
+    fn insert_raw(&mut self, method: &Method, route: &str, target: RouteTarget, n_params: usize) -> Result<(), String> {
         let tree = match self.trees.iter_mut().position(|(m, _)| m == method) {
             Some(i) => &mut self.trees[i].1,
             None => {
@@ -135,8 +115,7 @@ impl Router {
                 &mut self.trees.last_mut().expect("just pushed").1
             }
         };
-        tree.insert(route, (target, n_params))
-            .map_err(|e| format!("the router refuses `{route}`: {e}"))
+        tree.insert(route, (target, n_params)).map_err(|e| format!("the router refuses `{route}`: {e}"))
     }
 
     /// Adds what needs the whole table (the `auto_options` routes).
@@ -146,11 +125,7 @@ impl Router {
             for (route, mut methods) in paths {
                 methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
                 methods.dedup();
-                let allow = methods
-                    .iter()
-                    .map(Method::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
                 let value = HeaderValue::from_str(&allow).map_err(|e| e.to_string())?;
                 let _ = self.insert_raw(&Method::OPTIONS, &route, RouteTarget::Options(value), 0);
                 self.paths.insert(route, methods);
@@ -200,8 +175,7 @@ impl Router {
                 .map(|(m, _)| m.as_str())
                 .collect();
             if !allowed.is_empty() {
-                let value = HeaderValue::from_str(&allowed.join(", "))
-                    .unwrap_or(HeaderValue::from_static(""));
+                let value = HeaderValue::from_str(&allowed.join(", ")).unwrap_or(HeaderValue::from_static(""));
                 return Lookup::MethodNotAllowed(value);
             }
         }
@@ -213,26 +187,21 @@ impl Router {
         let cleaned = clean(path);
         let wanted: Vec<&str> = cleaned.split('/').skip(1).collect();
         let try_match = |segs: &[&str]| -> Option<String> {
-            self.patterns
-                .iter()
-                .filter(|(m, _)| m == method)
-                .find_map(|(_, pattern)| {
-                    if pattern.len() != segs.len() {
-                        return None;
+            self.patterns.iter().filter(|(m, _)| m == method).find_map(|(_, pattern)| {
+                if pattern.len() != segs.len() {
+                    return None;
+                }
+                let mut out = String::new();
+                for (p, s) in pattern.iter().zip(segs) {
+                    out.push('/');
+                    match p {
+                        Segment::Static(lit) if lit.eq_ignore_ascii_case(s) => out.push_str(lit),
+                        Segment::Param if !s.is_empty() => out.push_str(s),
+                        _ => return None,
                     }
-                    let mut out = String::new();
-                    for (p, s) in pattern.iter().zip(segs) {
-                        out.push('/');
-                        match p {
-                            Segment::Static(lit) if lit.eq_ignore_ascii_case(s) => {
-                                out.push_str(lit)
-                            }
-                            Segment::Param if !s.is_empty() => out.push_str(s),
-                            _ => return None,
-                        }
-                    }
-                    Some(out)
-                })
+                }
+                Some(out)
+            })
         };
         if let Some(found) = try_match(&wanted) {
             return Some(found);
@@ -285,31 +254,17 @@ mod tests {
     #[test]
     fn parameters_match_one_segment() {
         let r = router(&[("/users/{id}", Method::GET)]);
-        assert!(
-            matches!(r.lookup(&Method::GET, "/users/42", true, true, true), Lookup::Found(_, v) if v == ["42"])
-        );
-        assert!(matches!(
-            r.lookup(&Method::GET, "/users/1/2", true, true, true),
-            Lookup::NotFound
-        ));
+        assert!(matches!(r.lookup(&Method::GET, "/users/42", true, true, true), Lookup::Found(_, v) if v == ["42"]));
+        assert!(matches!(r.lookup(&Method::GET, "/users/1/2", true, true, true), Lookup::NotFound));
     }
 
     #[test]
     fn trailing_slash_and_case_redirects() {
         let r = router(&[("/foo", Method::GET), ("/static", Method::GET)]);
-        assert!(
-            matches!(r.lookup(&Method::GET, "/foo/", true, true, true), Lookup::Redirect(p) if p == "/foo")
-        );
-        assert!(
-            matches!(r.lookup(&Method::GET, "/StAtic", true, true, true), Lookup::Redirect(p) if p == "/static")
-        );
-        assert!(
-            matches!(r.lookup(&Method::GET, "/a/../foo", true, true, true), Lookup::Redirect(p) if p == "/foo")
-        );
-        assert!(matches!(
-            r.lookup(&Method::GET, "/foo/", false, false, true),
-            Lookup::NotFound
-        ));
+        assert!(matches!(r.lookup(&Method::GET, "/foo/", true, true, true), Lookup::Redirect(p) if p == "/foo"));
+        assert!(matches!(r.lookup(&Method::GET, "/StAtic", true, true, true), Lookup::Redirect(p) if p == "/static"));
+        assert!(matches!(r.lookup(&Method::GET, "/a/../foo", true, true, true), Lookup::Redirect(p) if p == "/foo"));
+        assert!(matches!(r.lookup(&Method::GET, "/foo/", false, false, true), Lookup::NotFound));
     }
 
     #[test]
@@ -319,23 +274,14 @@ mod tests {
             Lookup::MethodNotAllowed(allow) => assert_eq!(allow, "GET, PUT"),
             _ => panic!("expected 405"),
         }
-        assert!(matches!(
-            r.lookup(&Method::POST, "/crash", true, true, false),
-            Lookup::NotFound
-        ));
+        assert!(matches!(r.lookup(&Method::POST, "/crash", true, true, false), Lookup::NotFound));
     }
 
     #[test]
     fn literal_braces_in_static_segments_are_not_parameters() {
         let r = router(&[("/file.{ext}", Method::GET)]);
-        assert!(matches!(
-            r.lookup(&Method::GET, "/file.{ext}", true, true, true),
-            Lookup::Found(..)
-        ));
-        assert!(matches!(
-            r.lookup(&Method::GET, "/file.pdf", true, true, true),
-            Lookup::NotFound
-        ));
+        assert!(matches!(r.lookup(&Method::GET, "/file.{ext}", true, true, true), Lookup::Found(..)));
+        assert!(matches!(r.lookup(&Method::GET, "/file.pdf", true, true, true), Lookup::NotFound));
     }
 
     #[test]

@@ -182,11 +182,7 @@ fn start(e: &BytesStart<'_>) -> Result<Open, String> {
         let value = attribute_value(&attribute.value)?;
         members.insert(format!("-{}", local_name(name)), Value::String(value));
     }
-    Ok(Open {
-        key: local_name(raw).to_owned(),
-        text: None,
-        members,
-    })
+    Ok(Open { key: local_name(raw).to_owned(), text: None, members })
 }
 
 /// Hand a finished text run to the innermost open element, as mxj's `xml.CharData` case does.
@@ -201,9 +197,7 @@ fn flush(run: &mut String, open: &mut [Open]) {
         if element.members.is_empty() {
             element.text = Some(text.to_owned());
         } else {
-            element
-                .members
-                .insert("#text".to_owned(), Value::String(text.to_owned()));
+            element.members.insert("#text".to_owned(), Value::String(text.to_owned()));
         }
     }
     run.clear();
@@ -212,11 +206,7 @@ fn flush(run: &mut String, open: &mut [Open]) {
 /// Close an element: its value per mxj's `xml.EndElement` case, attached to its parent
 /// (a repeated key turns into an array). Returns the document once the root closes.
 fn close(element: Open, open: &mut [Open]) -> Option<Object> {
-    let Open {
-        key,
-        text,
-        mut members,
-    } = element;
+    let Open { key, text, mut members } = element;
     let value = match text {
         Some(text) if members.is_empty() => Value::String(text),
         Some(text) => {
@@ -248,11 +238,7 @@ fn close(element: Open, open: &mut [Open]) -> Option<Object> {
 /// prefix (`a:b:c`, `:a` and `a:` stay whole).
 fn local_name(name: &str) -> &str {
     match name.split_once(':') {
-        Some((prefix, local))
-            if !prefix.is_empty() && !local.is_empty() && !local.contains(':') =>
-        {
-            local
-        }
+        Some((prefix, local)) if !prefix.is_empty() && !local.is_empty() && !local.contains(':') => local,
         _ => name,
     }
 }
@@ -260,19 +246,13 @@ fn local_name(name: &str) -> &str {
 /// Close to Go's `isName` (XML 1.0 names); non-ASCII letters are accepted broadly.
 fn check_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':');
+    let first_ok = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':');
     let rest_ok = chars.all(|c| {
         c.is_alphanumeric()
             || matches!(c, '_' | ':' | '-' | '.' | '\u{B7}')
             || (!c.is_ascii() && !c.is_whitespace() && !c.is_control())
     });
-    if first_ok && rest_ok {
-        Ok(())
-    } else {
-        Err(format!("invalid XML name: {name}"))
-    }
+    if first_ok && rest_ok { Ok(()) } else { Err(format!("invalid XML name: {name}")) }
 }
 
 /// An attribute value as Go reads it: line ends normalised, references resolved, no `<`.
@@ -288,10 +268,7 @@ fn attribute_value(raw: &str) -> Result<String, String> {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
         let Some(semi) = after.find(';') else {
-            let name: String = after
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '#')
-                .collect();
+            let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '#').collect();
             return Err(format!("invalid character entity &{name} (no semicolon)"));
         };
         out.push(resolve_reference(&after[..semi])?);
@@ -382,22 +359,19 @@ enum Charset {
 /// (UTF-16, Shift_JIS, ISO-8859-2, ...) Go would transcode; we refuse them.
 fn charset(label: &str) -> Charset {
     match label.trim().to_ascii_lowercase().as_str() {
-        "utf-8" | "utf8" | "unicode-1-1-utf-8" | "unicode11utf8" | "unicode20utf8"
-        | "x-unicode20utf8" => Charset::Utf8,
-        "ansi_x3.4-1968" | "ascii" | "cp1252" | "cp819" | "csisolatin1" | "ibm819"
-        | "iso-8859-1" | "iso-ir-100" | "iso8859-1" | "iso88591" | "iso_8859-1"
-        | "iso_8859-1:1987" | "l1" | "latin1" | "us-ascii" | "windows-1252" | "x-cp1252" => {
-            Charset::Windows1252
-        }
+        "utf-8" | "utf8" | "unicode-1-1-utf-8" | "unicode11utf8" | "unicode20utf8" | "x-unicode20utf8" => Charset::Utf8,
+        "ansi_x3.4-1968" | "ascii" | "cp1252" | "cp819" | "csisolatin1" | "ibm819" | "iso-8859-1" | "iso-ir-100"
+        | "iso8859-1" | "iso88591" | "iso_8859-1" | "iso_8859-1:1987" | "l1" | "latin1" | "us-ascii"
+        | "windows-1252" | "x-cp1252" => Charset::Windows1252,
         _ => Charset::Unsupported,
     }
 }
 
 fn windows_1252(b: u8) -> char {
     const HIGH: [u16; 32] = [
-        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-        0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D,
+        0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A,
+        0x0153, 0x009D, 0x017E, 0x0178,
     ];
     match b {
         0x80..=0x9F => char::from_u32(u32::from(HIGH[usize::from(b - 0x80)])).unwrap_or('\u{FFFD}'),
@@ -416,9 +390,7 @@ pub(crate) fn encode(data: &Object) -> Vec<u8> {
     let written = match data.iter().next() {
         Some((key, value)) if data.len() == 1 => match value {
             // A lone list of non-objects would have no element to hang on: mxj wraps it.
-            Value::Array(items) if items.iter().any(|v| !v.is_object()) => {
-                object_element(&mut out, "doc", data, 0)
-            }
+            Value::Array(items) if items.iter().any(|v| !v.is_object()) => object_element(&mut out, "doc", data, 0),
             _ => element(&mut out, key, value, 0),
         },
         _ => object_element(&mut out, "doc", data, 0),
@@ -439,9 +411,7 @@ fn element(out: &mut String, key: &str, value: &Value, depth: usize) -> Result<(
     let content = match value {
         Value::Object(map) => return object_element(out, key, map, depth),
         Value::Array(items) if !items.is_empty() => {
-            return items
-                .iter()
-                .try_for_each(|item| element(out, key, item, depth + 1));
+            return items.iter().try_for_each(|item| element(out, key, item, depth + 1));
         }
         Value::Array(_) | Value::Null => String::new(),
         Value::String(s) => escape(s),
@@ -462,12 +432,7 @@ fn element(out: &mut String, key: &str, value: &Value, depth: usize) -> Result<(
     Ok(())
 }
 
-fn object_element(
-    out: &mut String,
-    key: &str,
-    map: &Object,
-    depth: usize,
-) -> Result<(), Unencodable> {
+fn object_element(out: &mut String, key: &str, map: &Object, depth: usize) -> Result<(), Unencodable> {
     if depth > MAX_DEPTH {
         return Err(Unencodable);
     }
@@ -641,19 +606,10 @@ mod tests {
 
     #[test]
     fn text_next_to_attributes_or_children_goes_under_hash_text() {
-        assert_eq!(
-            decoded(r#"<a x="1"> hi </a>"#),
-            json!({"a": {"-x": "1", "#text": "hi"}})
-        );
+        assert_eq!(decoded(r#"<a x="1"> hi </a>"#), json!({"a": {"-x": "1", "#text": "hi"}}));
         // Text before the first child survives; mxj keeps it over later runs.
-        assert_eq!(
-            decoded("<a>foo<b/>bar</a>"),
-            json!({"a": {"#text": "foo", "b": ""}})
-        );
-        assert_eq!(
-            decoded("<a><b/>bar</a>"),
-            json!({"a": {"#text": "bar", "b": ""}})
-        );
+        assert_eq!(decoded("<a>foo<b/>bar</a>"), json!({"a": {"#text": "foo", "b": ""}}));
+        assert_eq!(decoded("<a><b/>bar</a>"), json!({"a": {"#text": "bar", "b": ""}}));
         // Runs split by a comment or CDATA: the last non-blank one wins.
         assert_eq!(decoded("<a>x<!-- c -->y</a>"), json!({"a": "y"}));
         assert_eq!(decoded("<a>x<![CDATA[<y>]]>\n</a>"), json!({"a": "<y>"}));
@@ -670,9 +626,7 @@ mod tests {
     #[test]
     fn namespace_prefixes_are_dropped() {
         assert_eq!(
-            decoded(
-                r#"<s:Envelope xmlns:s="urn:x" xmlns="urn:d"><s:Body>ok</s:Body></s:Envelope>"#
-            ),
+            decoded(r#"<s:Envelope xmlns:s="urn:x" xmlns="urn:d"><s:Body>ok</s:Body></s:Envelope>"#),
             json!({"Envelope": {"-s": "urn:x", "-xmlns": "urn:d", "Body": "ok"}})
         );
     }
@@ -686,10 +640,7 @@ mod tests {
     #[test]
     fn latin1_declared_bodies_are_transcoded() {
         let body = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>caf\xE9 \x80</a>";
-        assert_eq!(
-            Value::Object(decode(body).expect("latin-1")),
-            json!({"a": "café €"})
-        );
+        assert_eq!(Value::Object(decode(body).expect("latin-1")), json!({"a": "café €"}));
         assert!(decode(b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><a/>").is_err());
     }
 
@@ -749,10 +700,7 @@ mod tests {
             encoded(json!({"a": {"-t": "<&>\"'", "#text": "x<y & \"z\""}})),
             r#"<a t="&lt;&amp;&gt;&quot;&apos;">x&lt;y &amp; &quot;z&quot;</a>"#
         );
-        assert_eq!(
-            encoded(json!({"a": "supu & tupu"})),
-            "<a>supu &amp; tupu</a>"
-        );
+        assert_eq!(encoded(json!({"a": "supu & tupu"})), "<a>supu &amp; tupu</a>");
     }
 
     #[test]
@@ -772,10 +720,7 @@ mod tests {
             "<r><e/><i>1</i><i>x</i><i/><i>true</i><i>false</i></r>"
         );
         // One key holding only objects: repeated roots, as mxj writes them.
-        assert_eq!(
-            encoded(json!({"i": [{"a": 1}, {"a": 2}]})),
-            "<i><a>1</a></i><i><a>2</a></i>"
-        );
+        assert_eq!(encoded(json!({"i": [{"a": 1}, {"a": 2}]})), "<i><a>1</a></i><i><a>2</a></i>");
         // One key holding a non-object: wrapped in <doc>.
         assert_eq!(
             encoded(json!({"collection": [1, 2]})),
@@ -789,22 +734,15 @@ mod tests {
             encoded(json!({"r": {"a": null, "b": "", "c": {"-x": 1}, "d": {}}})),
             r#"<r><a/><b/><c x="1"/><d/></r>"#
         );
-        assert_eq!(
-            encoded(json!({"a": {"-x": "1", "#text": ""}})),
-            r#"<a x="1"></a>"#
-        );
+        assert_eq!(encoded(json!({"a": {"-x": "1", "#text": ""}})), r#"<a x="1"></a>"#);
     }
 
     #[test]
     fn encode_numbers_keep_their_literal_and_text_uses_go_formatting() {
-        let data: Value = serde_json::from_str(
-            r##"{"a": {"-n": 1.50, "v": 12345678901234567890, "#text": {"k": [1, null]}}}"##,
-        )
-        .expect("json");
-        assert_eq!(
-            encoded(data),
-            r#"<a n="1.50">map[k:[1 <nil>]]<v>12345678901234567890</v></a>"#
-        );
+        let data: Value =
+            serde_json::from_str(r##"{"a": {"-n": 1.50, "v": 12345678901234567890, "#text": {"k": [1, null]}}}"##)
+                .expect("json");
+        assert_eq!(encoded(data), r#"<a n="1.50">map[k:[1 <nil>]]<v>12345678901234567890</v></a>"#);
     }
 
     #[test]

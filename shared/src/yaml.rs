@@ -49,11 +49,7 @@ fn node(value: &Value, indent: usize, depth: usize) -> Result<String, TooDeep> {
     })
 }
 
-fn mapping(
-    map: &serde_json::Map<String, Value>,
-    indent: usize,
-    depth: usize,
-) -> Result<String, TooDeep> {
+fn mapping(map: &serde_json::Map<String, Value>, indent: usize, depth: usize) -> Result<String, TooDeep> {
     let pad = " ".repeat(indent);
     let mut entries: Vec<_> = map.iter().collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
@@ -89,11 +85,7 @@ fn sequence(items: &[Value], indent: usize, depth: usize) -> Result<String, TooD
         let shift = first.len() - trimmed.len();
         let mut entry = format!("{pad}- {trimmed}");
         for line in lines {
-            let line = if literal {
-                line.strip_prefix(block_prefix.as_str()).unwrap_or(line)
-            } else {
-                line
-            };
+            let line = if literal { line.strip_prefix(block_prefix.as_str()).unwrap_or(line) } else { line };
             entry.push('\n');
             if line.len() > shift {
                 entry.push_str(&block_prefix);
@@ -117,11 +109,7 @@ fn scalar(s: &str, indent: usize) -> String {
 
 fn key_text(key: &str) -> String {
     // A multi-line key would become a literal block.
-    if needs_quotes(key) || key.contains('\n') {
-        go_quote(key)
-    } else {
-        key.to_owned()
-    }
+    if needs_quotes(key) || key.contains('\n') { go_quote(key) } else { key.to_owned() }
 }
 
 /// goccy's literal block: `|-`, `|` or `|+` by trailing newlines, every line indented two
@@ -153,8 +141,8 @@ fn needs_quotes(s: &str) -> bool {
 /// goccy's `token.IsNeedQuoted` (the version gin vendors).
 fn goccy_quotes(s: &str) -> bool {
     const RESERVED: [&str; 26] = [
-        "null", "Null", "NULL", "~", "true", "True", "TRUE", "false", "False", "FALSE", "y", "Y",
-        "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+        "null", "Null", "NULL", "~", "true", "True", "TRUE", "false", "False", "FALSE", "y", "Y", "yes", "Yes", "YES",
+        "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
     ];
     let bytes = s.as_bytes();
     let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
@@ -166,10 +154,10 @@ fn goccy_quotes(s: &str) -> bool {
         || b"*&[{}],!|>%'\"@ `".contains(first)
         || matches!(last, b':' | b' ')
         || is_timestamp(bytes)
-        || bytes.iter().enumerate().any(|(i, c)| {
-            matches!(c, b'#' | b'\\')
-                || (matches!(c, b':' | b'-') && bytes.get(i + 1) == Some(&b' '))
-        })
+        || bytes
+            .iter()
+            .enumerate()
+            .any(|(i, c)| matches!(c, b'#' | b'\\') || (matches!(c, b':' | b'-') && bytes.get(i + 1) == Some(&b' ')))
 }
 
 /// Strings goccy leaves bare that a YAML reader would not give back: numbers goccy's check
@@ -178,23 +166,16 @@ fn goccy_quotes(s: &str) -> bool {
 /// literal blocks goccy would write with the wrong indentation or chomping, and, like goccy's
 /// own `yes`/`no`, what YAML 1.1 readers take for other types (`<<`, `=`, `1:30:00`).
 fn reads_back_wrong(s: &str) -> bool {
-    const SPECIAL: [&str; 12] = [
-        ".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan",
-        ".NaN", ".NAN",
-    ];
+    const SPECIAL: [&str; 12] =
+        [".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan", ".NaN", ".NAN"];
     let bare = |c: char| {
         matches!(c, '\t' | '\n' | ' '..='~')
-            || (c > '\u{9F}'
-                && !matches!(
-                    c,
-                    '\u{FEFF}' | '\u{2028}' | '\u{2029}' | '\u{FFFE}' | '\u{FFFF}'
-                ))
+            || (c > '\u{9F}' && !matches!(c, '\u{FEFF}' | '\u{2028}' | '\u{2029}' | '\u{FFFE}' | '\u{FFFF}'))
     };
     // `---` and `...` then a blank end a document when a top-level key starts with them.
-    let marker = ["---", "..."].iter().any(|m| {
-        s.strip_prefix(m)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\n']))
-    });
+    let marker = ["---", "..."]
+        .iter()
+        .any(|m| s.strip_prefix(m).is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\n'])));
     if marker
         || SPECIAL.contains(&s)
         || matches!(s, "<<" | "=")
@@ -216,8 +197,7 @@ fn reads_back_wrong(s: &str) -> bool {
     // In a literal block the first line with content sets the indentation when read back,
     // and goccy's final trim eats trailing spaces of the last line.
     let first_content = s.split('\n').find(|line| !line.is_empty());
-    first_content.is_none_or(|line| line.starts_with(' '))
-        || s.trim_end_matches('\n').ends_with(' ')
+    first_content.is_none_or(|line| line.starts_with(' ')) || s.trim_end_matches('\n').ends_with(' ')
 }
 
 /// goccy's `token.isNumber`: the sign and `_` dropped, `0x`/`0o`/`0b`/leading-`0` radixes, one
@@ -233,8 +213,7 @@ fn goccy_number(s: &str) -> bool {
     let unsigned = s.strip_prefix('+').unwrap_or(s);
     let unsigned = unsigned.strip_prefix('-').unwrap_or(unsigned);
     let normalized = unsigned.replace('_', "");
-    let digits_in =
-        |digits: &str, radix: u32| !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix));
+    let digits_in = |digits: &str, radix: u32| !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix));
     if let Some(hex) = normalized.strip_prefix("0x") {
         digits_in(hex, 16)
     } else if let Some(oct) = normalized.strip_prefix("0o") {
@@ -284,16 +263,14 @@ fn core_number(s: &str) -> bool {
 fn sexagesimal(s: &str) -> bool {
     let s = s.strip_prefix(['+', '-']).unwrap_or(s);
     let (s, _fraction) = match s.split_once('.') {
-        Some((whole, frac)) if frac.bytes().all(|c| c.is_ascii_digit() || c == b'_') => {
-            (whole, Some(frac))
-        }
+        Some((whole, frac)) if frac.bytes().all(|c| c.is_ascii_digit() || c == b'_') => (whole, Some(frac)),
         Some(_) => return false,
         None => (s, None),
     };
     let mut parts = s.split(':');
     let head = parts.next().unwrap_or_default();
-    let head_ok = head.starts_with(|c: char| c.is_ascii_digit())
-        && head.bytes().all(|c| c.is_ascii_digit() || c == b'_');
+    let head_ok =
+        head.starts_with(|c: char| c.is_ascii_digit()) && head.bytes().all(|c| c.is_ascii_digit() || c == b'_');
     let mut sixties = parts.peekable();
     head_ok
         && sixties.peek().is_some()
@@ -312,8 +289,7 @@ fn is_timestamp(b: &[u8]) -> bool {
             let Some((hour, rest)) = number(b, false) else {
                 return false;
             };
-            let Some((minute, rest)) = rest.strip_prefix(b":").and_then(|r| number(r, false))
-            else {
+            let Some((minute, rest)) = rest.strip_prefix(b":").and_then(|r| number(r, false)) else {
                 return false;
             };
             hour < 24 && minute < 60 && rest.is_empty()
@@ -323,11 +299,7 @@ fn is_timestamp(b: &[u8]) -> bool {
 
 /// Go's `getnum`: one or two digits (exactly two when `fixed`).
 fn number(b: &[u8], fixed: bool) -> Option<(u32, &[u8])> {
-    let digit = |i: usize| {
-        b.get(i)
-            .filter(|c| c.is_ascii_digit())
-            .map(|c| u32::from(c - b'0'))
-    };
+    let digit = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| u32::from(c - b'0'));
     let tens = digit(0)?;
     match digit(1) {
         Some(units) => Some((tens * 10 + units, &b[2..])),
@@ -339,9 +311,7 @@ fn number(b: &[u8], fixed: bool) -> Option<(u32, &[u8])> {
 /// `2006-01-02` with Go's range checks; returns what follows.
 fn date(b: &[u8]) -> Option<&[u8]> {
     let year = b.get(..4).filter(|y| y.iter().all(u8::is_ascii_digit))?;
-    let year = year
-        .iter()
-        .fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'));
+    let year = year.iter().fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'));
     let (month, rest) = number(b.get(4..)?.strip_prefix(b"-")?, true)?;
     let (day, rest) = number(rest.strip_prefix(b"-")?, true)?;
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
@@ -467,9 +437,7 @@ g: plain text
 
     #[test]
     fn numbers_keep_their_literal() {
-        let data: Value =
-            serde_json::from_str(r#"{"a": 1.50, "b": 12345678901234567890, "c": -0.10}"#)
-                .expect("json");
+        let data: Value = serde_json::from_str(r#"{"a": 1.50, "b": 12345678901234567890, "c": -0.10}"#).expect("json");
         assert_eq!(yaml(data), "a: 1.50\nb: 12345678901234567890\nc: -0.10\n");
     }
 
@@ -521,11 +489,7 @@ g: plain text
             ("nbsp\u{A0}bom\u{FEFF}", r#""nbsp\u00a0bom\ufeff""#),
         ];
         for (input, quoted) in cases {
-            assert_eq!(
-                yaml(json!({"k": input})),
-                format!("k: {quoted}\n"),
-                "{input:?}"
-            );
+            assert_eq!(yaml(json!({"k": input})), format!("k: {quoted}\n"), "{input:?}");
         }
     }
 

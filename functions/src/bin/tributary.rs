@@ -6,16 +6,12 @@ use tributary_functions::cli::{self, Cli, Command};
 fn main() {
     let cli = Cli::parse();
     let debug = matches!(cli.command, Command::Run { debug: true, .. });
-    let filter = std::env::var("RUST_LOG")
-        .unwrap_or_else(|_| if debug { "debug".into() } else { "info".into() });
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| if debug { "debug".into() } else { "info".into() });
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -14,18 +14,12 @@ pub struct GoDuration {
 /// Parses Go's `time.ParseDuration` syntax. Written by hand because no maintained crate takes
 /// exactly Go's grammar (`humantime` accepts other units and spaces, and rejects `1.5s`).
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || {
-        format!(
-            "invalid duration `{text}`: use a Go duration such as \"2s\", \"1500ms\" or \"1m30s\""
-        )
-    };
+    let invalid = || format!("invalid duration `{text}`: use a Go duration such as \"2s\", \"1500ms\" or \"1m30s\"");
     let mut rest = text;
     if let Some(r) = rest.strip_prefix('+') {
         rest = r;
     } else if rest.starts_with('-') {
-        return Err(format!(
-            "invalid duration `{text}`: negative durations are not allowed"
-        ));
+        return Err(format!("invalid duration `{text}`: negative durations are not allowed"));
     }
     if rest == "0" {
         return Ok(Duration::ZERO);
@@ -35,18 +29,14 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total_ns: f64 = 0.0;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let number = &rest[..num_len];
         if number.is_empty() || number == "." || number.matches('.').count() > 1 {
             return Err(invalid());
         }
         let value: f64 = number.parse().map_err(|_| invalid())?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit_ns = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -74,43 +64,26 @@ impl<'de> serde::Deserialize<'de> for GoDuration {
                 f.write_str("a duration string such as \"2s\" or \"1500ms\"")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<GoDuration, E> {
-                parse_go_duration(v)
-                    .map(|value| GoDuration {
-                        value,
-                        was_number: false,
-                    })
-                    .map_err(E::custom)
+                parse_go_duration(v).map(|value| GoDuration { value, was_number: false }).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<GoDuration, E> {
-                Ok(GoDuration {
-                    value: Duration::from_nanos(v),
-                    was_number: true,
-                })
+                Ok(GoDuration { value: Duration::from_nanos(v), was_number: true })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<GoDuration, E> {
                 u64::try_from(v)
-                    .map(|n| GoDuration {
-                        value: Duration::from_nanos(n),
-                        was_number: true,
-                    })
+                    .map(|n| GoDuration { value: Duration::from_nanos(n), was_number: true })
                     .map_err(|_| E::custom("invalid duration: negative durations are not allowed"))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<GoDuration, E> {
                 if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
-                    Ok(GoDuration {
-                        value: Duration::from_nanos(v as u64),
-                        was_number: true,
-                    })
+                    Ok(GoDuration { value: Duration::from_nanos(v as u64), was_number: true })
                 } else {
-                    Err(E::custom(
-                        "invalid duration: a number of nanoseconds must be a whole, non-negative number",
-                    ))
+                    Err(E::custom("invalid duration: a number of nanoseconds must be a whole, non-negative number"))
                 }
             }
             // With serde_json's arbitrary_precision a number arrives as a map holding its text.
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<GoDuration, A::Error> {
-                let n =
-                    serde_json::Number::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let n = serde_json::Number::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 if let Some(u) = n.as_u64() {
                     self.visit_u64(u)
                 } else if let Some(f) = n.as_f64() {
@@ -144,10 +117,7 @@ mod tests {
     #[test]
     fn rejects_what_go_rejects() {
         for bad in ["", "3", "3 s", "1d", "s", "-1s", "1.2.3s", ".s", "1sm"] {
-            assert!(
-                parse_go_duration(bad).is_err(),
-                "{bad:?} should be rejected"
-            );
+            assert!(parse_go_duration(bad).is_err(), "{bad:?} should be rejected");
         }
     }
 

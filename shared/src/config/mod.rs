@@ -10,11 +10,11 @@ mod validate;
 
 pub use duration::{GoDuration, parse_go_duration};
 pub use model::*;
-pub use parts::{assemble, Assembled};
+pub use parts::{Assembled, assemble};
 pub use problem::{ConfigError, Problem, Severity};
 pub use validate::{
-    BACKEND_ENCODINGS, OUTPUT_ENCODINGS, ROUTABLE_METHODS, clean_path, endpoint_params,
-    is_sequential_param, placeholders, sanitize_host as validate_host, whole_segment_param,
+    BACKEND_ENCODINGS, OUTPUT_ENCODINGS, ROUTABLE_METHODS, clean_path, endpoint_params, is_sequential_param,
+    placeholders, sanitize_host as validate_host, whole_segment_param,
 };
 
 use serde::Deserialize;
@@ -58,11 +58,7 @@ pub fn parse(text: &str) -> Result<ParsedConfig<'_>, ConfigError> {
     if !errors.is_empty() {
         return Err(ConfigError::new(errors, warnings));
     }
-    Ok(ParsedConfig {
-        service,
-        endpoints,
-        warnings,
-    })
+    Ok(ParsedConfig { service, endpoints, warnings })
 }
 
 /// Parse, validate: the whole check that `tributary check` runs before compiling.
@@ -70,14 +66,7 @@ pub fn parse_and_validate(text: &str) -> Result<ParsedConfig<'_>, ConfigError> {
     let mut parsed = parse(text)?;
     let (errors, more_warnings) = validate::validate(&parsed);
     parsed.warnings.extend(more_warnings);
-    if errors.is_empty() {
-        Ok(parsed)
-    } else {
-        Err(ConfigError::new(
-            errors,
-            std::mem::take(&mut parsed.warnings),
-        ))
-    }
+    if errors.is_empty() { Ok(parsed) } else { Err(ConfigError::new(errors, std::mem::take(&mut parsed.warnings))) }
 }
 
 /// `GET /users/{id}` for an endpoint object, read leniently (used in messages only).
@@ -89,11 +78,7 @@ fn endpoint_label_from_raw(raw: &str) -> Option<String> {
 }
 
 pub(crate) fn endpoint_label(method: &str, path: &str) -> String {
-    let path = if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        format!("/{path}")
-    };
+    let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
     format!("{} {}", method.to_ascii_uppercase(), path)
 }
 
@@ -179,11 +164,7 @@ fn absolute_position(text: &str, offset: usize, line: usize, col: usize) -> (usi
     let before = &text[..offset];
     let base_line = before.matches('\n').count() + 1;
     let base_col = offset - before.rfind('\n').map_or(0, |i| i + 1);
-    if line <= 1 {
-        (base_line, base_col + col)
-    } else {
-        (base_line + line - 1, col)
-    }
+    if line <= 1 { (base_line, base_col + col) } else { (base_line + line - 1, col) }
 }
 
 /// serde_json appends " at line L column C" to its messages; we print the position ourselves.
@@ -218,9 +199,7 @@ fn ignored_path(path: &serde_ignored::Path) -> String {
         P::Root => String::new(),
         P::Seq { parent, index } => format!("{}[{index}]", ignored_path(parent)),
         P::Map { parent, key } => join_path(&ignored_path(parent), key),
-        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
-            ignored_path(parent)
-        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => ignored_path(parent),
     }
 }
 

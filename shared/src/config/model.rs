@@ -146,6 +146,11 @@ pub struct ExtraConfig {
     pub proxy: Option<ProxyConfig>,
     pub backend_http: Option<BackendHttpConfig>,
     pub backend_http_client: Option<BackendHttpClientConfig>,
+    pub ratelimit_router: Option<RateLimitRouterConfig>,
+    pub ratelimit_proxy: Option<RateLimitProxyConfig>,
+    pub circuit_breaker: Option<CircuitBreakerConfig>,
+    pub cors: Option<CorsConfig>,
+    pub security_http: Option<SecurityHttpConfig>,
     /// Namespaces we do not implement, in file order, with their values.
     pub unsupported: Vec<(String, Value)>,
 }
@@ -241,6 +246,12 @@ pub const ROUTER_NAMES: &[&str] = &[
 pub const PROXY_NAMES: &[&str] = &["proxy", "github.com/devopsfaith/krakend/proxy"];
 pub const BACKEND_HTTP_NAMES: &[&str] = &["backend/http", "github.com/devopsfaith/krakend/http"];
 pub const BACKEND_HTTP_CLIENT_NAMES: &[&str] = &["backend/http/client"];
+pub const RATELIMIT_ROUTER_NAMES: &[&str] = &["qos/ratelimit/router"];
+pub const RATELIMIT_PROXY_NAMES: &[&str] = &["qos/ratelimit/proxy"];
+pub const CIRCUIT_BREAKER_NAMES: &[&str] =
+    &["qos/circuit-breaker", "github.com/devopsfaith/krakend-circuitbreaker/gobreaker"];
+pub const CORS_NAMES: &[&str] = &["security/cors", "github_com/devopsfaith/krakend-cors"];
+pub const SECURITY_HTTP_NAMES: &[&str] = &["security/http", "github_com/devopsfaith/krakend-httpsecure"];
 
 impl<'de> Deserialize<'de> for ExtraConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -262,6 +273,16 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.backend_http = Some(map.next_value()?);
                     } else if BACKEND_HTTP_CLIENT_NAMES.contains(&k) {
                         out.backend_http_client = Some(map.next_value()?);
+                    } else if RATELIMIT_ROUTER_NAMES.contains(&k) {
+                        out.ratelimit_router = Some(map.next_value()?);
+                    } else if RATELIMIT_PROXY_NAMES.contains(&k) {
+                        out.ratelimit_proxy = Some(map.next_value()?);
+                    } else if CIRCUIT_BREAKER_NAMES.contains(&k) {
+                        out.circuit_breaker = Some(map.next_value()?);
+                    } else if CORS_NAMES.contains(&k) {
+                        out.cors = Some(map.next_value()?);
+                    } else if SECURITY_HTTP_NAMES.contains(&k) {
+                        out.security_http = Some(map.next_value()?);
                     } else {
                         let value: Value = map.next_value()?;
                         if k != "@comment" {
@@ -285,10 +306,7 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
             f.write_str("a list of strings")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-            Ok(v.split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect())
+            Ok(v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
         }
         fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
             Ok(Vec::new())
@@ -306,4 +324,125 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
 
 fn opt_string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     string_or_list(d).map(Some)
+}
+
+/// `qos/ratelimit/router` (krakend-ratelimit v3).
+#[derive(Debug, Default, Deserialize)]
+pub struct RateLimitRouterConfig {
+    #[serde(default)]
+    pub max_rate: f64,
+    #[serde(default)]
+    pub capacity: Option<u64>,
+    #[serde(default)]
+    pub client_max_rate: f64,
+    #[serde(default)]
+    pub client_capacity: Option<u64>,
+    #[serde(default)]
+    pub strategy: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub every: Option<GoDuration>,
+    #[serde(default)]
+    pub num_shards: Option<u64>,
+    #[serde(default)]
+    pub cleanup_period: Option<GoDuration>,
+    #[serde(default)]
+    pub cleanup_threads: Option<u64>,
+    #[serde(default, rename = "@comment")]
+    pub comment: Option<Value>,
+}
+
+/// `qos/ratelimit/proxy`: one bucket per backend.
+#[derive(Debug, Default, Deserialize)]
+pub struct RateLimitProxyConfig {
+    #[serde(default)]
+    pub max_rate: f64,
+    #[serde(default)]
+    pub capacity: Option<u64>,
+    #[serde(default)]
+    pub every: Option<GoDuration>,
+    #[serde(default, rename = "@comment")]
+    pub comment: Option<Value>,
+}
+
+/// `qos/circuit-breaker` (sony/gobreaker as KrakenD wires it). Durations are whole seconds.
+#[derive(Debug, Default, Deserialize)]
+pub struct CircuitBreakerConfig {
+    #[serde(default)]
+    pub interval: u64,
+    #[serde(default)]
+    pub timeout: u64,
+    #[serde(default)]
+    pub max_errors: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub log_status_change: bool,
+    #[serde(default, rename = "@comment")]
+    pub comment: Option<Value>,
+}
+
+/// `security/cors` (rs/cors as KrakenD wires it).
+#[derive(Debug, Default, Deserialize)]
+pub struct CorsConfig {
+    #[serde(default)]
+    pub allow_origins: Vec<String>,
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    #[serde(default)]
+    pub allow_credentials: bool,
+    #[serde(default)]
+    pub allow_private_network: bool,
+    #[serde(default)]
+    pub max_age: Option<GoDuration>,
+    #[serde(default)]
+    pub options_passthrough: bool,
+    #[serde(default)]
+    pub options_success_status: Option<u16>,
+    #[serde(default)]
+    pub debug: bool,
+    #[serde(default, rename = "@comment")]
+    pub comment: Option<Value>,
+}
+
+/// `security/http` (unrolled/secure as KrakenD wires it).
+#[derive(Debug, Default, Deserialize)]
+pub struct SecurityHttpConfig {
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    #[serde(default)]
+    pub allowed_hosts_are_regex: bool,
+    #[serde(default)]
+    pub host_proxy_headers: Vec<String>,
+    #[serde(default)]
+    pub sts_seconds: u64,
+    #[serde(default)]
+    pub sts_include_subdomains: bool,
+    #[serde(default)]
+    pub frame_deny: bool,
+    #[serde(default)]
+    pub custom_frame_options_value: Option<String>,
+    #[serde(default)]
+    pub content_type_nosniff: bool,
+    #[serde(default)]
+    pub browser_xss_filter: bool,
+    #[serde(default)]
+    pub content_security_policy: Option<String>,
+    #[serde(default)]
+    pub referrer_policy: Option<String>,
+    #[serde(default)]
+    pub is_development: bool,
+    #[serde(default)]
+    pub ssl_redirect: bool,
+    #[serde(default)]
+    pub ssl_host: Option<String>,
+    #[serde(default)]
+    pub ssl_proxy_headers: BTreeMap<String, String>,
+    #[serde(default, rename = "@comment")]
+    pub comment: Option<Value>,
 }

@@ -86,7 +86,8 @@ mod tests {
         ];
         let a = assemble(&parts).unwrap();
         let v: Value = serde_json::from_str(&a.text).unwrap();
-        let paths: Vec<&str> = v["endpoints"].as_array().unwrap().iter().map(|e| e["endpoint"].as_str().unwrap()).collect();
+        let paths: Vec<&str> =
+            v["endpoints"].as_array().unwrap().iter().map(|e| e["endpoint"].as_str().unwrap()).collect();
         assert_eq!(paths, ["/s", "/a", "/b1", "/b2"]);
         assert_eq!(a.endpoint_sources, ["/gw/0-service", "/gw/a-one", "/gw/b-list", "/gw/b-list"]);
         assert_eq!(v["timeout"], "1s");

@@ -21,11 +21,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub(crate) fn error(
-        path: impl Into<String>,
-        endpoint: Option<&str>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub(crate) fn error(path: impl Into<String>, endpoint: Option<&str>, message: impl Into<String>) -> Self {
         Problem {
             severity: Severity::Error,
             path: path.into(),
@@ -35,15 +31,8 @@ impl Problem {
         }
     }
 
-    pub(crate) fn warning(
-        path: impl Into<String>,
-        endpoint: Option<&str>,
-        message: impl Into<String>,
-    ) -> Self {
-        Problem {
-            severity: Severity::Warning,
-            ..Problem::error(path, endpoint, message)
-        }
+    pub(crate) fn warning(path: impl Into<String>, endpoint: Option<&str>, message: impl Into<String>) -> Self {
+        Problem { severity: Severity::Warning, ..Problem::error(path, endpoint, message) }
     }
 }
 
@@ -53,11 +42,7 @@ impl fmt::Display for Problem {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let path = if self.path.is_empty() {
-            "(root)"
-        } else {
-            &self.path
-        };
+        let path = if self.path.is_empty() { "(root)" } else { &self.path };
         write!(f, "{kind}: `{path}`")?;
         let mut extra = Vec::new();
         if let Some(e) = &self.endpoint {

@@ -5,19 +5,8 @@ use crate::Gateway;
 /// Every problem (errors then warnings) the gateway reports for `text`, one per line.
 fn report(text: &str) -> String {
     match Gateway::from_json(text) {
-        Ok(g) => g
-            .warnings()
-            .iter()
-            .map(|w| w.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Err(e) => e
-            .errors
-            .iter()
-            .chain(&e.warnings)
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Ok(g) => g.warnings().iter().map(|w| w.to_string()).collect::<Vec<_>>().join("\n"),
+        Err(e) => e.errors.iter().chain(&e.warnings).map(|p| p.to_string()).collect::<Vec<_>>().join("\n"),
     }
 }
 
@@ -68,9 +57,7 @@ fn reserved_and_wildcard_paths_are_refused() {
 
 #[test]
 fn an_endpoint_needs_a_backend() {
-    insta::assert_snapshot!(report(&endpoint(
-        r#"{"endpoint": "/empty", "backend": []}"#
-    )));
+    insta::assert_snapshot!(report(&endpoint(r#"{"endpoint": "/empty", "backend": []}"#)));
 }
 
 #[test]
@@ -122,8 +109,6 @@ fn unknown_keys_and_namespaces_are_warnings_with_their_path() {
 
 #[test]
 fn valid_configs_have_no_problems() {
-    let text = endpoint(&format!(
-        r#"{{"endpoint": "/a/{{id}}", "timeout": "1m30s", "backend": [{OK_BACKEND}]}}"#
-    ));
+    let text = endpoint(&format!(r#"{{"endpoint": "/a/{{id}}", "timeout": "1m30s", "backend": [{OK_BACKEND}]}}"#));
     assert_eq!(report(&text), "");
 }

@@ -8,15 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const ROUTABLE_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 pub const BACKEND_ENCODINGS: &[&str] = &["json", "safejson", "string", "no-op", "xml"];
-pub const OUTPUT_ENCODINGS: &[&str] = &[
-    "json",
-    "json-collection",
-    "string",
-    "no-op",
-    "xml",
-    "yaml",
-    "negotiate",
-];
+pub const OUTPUT_ENCODINGS: &[&str] = &["json", "json-collection", "string", "no-op", "xml", "yaml", "negotiate"];
 
 /// Returns (errors, warnings).
 pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
@@ -26,11 +18,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
 
     match service.version.as_ref().and_then(|v| v.as_i64()) {
         Some(3) => {}
-        Some(n) => errors.push(Problem::error(
-            "version",
-            None,
-            format!("unsupported version: {n} (want: 3)"),
-        )),
+        Some(n) => errors.push(Problem::error("version", None, format!("unsupported version: {n} (want: 3)"))),
         None => errors.push(Problem::error(
             "version",
             None,
@@ -41,21 +29,14 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         && !ip.is_empty()
         && ip.parse::<std::net::IpAddr>().is_err()
     {
-        errors.push(Problem::error(
-            "listen_ip",
-            None,
-            format!("`{ip}` is not an IP address"),
-        ));
+        errors.push(Problem::error("listen_ip", None, format!("`{ip}` is not an IP address")));
     }
     for (i, h) in service.host.iter().enumerate() {
         if let Err(e) = sanitize_host(h) {
             errors.push(Problem::error(format!("host[{i}]"), None, e));
         }
     }
-    for (field, d) in [
-        ("timeout", &service.timeout),
-        ("cache_ttl", &service.cache_ttl),
-    ] {
+    for (field, d) in [("timeout", &service.timeout), ("cache_ttl", &service.cache_ttl)] {
         if d.is_some_and(|d| d.was_number) {
             warnings.push(number_duration(field, None));
         }
@@ -71,9 +52,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
     }
     unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
     if let Some(r) = &service.extra_config.router
-        && (r.trusted_proxies.is_some()
-            || r.remote_ip_headers.is_some()
-            || r.forwarded_by_client_ip.is_some())
+        && (r.trusted_proxies.is_some() || r.remote_ip_headers.is_some() || r.forwarded_by_client_ip.is_some())
     {
         // Accepted: the client IP logic reads them.
     }
@@ -101,7 +80,11 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             errors.push(Problem::error(at("endpoint"), ep, format!("ignoring the '{label}' endpoint, since it is invalid!!! (paths under /__debug, /__echo, /__health and `*` followed by more characters are reserved)")));
         }
         if path.ends_with("/*") {
-            errors.push(Problem::error(at("endpoint"), ep, "wildcard endpoints (`/*`) are a KrakenD Enterprise feature; KrakenD CE refuses them too"));
+            errors.push(Problem::error(
+                at("endpoint"),
+                ep,
+                "wildcard endpoints (`/*`) are a KrakenD Enterprise feature; KrakenD CE refuses them too",
+            ));
         }
         if e.backend.is_empty() {
             errors.push(Problem::error(
@@ -110,13 +93,13 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
                 format!("ignoring the '{label}' endpoint, since it has 0 backends defined!"),
             ));
         }
-        let output = e
-            .output_encoding
-            .as_deref()
-            .or(service.output_encoding.as_deref())
-            .unwrap_or("json");
+        let output = e.output_encoding.as_deref().or(service.output_encoding.as_deref()).unwrap_or("json");
         if output == "no-op" && e.backend.len() > 1 {
-            errors.push(Problem::error(at("output_encoding"), ep, "can not use NoOp encoding with more than one backends connected to the same endpoint"));
+            errors.push(Problem::error(
+                at("output_encoding"),
+                ep,
+                "can not use NoOp encoding with more than one backends connected to the same endpoint",
+            ));
         }
         if let Some(enc) = &e.output_encoding
             && !OUTPUT_ENCODINGS.contains(&enc.as_str())
@@ -133,11 +116,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             }
         }
         if e.concurrent_calls == Some(0) {
-            warnings.push(Problem::warning(
-                at("concurrent_calls"),
-                ep,
-                "0 means 1, as in KrakenD",
-            ));
+            warnings.push(Problem::warning(at("concurrent_calls"), ep, "0 means 1, as in KrakenD"));
         }
         unsupported_namespaces(&e.extra_config, &at("extra_config"), ep, &mut warnings);
         if let Some(p) = &e.extra_config.proxy
@@ -198,37 +177,29 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             if !b.disable_host_sanitize {
                 for (k, h) in b.host.iter().enumerate() {
                     if let Err(msg) = sanitize_host(h) {
-                        errors.push(Problem::error(
-                            format!("endpoints[{i}].backend[{j}].host[{k}]"),
-                            ep,
-                            msg,
-                        ));
+                        errors.push(Problem::error(format!("endpoints[{i}].backend[{j}].host[{k}]"), ep, msg));
                     }
                 }
             }
             let outputs = placeholders(&b.url_pattern);
-            let distinct: Vec<&str> = outputs
-                .iter()
-                .copied()
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
+            let distinct: Vec<&str> = outputs.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
             // KrakenD's own count (config.go uniqueOutput) leaves out the last distinct name.
-            let set_size = distinct[..distinct.len().saturating_sub(1)]
-                .iter()
-                .filter(|o| !is_sequential_param(o))
-                .count();
+            let set_size =
+                distinct[..distinct.len().saturating_sub(1)].iter().filter(|o| !is_sequential_param(o)).count();
             if set_size > input.len() {
                 errors.push(Problem::error(bat("url_pattern"), ep, format!(
                     "input and output params do not match. endpoint: {label}, backend: {j}. input: [{}], output: [{}]",
                     input.iter().copied().collect::<Vec<_>>().join(" "), distinct.join(" "))));
-            } else if let Some(bad) = distinct
-                .iter()
-                .find(|o| !is_sequential_param(o) && !input.contains(*o))
-            {
-                errors.push(Problem::error(bat("url_pattern"), ep, format!(
-                    "undefined output param '{bad}'! endpoint: {label}, backend: {j}. input: [{}], output: [{}]",
-                    input.iter().copied().collect::<Vec<_>>().join(" "), distinct.join(" "))));
+            } else if let Some(bad) = distinct.iter().find(|o| !is_sequential_param(o) && !input.contains(*o)) {
+                errors.push(Problem::error(
+                    bat("url_pattern"),
+                    ep,
+                    format!(
+                        "undefined output param '{bad}'! endpoint: {label}, backend: {j}. input: [{}], output: [{}]",
+                        input.iter().copied().collect::<Vec<_>>().join(" "),
+                        distinct.join(" ")
+                    ),
+                ));
             }
             if let Some(enc) = &b.encoding {
                 let lower = enc.to_ascii_lowercase();
@@ -250,7 +221,11 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             if let Some(sd) = &b.sd
                 && sd != "static"
             {
-                warnings.push(Problem::warning(bat("sd"), ep, format!("service discovery `{sd}` is not supported: the hosts are used as static hosts")));
+                warnings.push(Problem::warning(
+                    bat("sd"),
+                    ep,
+                    format!("service discovery `{sd}` is not supported: the hosts are used as static hosts"),
+                ));
             }
             unsupported_namespaces(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
         }
@@ -266,12 +241,7 @@ fn number_duration(path: &str, ep: Option<&str>) -> Problem {
     )
 }
 
-fn unsupported_namespaces(
-    extra: &super::ExtraConfig,
-    at: &str,
-    ep: Option<&str>,
-    warnings: &mut Vec<Problem>,
-) {
+fn unsupported_namespaces(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
     for (name, _) in &extra.unsupported {
         warnings.push(Problem::warning(
             format!("{at}.{name}"),
@@ -305,11 +275,7 @@ fn has_star_inside(path: &str) -> bool {
 /// `{name}` when the whole segment is one placeholder of `[A-Za-z0-9_-]`.
 pub fn whole_segment_param(seg: &str) -> Option<&str> {
     let name = seg.strip_prefix('{')?.strip_suffix('}')?;
-    (!name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-    .then_some(name)
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')).then_some(name)
 }
 
 /// The endpoint's parameter names, in order. Strict REST: whole segments only. With
@@ -350,11 +316,7 @@ pub fn placeholders(pattern: &str) -> Vec<&str> {
         match after.find(['{', '}']) {
             Some(end) if after.as_bytes()[end] == b'}' => {
                 let name = &after[..end];
-                if !name.is_empty()
-                    && name
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || "_-.:/".contains(c))
-                {
+                if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_-.:/".contains(c)) {
                     out.push(name);
                 }
                 rest = &after[end + 1..];
@@ -394,17 +356,9 @@ pub fn sanitize_host(host: &str) -> Result<String, String> {
         Some((n, p)) => (n, Some(p)),
         None => (rest, None),
     };
-    let name_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    let port_ok =
-        port.is_none_or(|p| (2..=6).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
-    if name_ok && port_ok {
-        Ok(format!("{scheme}{rest}"))
-    } else {
-        Err(invalid())
-    }
+    let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let port_ok = port.is_none_or(|p| (2..=6).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    if name_ok && port_ok { Ok(format!("{scheme}{rest}")) } else { Err(invalid()) }
 }
 
 #[cfg(test)]
@@ -413,10 +367,7 @@ mod tests {
 
     #[test]
     fn host_sanitising_adds_scheme_and_drops_trailing_slash() {
-        assert_eq!(
-            sanitize_host("localhost:8080").unwrap(),
-            "http://localhost:8080"
-        );
+        assert_eq!(sanitize_host("localhost:8080").unwrap(), "http://localhost:8080");
         assert_eq!(sanitize_host("https://a.b/").unwrap(), "https://a.b");
         assert!(sanitize_host("http://a/api").is_err());
         assert!(sanitize_host("kafka://x").is_err());
@@ -424,10 +375,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_found_anywhere_in_a_url_pattern() {
-        assert_eq!(
-            placeholders("/a/{id}?c={chan}&x={resp0_a.b}"),
-            vec!["id", "chan", "resp0_a.b"]
-        );
+        assert_eq!(placeholders("/a/{id}?c={chan}&x={resp0_a.b}"), vec!["id", "chan", "resp0_a.b"]);
         assert_eq!(placeholders("/{var}.{extension}"), vec!["var", "extension"]);
         assert!(placeholders("/{}/{ bad }").is_empty());
     }

@@ -51,11 +51,7 @@ impl AllowTree {
             let last = fields.pop().unwrap_or_default();
             let mut level = &mut root;
             for field in fields {
-                level = level
-                    .0
-                    .entry(field.to_owned())
-                    .or_default()
-                    .get_or_insert_with(AllowTree::default);
+                level = level.0.entry(field.to_owned()).or_default().get_or_insert_with(AllowTree::default);
             }
             level.0.insert(last.to_owned(), None);
         }
@@ -101,10 +97,7 @@ impl DenyTree {
             self.0.insert((*first).to_owned(), None);
             return;
         }
-        let slot = self
-            .0
-            .entry((*first).to_owned())
-            .or_insert_with(|| Some(DenyTree::default()));
+        let slot = self.0.entry((*first).to_owned()).or_insert_with(|| Some(DenyTree::default()));
         if let Some(children) = slot {
             children.insert(rest);
         }
@@ -147,17 +140,13 @@ mod tests {
 
     fn allow(paths: &[&str], data: Value) -> Value {
         let mut data = object(data);
-        FieldFilter::new(&strings(paths), &[])
-            .expect("allow list is not empty")
-            .apply(&mut data);
+        FieldFilter::new(&strings(paths), &[]).expect("allow list is not empty").apply(&mut data);
         Value::Object(data)
     }
 
     fn deny(paths: &[&str], data: Value) -> Value {
         let mut data = object(data);
-        FieldFilter::new(&[], &strings(paths))
-            .expect("deny list is not empty")
-            .apply(&mut data);
+        FieldFilter::new(&[], &strings(paths)).expect("deny list is not empty").apply(&mut data);
         Value::Object(data)
     }
 
@@ -169,9 +158,7 @@ mod tests {
     #[test]
     fn allow_takes_precedence_over_deny() {
         let mut data = object(json!({"a": 1, "b": 2}));
-        FieldFilter::new(&strings(&["a"]), &strings(&["a"]))
-            .expect("allow list is not empty")
-            .apply(&mut data);
+        FieldFilter::new(&strings(&["a"]), &strings(&["a"])).expect("allow list is not empty").apply(&mut data);
         assert_eq!(Value::Object(data), json!({"a": 1}));
     }
 
@@ -179,10 +166,7 @@ mod tests {
     #[test]
     fn allow_keeps_listed_paths_and_drops_nested_paths_through_scalars() {
         let data = json!({"supu": 42, "tupu": false, "foo": "bar", "a": {"b": true, "c": 42, "d": "tupu"}});
-        assert_eq!(
-            allow(&["supu", "a.b", "a.c", "foo.unknown"], data),
-            json!({"supu": 42, "a": {"b": true, "c": 42}})
-        );
+        assert_eq!(allow(&["supu", "a.b", "a.c", "foo.unknown"], data), json!({"supu": 42, "a": {"b": true, "c": 42}}));
     }
 
     // Case `allow_drops_arrays_on_nested_path`.
@@ -195,35 +179,23 @@ mod tests {
     #[test]
     fn allow_leaf_keeps_arrays_and_objects_whole() {
         let data = json!({"a": [{"b": 1}, 2], "o": {"x": {"y": 1}}, "z": 0});
-        assert_eq!(
-            allow(&["a", "o"], data),
-            json!({"a": [{"b": 1}, 2], "o": {"x": {"y": 1}}})
-        );
+        assert_eq!(allow(&["a", "o"], data), json!({"a": [{"b": 1}, 2], "o": {"x": {"y": 1}}}));
     }
 
     #[test]
     fn allow_deletes_objects_emptied_by_the_recursion() {
         let data = json!({"a": {"x": 1}, "b": {"c": {"d": 1}}, "k": 1});
-        assert_eq!(
-            allow(&["a.missing", "b.c.missing", "k"], data),
-            json!({"k": 1})
-        );
+        assert_eq!(allow(&["a.missing", "b.c.missing", "k"], data), json!({"k": 1}));
     }
 
     #[test]
     fn allow_deletes_an_empty_object_on_a_nested_path() {
-        assert_eq!(
-            allow(&["a.b", "c"], json!({"a": {}, "c": {}})),
-            json!({"c": {}})
-        );
+        assert_eq!(allow(&["a.b", "c"], json!({"a": {}, "c": {}})), json!({"c": {}}));
     }
 
     #[test]
     fn allow_with_nothing_matching_empties_the_data() {
-        assert_eq!(
-            allow(&["nope", "x.y"], json!({"a": 1, "x": {"z": 1}})),
-            json!({})
-        );
+        assert_eq!(allow(&["nope", "x.y"], json!({"a": 1, "x": {"z": 1}})), json!({}));
     }
 
     #[test]
@@ -265,14 +237,9 @@ mod tests {
         ];
         for input in &inputs {
             for list in lists {
-                let Value::Object(out) = allow(list, input.clone()) else {
-                    unreachable!("allow returns an object")
-                };
+                let Value::Object(out) = allow(list, input.clone()) else { unreachable!("allow returns an object") };
                 let original = object(input.clone());
-                assert!(
-                    is_sub_object(&out, &original),
-                    "{list:?} on {input} gave {out:?}"
-                );
+                assert!(is_sub_object(&out, &original), "{list:?} on {input} gave {out:?}");
                 assert!(out.len() <= original.len());
             }
         }
@@ -294,15 +261,7 @@ mod tests {
                 "b": true, "c": 42, "d": "tupu"
             }
         });
-        let list = [
-            "supu",
-            "a.b",
-            "a.c",
-            "foo.unknown",
-            "a.a.b",
-            "a.a.deeper.a.aa",
-            "a.a.deeper.b.aa",
-        ];
+        let list = ["supu", "a.b", "a.c", "foo.unknown", "a.a.b", "a.a.deeper.a.aa", "a.a.deeper.b.aa"];
         assert_eq!(
             deny(&list, data),
             json!({

@@ -18,14 +18,8 @@ pub(crate) struct Flatmap {
 
 #[derive(Debug)]
 enum Op {
-    Move {
-        src: Vec<Segment>,
-        dst: Vec<Segment>,
-    },
-    Append {
-        src: Vec<Segment>,
-        dst: Vec<Segment>,
-    },
+    Move { src: Vec<Segment>, dst: Vec<Segment> },
+    Append { src: Vec<Segment>, dst: Vec<Segment> },
     Del(Vec<Vec<Segment>>),
 }
 
@@ -44,10 +38,9 @@ impl Flatmap {
             typed = true;
             // A non-string argument is an empty path, which matches nothing.
             let args: Vec<Vec<Segment>> = match entry.get("args") {
-                Some(Value::Array(args)) => args
-                    .iter()
-                    .map(|arg| arg.as_str().map(paths::split).unwrap_or_default())
-                    .collect(),
+                Some(Value::Array(args)) => {
+                    args.iter().map(|arg| arg.as_str().map(paths::split).unwrap_or_default()).collect()
+                }
                 _ => Vec::new(),
             };
             // lura panics on a `move`/`append` with fewer than two arguments; skip it instead.
@@ -57,11 +50,7 @@ impl Flatmap {
                     let (Some(src), Some(dst)) = (args.next(), args.next()) else {
                         continue;
                     };
-                    if kind == "move" {
-                        Op::Move { src, dst }
-                    } else {
-                        Op::Append { src, dst }
-                    }
+                    if kind == "move" { Op::Move { src, dst } } else { Op::Append { src, dst } }
                 }
                 "del" => Op::Del(args.collect()),
                 _ => continue,
@@ -132,8 +121,8 @@ mod tests {
 
     #[test]
     fn unknown_op_types_count_but_do_nothing() {
-        let flatmap = Flatmap::compile(&json!([{"type": "copy", "args": ["a", "b"]}]))
-            .expect("a typed op makes a filter");
+        let flatmap =
+            Flatmap::compile(&json!([{"type": "copy", "args": ["a", "b"]}])).expect("a typed op makes a filter");
         assert!(flatmap.is_identity());
         let data = object(json!({"a": 1}));
         assert_eq!(flatmap.apply(data.clone()), data);
@@ -159,17 +148,13 @@ mod tests {
             {"type": "move", "args": ["b", "c"]},
             {"type": "del", "args": ["x", "y"]}
         ]);
-        assert_eq!(
-            run(filter, json!({"a": 1, "x": 2, "y": 3, "z": 4})),
-            json!({"c": 1, "z": 4})
-        );
+        assert_eq!(run(filter, json!({"a": 1, "x": 2, "y": 3, "z": 4})), json!({"c": 1, "z": 4}));
     }
 
     // Case `flatmap_collection_rename` (lura integration test /flatmap/rename).
     #[test]
     fn renames_a_field_in_every_collection_element() {
-        let filter =
-            json!([{"type": "move", "args": ["collection.*.date", "collection.*.created_at"]}]);
+        let filter = json!([{"type": "move", "args": ["collection.*.date", "collection.*.created_at"]}]);
         let data = json!({"collection": [
             {"body": "some content", "date": "123456789"},
             {"body": "some other content", "date": "123496789"}
@@ -219,20 +204,14 @@ mod tests {
             {"type": "move", "args": ["zone.state", "shipping_state"]},
             {"type": "del", "args": ["zone"]}
         ]);
-        assert_eq!(
-            run(filter, json!({"zone": {"state": "NY"}, "id": 1})),
-            json!({"id": 1, "shipping_state": "NY"})
-        );
+        assert_eq!(run(filter, json!({"zone": {"state": "NY"}, "id": 1})), json!({"id": 1, "shipping_state": "NY"}));
     }
 
     // SEMANTICS 3.8: embedding `b.a -> b.b.a.b.c`.
     #[test]
     fn embedding_creates_the_extra_dst_segments_under_the_source_parent() {
         let filter = json!([{"type": "move", "args": ["b.a", "b.b.a.b.c"]}]);
-        assert_eq!(
-            run(filter, json!({"a": 1, "b": {"a": 42}})),
-            json!({"a": 1, "b": {"b": {"a": {"b": {"c": 42}}}}})
-        );
+        assert_eq!(run(filter, json!({"a": 1, "b": {"a": 42}})), json!({"a": 1, "b": {"b": {"a": {"b": {"c": 42}}}}}));
     }
 
     // SEMANTICS 3.8: `del a.b.c` deletes `c` and keeps `a.b`; `kindergarten.0` closes up.
@@ -240,10 +219,7 @@ mod tests {
     fn del_removes_only_the_last_segment() {
         let filter = json!([{"type": "del", "args": ["a.b.c", "kindergarten.0"]}]);
         assert_eq!(
-            run(
-                filter,
-                json!({"a": {"b": {"c": 1, "d": 2}}, "kindergarten": ["x", "y"]})
-            ),
+            run(filter, json!({"a": {"b": {"c": 1, "d": 2}}, "kindergarten": ["x", "y"]})),
             json!({"a": {"b": {"d": 2}}, "kindergarten": ["y"]})
         );
     }
@@ -252,10 +228,7 @@ mod tests {
     #[test]
     fn append_keeps_dst_elements_first() {
         let filter = json!([{"type": "append", "args": ["y", "z"]}]);
-        assert_eq!(
-            run(filter, json!({"y": [0, 1, 2], "z": [10, 11]})),
-            json!({"z": [10, 11, 0, 1, 2]})
-        );
+        assert_eq!(run(filter, json!({"y": [0, 1, 2], "z": [10, 11]})), json!({"z": [10, 11, 0, 1, 2]}));
     }
 
     #[test]
@@ -268,20 +241,16 @@ mod tests {
 
     #[test]
     fn empty_data_stays_empty() {
-        let filter =
-            json!([{"type": "move", "args": ["a", "a.b"]}, {"type": "del", "args": ["*"]}]);
+        let filter = json!([{"type": "move", "args": ["a", "a.b"]}, {"type": "del", "args": ["*"]}]);
         assert_eq!(run(filter, json!({})), json!({}));
     }
 
     #[test]
     fn the_same_flatmap_can_run_many_times() {
-        let flatmap = Flatmap::compile(&json!([{"type": "move", "args": ["a", "b"]}]))
-            .expect("a typed op makes a filter");
+        let flatmap =
+            Flatmap::compile(&json!([{"type": "move", "args": ["a", "b"]}])).expect("a typed op makes a filter");
         for n in 0..3 {
-            assert_eq!(
-                Value::Object(flatmap.apply(object(json!({"a": n})))),
-                json!({"b": n})
-            );
+            assert_eq!(Value::Object(flatmap.apply(object(json!({"a": n})))), json!({"b": n}));
         }
     }
 }

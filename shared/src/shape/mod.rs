@@ -148,10 +148,7 @@ mod tests {
     }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-            .collect()
+        items.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
     }
 
     /// A backend's formatting settings, named like the config keys.
@@ -190,39 +187,18 @@ mod tests {
     fn nothing_configured_is_identity() {
         let shaper = Backend::default().shaper();
         assert!(shaper.is_identity());
-        assert_eq!(
-            Value::Object(shaper.apply(object(lura_body()))),
-            lura_body()
-        );
+        assert_eq!(Value::Object(shaper.apply(object(lura_body()))), lura_body());
     }
 
     #[test]
     fn any_setting_makes_the_shaper_non_identity() {
         let settings = [
-            Backend {
-                target: "a",
-                ..Backend::default()
-            },
-            Backend {
-                allow: &["a"],
-                ..Backend::default()
-            },
-            Backend {
-                deny: &["a"],
-                ..Backend::default()
-            },
-            Backend {
-                mapping: &[("a", "b")],
-                ..Backend::default()
-            },
-            Backend {
-                group: "g",
-                ..Backend::default()
-            },
-            Backend {
-                flatmap_filter: Some(json!([{"type": "del", "args": ["a"]}])),
-                ..Backend::default()
-            },
+            Backend { target: "a", ..Backend::default() },
+            Backend { allow: &["a"], ..Backend::default() },
+            Backend { deny: &["a"], ..Backend::default() },
+            Backend { mapping: &[("a", "b")], ..Backend::default() },
+            Backend { group: "g", ..Backend::default() },
+            Backend { flatmap_filter: Some(json!([{"type": "del", "args": ["a"]}])), ..Backend::default() },
         ];
         for backend in settings {
             assert!(!backend.shaper().is_identity());
@@ -238,10 +214,7 @@ mod tests {
             ..Backend::default()
         };
         assert!(backend.shaper().is_identity());
-        assert_eq!(
-            backend.shape(json!({"a": 1, "b": 2})),
-            json!({"a": 1, "b": 2})
-        );
+        assert_eq!(backend.shape(json!({"a": 1, "b": 2})), json!({"a": 1, "b": 2}));
     }
 
     #[test]
@@ -253,52 +226,29 @@ mod tests {
                 flatmap_filter: Some(filter),
                 ..Backend::default()
             };
-            assert_eq!(
-                backend.shape(json!({"a": 1, "b": 2, "c": 3})),
-                json!({"a": 1, "B": 2})
-            );
+            assert_eq!(backend.shape(json!({"a": 1, "b": 2, "c": 3})), json!({"a": 1, "B": 2}));
         }
     }
 
     // Case `allow_nested`.
     #[test]
     fn allow_list_through_the_shaper() {
-        let backend = Backend {
-            allow: &["supu", "a.b", "a.c", "foo.unknown"],
-            ..Backend::default()
-        };
-        assert_eq!(
-            backend.shape(lura_body()),
-            json!({"supu": 42, "a": {"b": true, "c": 42}})
-        );
+        let backend = Backend { allow: &["supu", "a.b", "a.c", "foo.unknown"], ..Backend::default() };
+        assert_eq!(backend.shape(lura_body()), json!({"supu": 42, "a": {"b": true, "c": 42}}));
     }
 
     // Case `allow_drops_arrays_on_nested_path`.
     #[test]
     fn allow_list_drops_arrays_on_a_nested_path() {
-        let backend = Backend {
-            allow: &["a.b", "d.b"],
-            ..Backend::default()
-        };
-        assert_eq!(
-            backend.shape(json!({"a": [{"b": 1}], "c": 2, "d": {"b": 3, "x": 4}})),
-            json!({"d": {"b": 3}})
-        );
+        let backend = Backend { allow: &["a.b", "d.b"], ..Backend::default() };
+        assert_eq!(backend.shape(json!({"a": [{"b": 1}], "c": 2, "d": {"b": 3, "x": 4}})), json!({"d": {"b": 3}}));
     }
 
     // Case `deny_nested`.
     #[test]
     fn deny_list_through_the_shaper() {
         let backend = Backend {
-            deny: &[
-                "supu",
-                "a.b",
-                "a.c",
-                "foo.unknown",
-                "a.a.b",
-                "a.a.deeper.a.aa",
-                "a.a.deeper.b.aa",
-            ],
+            deny: &["supu", "a.b", "a.c", "foo.unknown", "a.a.b", "a.a.deeper.a.aa", "a.a.deeper.b.aa"],
             ..Backend::default()
         };
         let data = json!({
@@ -321,11 +271,7 @@ mod tests {
     #[test]
     fn mapping_renames_top_level_keys_only() {
         let backend = Backend {
-            mapping: &[
-                ("supu", "SUPUUUUU"),
-                ("tupu", "TUPUUUUU"),
-                ("a.b", "a.BOOOOO"),
-            ],
+            mapping: &[("supu", "SUPUUUUU"), ("tupu", "TUPUUUUU"), ("a.b", "a.BOOOOO")],
             ..Backend::default()
         };
         assert_eq!(
@@ -337,93 +283,53 @@ mod tests {
     // Case `mapping_dotted_new_name_truncated`.
     #[test]
     fn mapping_new_name_is_cut_at_the_first_dot() {
-        let backend = Backend {
-            mapping: &[("email", "contact.email")],
-            ..Backend::default()
-        };
-        assert_eq!(
-            backend.shape(json!({"email": "x@y.z", "id": 1})),
-            json!({"contact": "x@y.z", "id": 1})
-        );
+        let backend = Backend { mapping: &[("email", "contact.email")], ..Backend::default() };
+        assert_eq!(backend.shape(json!({"email": "x@y.z", "id": 1})), json!({"contact": "x@y.z", "id": 1}));
     }
 
     #[test]
     fn mapping_overwrites_an_existing_key() {
-        let backend = Backend {
-            mapping: &[("a", "b")],
-            ..Backend::default()
-        };
+        let backend = Backend { mapping: &[("a", "b")], ..Backend::default() };
         assert_eq!(backend.shape(json!({"a": 1, "b": 2})), json!({"b": 1}));
     }
 
     #[test]
     fn mapping_of_a_missing_key_changes_nothing() {
-        let backend = Backend {
-            mapping: &[("x", "y")],
-            ..Backend::default()
-        };
+        let backend = Backend { mapping: &[("x", "y")], ..Backend::default() };
         assert_eq!(backend.shape(json!({"a": 1})), json!({"a": 1}));
     }
 
     #[test]
     fn mapping_a_key_to_itself_deletes_it_like_lura() {
-        let backend = Backend {
-            mapping: &[("a", "a"), ("b", "b.c")],
-            ..Backend::default()
-        };
-        assert_eq!(
-            backend.shape(json!({"a": 1, "b": 2, "c": 3})),
-            json!({"c": 3})
-        );
+        let backend = Backend { mapping: &[("a", "a"), ("b", "b.c")], ..Backend::default() };
+        assert_eq!(backend.shape(json!({"a": 1, "b": 2, "c": 3})), json!({"c": 3}));
     }
 
     #[test]
     fn mapping_dotted_old_name_matches_only_a_literal_key() {
-        let backend = Backend {
-            mapping: &[("a.b", "x")],
-            ..Backend::default()
-        };
-        assert_eq!(
-            backend.shape(json!({"a": {"b": 1}})),
-            json!({"a": {"b": 1}})
-        );
+        let backend = Backend { mapping: &[("a.b", "x")], ..Backend::default() };
+        assert_eq!(backend.shape(json!({"a": {"b": 1}})), json!({"a": {"b": 1}}));
         assert_eq!(backend.shape(json!({"a.b": 1})), json!({"x": 1}));
     }
 
     #[test]
     fn mapping_runs_after_the_filter() {
-        let backend = Backend {
-            allow: &["a"],
-            mapping: &[("a", "b"), ("c", "d")],
-            ..Backend::default()
-        };
+        let backend = Backend { allow: &["a"], mapping: &[("a", "b"), ("c", "d")], ..Backend::default() };
         assert_eq!(backend.shape(json!({"a": 1, "c": 2})), json!({"b": 1}));
     }
 
     // Case `target_extract`.
     #[test]
     fn target_replaces_data_with_the_nested_object() {
-        let backend = Backend {
-            target: "group1",
-            ..Backend::default()
-        };
+        let backend = Backend { target: "group1", ..Backend::default() };
         let data = json!({"supu": 42, "group1": {"b": true, "c": 42, "d": "tupu"}});
-        assert_eq!(
-            backend.shape(data),
-            json!({"b": true, "c": 42, "d": "tupu"})
-        );
+        assert_eq!(backend.shape(data), json!({"b": true, "c": 42, "d": "tupu"}));
     }
 
     #[test]
     fn target_walks_a_dot_path() {
-        let backend = Backend {
-            target: "data.user",
-            ..Backend::default()
-        };
-        assert_eq!(
-            backend.shape(json!({"data": {"user": {"id": 1}, "x": 2}})),
-            json!({"id": 1})
-        );
+        let backend = Backend { target: "data.user", ..Backend::default() };
+        assert_eq!(backend.shape(json!({"data": {"user": {"id": 1}, "x": 2}})), json!({"id": 1}));
     }
 
     // Case `target_missing_gives_empty`.
@@ -438,10 +344,7 @@ mod tests {
             ("a.b", json!({"a": {"b": "s"}})),
             ("a.0", json!({"a": [{"b": 1}]})),
         ] {
-            let backend = Backend {
-                target,
-                ..Backend::default()
-            };
+            let backend = Backend { target, ..Backend::default() };
             assert_eq!(backend.shape(data.clone()), json!({}), "{target} on {data}");
         }
     }
@@ -449,53 +352,26 @@ mod tests {
     // Case `target_allow_mapping_group_together` (lura TestEntityFormatter_altogether).
     #[test]
     fn target_then_allow_then_mapping_then_group() {
-        let backend = Backend {
-            target: "a",
-            allow: &["d"],
-            mapping: &[("d", "D")],
-            group: "group",
-            ..Backend::default()
-        };
+        let backend =
+            Backend { target: "a", allow: &["d"], mapping: &[("d", "D")], group: "group", ..Backend::default() };
         assert_eq!(backend.shape(lura_body()), json!({"group": {"D": "tupu"}}));
     }
 
     // Case `group_on_empty_result`.
     #[test]
     fn group_wraps_even_an_empty_result() {
-        let backend = Backend {
-            group: "g",
-            ..Backend::default()
-        };
+        let backend = Backend { group: "g", ..Backend::default() };
         assert_eq!(backend.shape(json!({})), json!({"g": {}}));
-        let backend = Backend {
-            target: "missing",
-            allow: &["a"],
-            group: "g",
-            ..Backend::default()
-        };
+        let backend = Backend { target: "missing", allow: &["a"], group: "g", ..Backend::default() };
         assert_eq!(backend.shape(json!({"a": 1})), json!({"g": {}}));
     }
 
     #[test]
     fn group_wraps_exactly_once() {
         // Property-style: whatever the data, the result is one key holding the ungrouped result.
-        let grouped = Backend {
-            deny: &["x"],
-            mapping: &[("a", "b")],
-            group: "g",
-            ..Backend::default()
-        };
-        let ungrouped = Backend {
-            deny: &["x"],
-            mapping: &[("a", "b")],
-            ..Backend::default()
-        };
-        for data in [
-            json!({}),
-            json!({"g": 1}),
-            json!({"a": {"g": {}}, "x": 1}),
-            lura_body(),
-        ] {
+        let grouped = Backend { deny: &["x"], mapping: &[("a", "b")], group: "g", ..Backend::default() };
+        let ungrouped = Backend { deny: &["x"], mapping: &[("a", "b")], ..Backend::default() };
+        for data in [json!({}), json!({"g": 1}), json!({"a": {"g": {}}, "x": 1}), lura_body()] {
             let out = object(grouped.shape(data.clone()));
             assert_eq!(out.len(), 1);
             assert_eq!(out.get("g"), Some(&ungrouped.shape(data)));
@@ -547,10 +423,7 @@ mod tests {
             flatmap_filter: Some(json!([{"type": "del", "args": ["c"]}])),
             ..Backend::default()
         };
-        assert_eq!(
-            backend.shape(json!({"a": 1, "b": 2, "c": 3})),
-            json!({"a": 1, "b": 2})
-        );
+        assert_eq!(backend.shape(json!({"a": 1, "b": 2, "c": 3})), json!({"a": 1, "b": 2}));
     }
 
     #[test]
@@ -561,26 +434,20 @@ mod tests {
             flatmap_filter: Some(json!([{"type": "move", "args": ["data", "inner"]}])),
             ..Backend::default()
         };
-        assert_eq!(
-            backend.shape(json!({"data": {"data": 1}})),
-            json!({"g": {"inner": 1}})
-        );
+        assert_eq!(backend.shape(json!({"data": {"data": 1}})), json!({"g": {"inner": 1}}));
     }
 
     #[test]
     fn flatmap_emptying_the_data_still_groups() {
-        let backend = Backend {
-            group: "g",
-            flatmap_filter: Some(json!([{"type": "del", "args": ["a"]}])),
-            ..Backend::default()
-        };
+        let backend =
+            Backend { group: "g", flatmap_filter: Some(json!([{"type": "del", "args": ["a"]}])), ..Backend::default() };
         assert_eq!(backend.shape(json!({"a": 1})), json!({"g": {}}));
     }
 
     #[test]
     fn endpoint_flatmap_compiles_and_applies_on_its_own() {
-        let flatmap = Flatmap::compile(&json!([{"type": "move", "args": ["a.b", "b"]}]))
-            .expect("a typed op makes a filter");
+        let flatmap =
+            Flatmap::compile(&json!([{"type": "move", "args": ["a.b", "b"]}])).expect("a typed op makes a filter");
         assert_eq!(
             Value::Object(flatmap.apply(object(json!({"a": {"b": 1, "c": 2}})))),
             json!({"a": {"c": 2}, "b": 1})

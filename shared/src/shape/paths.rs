@@ -15,10 +15,7 @@ pub(super) struct Segment {
 
 impl Segment {
     pub(super) fn new(text: &str) -> Segment {
-        Segment {
-            text: text.to_owned(),
-            index: canonical_index(text),
-        }
+        Segment { text: text.to_owned(), index: canonical_index(text) }
     }
 
     pub(super) fn text(&self) -> &str {
@@ -57,12 +54,7 @@ mod tests {
 
     #[test]
     fn split_keeps_empty_segments_like_go() {
-        let texts = |p: &str| {
-            split(p)
-                .iter()
-                .map(|s| s.text().to_owned())
-                .collect::<Vec<_>>()
-        };
+        let texts = |p: &str| split(p).iter().map(|s| s.text().to_owned()).collect::<Vec<_>>();
         assert_eq!(texts("a.b.c"), ["a", "b", "c"]);
         assert_eq!(texts(""), [""]);
         assert_eq!(texts("a..b."), ["a", "", "b", ""]);

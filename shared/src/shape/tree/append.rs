@@ -31,10 +31,7 @@ impl Node {
         let position = match branch.position(segment) {
             Some(position) => position,
             None => {
-                branch.edges.push(Edge {
-                    label: Label::Key(segment.text().to_owned()),
-                    node: Node::Raw(Value::Null),
-                });
+                branch.edges.push(Edge { label: Label::Key(segment.text().to_owned()), node: Node::Raw(Value::Null) });
                 branch.edges.len() - 1
             }
         };
@@ -64,10 +61,7 @@ impl Node {
                 for (key, child) in map {
                     match branch.edges.iter_mut().find(|e| e.label.matches_key(&key)) {
                         Some(edge) => edge.node.absorb(child),
-                        None => branch.edges.push(Edge {
-                            label: Label::Key(key),
-                            node: Node::Raw(child),
-                        }),
+                        None => branch.edges.push(Edge { label: Label::Key(key), node: Node::Raw(child) }),
                     }
                 }
             }
@@ -78,16 +72,9 @@ impl Node {
                     return;
                 }
                 for (index, child) in items.into_iter().enumerate() {
-                    match branch
-                        .edges
-                        .iter_mut()
-                        .find(|e| e.label.matches_index(index))
-                    {
+                    match branch.edges.iter_mut().find(|e| e.label.matches_index(index)) {
                         Some(edge) => edge.node.absorb(child),
-                        None => branch.edges.push(Edge {
-                            label: Label::Index(index),
-                            node: Node::Raw(child),
-                        }),
+                        None => branch.edges.push(Edge { label: Label::Index(index), node: Node::Raw(child) }),
                     }
                 }
             }
@@ -114,10 +101,7 @@ mod tests {
 
     #[test]
     fn append_puts_dst_elements_first_and_deletes_src() {
-        assert_eq!(
-            append(json!({"a": [42], "b": [1]}), "a", "b"),
-            json!({"b": [1, 42]})
-        );
+        assert_eq!(append(json!({"a": [42], "b": [1]}), "a", "b"), json!({"b": [1, 42]}));
     }
 
     #[test]
@@ -132,28 +116,15 @@ mod tests {
 
     #[test]
     fn append_to_empty_and_from_empty_arrays() {
-        assert_eq!(
-            append(json!({"a": [1, 2], "b": []}), "a", "b"),
-            json!({"b": [1, 2]})
-        );
-        assert_eq!(
-            append(json!({"a": [], "b": [1]}), "a", "b"),
-            json!({"b": [1]})
-        );
-        assert_eq!(
-            append(json!({"a": [], "b": []}), "a", "b"),
-            json!({"b": []})
-        );
+        assert_eq!(append(json!({"a": [1, 2], "b": []}), "a", "b"), json!({"b": [1, 2]}));
+        assert_eq!(append(json!({"a": [], "b": [1]}), "a", "b"), json!({"b": [1]}));
+        assert_eq!(append(json!({"a": [], "b": []}), "a", "b"), json!({"b": []}));
     }
 
     #[test]
     fn append_nested_arrays_and_leaves_null_parent() {
         assert_eq!(
-            append(
-                json!({"x": {"a": [{"k": 1}]}, "y": {"b": [{"k": 0}]}}),
-                "x.a",
-                "y.b"
-            ),
+            append(json!({"x": {"a": [{"k": 1}]}, "y": {"b": [{"k": 0}]}}), "x.a", "y.b"),
             json!({"x": null, "y": {"b": [{"k": 0}, {"k": 1}]}})
         );
     }
@@ -161,11 +132,7 @@ mod tests {
     #[test]
     fn append_with_wildcard_src_collects_one_value_per_element() {
         assert_eq!(
-            append(
-                json!({"l": [{"v": 1}, {"w": 2}, {"v": 3}], "out": [0]}),
-                "l.*.v",
-                "out"
-            ),
+            append(json!({"l": [{"v": 1}, {"w": 2}, {"v": 3}], "out": [0]}), "l.*.v", "out"),
             json!({"l": [null, {"w": 2}, null], "out": [0, 1, null, 3]})
         );
     }
@@ -183,9 +150,6 @@ mod tests {
         let mut root = tree(json!({"d": [{"a": 1}, {"b": 2}, {"c": 3}], "s": [{"x": 4}]}));
         root.del(&split("d.0"));
         root.append(&split("s"), &split("d"));
-        assert_eq!(
-            root.into_value(),
-            json!({"d": [{"b": 2, "c": 3}, {"c": 3, "x": 4}, {"b": 2}]})
-        );
+        assert_eq!(root.into_value(), json!({"d": [{"b": 2, "c": 3}, {"c": 3, "x": 4}, {"b": 2}]}));
     }
 }

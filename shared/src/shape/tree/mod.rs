@@ -104,10 +104,7 @@ impl Branch {
                 is_collection: false,
                 edges: map
                     .into_iter()
-                    .map(|(key, node)| Edge {
-                        label: Label::Key(key),
-                        node: Node::Raw(node),
-                    })
+                    .map(|(key, node)| Edge { label: Label::Key(key), node: Node::Raw(node) })
                     .collect(),
             },
             Value::Array(items) if !items.is_empty() => Branch {
@@ -116,17 +113,10 @@ impl Branch {
                 edges: items
                     .into_iter()
                     .enumerate()
-                    .map(|(index, node)| Edge {
-                        label: Label::Index(index),
-                        node: Node::Raw(node),
-                    })
+                    .map(|(index, node)| Edge { label: Label::Index(index), node: Node::Raw(node) })
                     .collect(),
             },
-            value => Branch {
-                is_collection: value.is_array(),
-                value,
-                edges: Vec::new(),
-            },
+            value => Branch { is_collection: value.is_array(), value, edges: Vec::new() },
         }
     }
 
@@ -152,12 +142,7 @@ impl Branch {
         if self.edges.is_empty() {
             self.value
         } else if self.is_collection {
-            Value::Array(
-                self.edges
-                    .into_iter()
-                    .map(|e| e.node.into_value())
-                    .collect(),
-            )
+            Value::Array(self.edges.into_iter().map(|e| e.node.into_value()).collect())
         } else {
             // A later edge with the same label wins, as in Go.
             let mut map = Object::new();
@@ -201,9 +186,7 @@ impl Node {
         if let Node::Raw(value) = self {
             *self = Node::Branch(Branch::explode(mem::take(value)));
         }
-        let Node::Branch(branch) = self else {
-            unreachable!("a raw node was just exploded")
-        };
+        let Node::Branch(branch) = self else { unreachable!("a raw node was just exploded") };
         branch
     }
 
@@ -219,11 +202,9 @@ impl Node {
             Node::Branch(branch) if segment.is_wildcard() => {
                 Value::Array(branch.edges.iter().map(|e| e.node.get(rest)).collect())
             }
-            Node::Branch(branch) => branch
-                .edges
-                .iter()
-                .find(|e| e.label.matches(segment))
-                .map_or(Value::Null, |e| e.node.get(rest)),
+            Node::Branch(branch) => {
+                branch.edges.iter().find(|e| e.label.matches(segment)).map_or(Value::Null, |e| e.node.get(rest))
+            }
         }
     }
 
@@ -273,10 +254,7 @@ fn raw_get(value: &Value, segment: &Segment, rest: &[Segment]) -> Value {
             if segment.is_wildcard() {
                 Value::Array(items.iter().map(get).collect())
             } else {
-                segment
-                    .index()
-                    .and_then(|index| items.get(index))
-                    .map_or(Value::Null, get)
+                segment.index().and_then(|index| items.get(index)).map_or(Value::Null, get)
             }
         }
         _ => Value::Null,
@@ -305,8 +283,7 @@ mod tests {
 
     #[test]
     fn untouched_tree_round_trips_exactly() {
-        let data =
-            json!({"a": [1, {"b": null}, []], "c": {}, "d": 1.50, "e": 12345678901234567890u64});
+        let data = json!({"a": [1, {"b": null}, []], "c": {}, "d": 1.50, "e": 12345678901234567890u64});
         assert_eq!(tree(data.clone()).into_value(), data);
         let mut exploded = tree(data.clone());
         exploded.del(&split("a.1.missing"));
@@ -317,15 +294,11 @@ mod tests {
     #[test]
     fn numbers_keep_their_literal_text() {
         let data: Value =
-            serde_json::from_str(r#"{"a": {"n": 1.50, "m": 12345678901234567890123, "x": 0}}"#)
-                .expect("valid json");
+            serde_json::from_str(r#"{"a": {"n": 1.50, "m": 12345678901234567890123, "x": 0}}"#).expect("valid json");
         let mut root = tree(data);
         root.del(&split("a.x"));
         let out = root.into_value();
-        assert_eq!(
-            serde_json::to_string(&out).expect("serializes"),
-            r#"{"a":{"m":12345678901234567890123,"n":1.50}}"#
-        );
+        assert_eq!(serde_json::to_string(&out).expect("serializes"), r#"{"a":{"m":12345678901234567890123,"n":1.50}}"#);
     }
 
     // krakend/flatmap TestTree_Del.
@@ -337,34 +310,19 @@ mod tests {
 
     #[test]
     fn del_through_an_empty_array_or_object_keeps_it() {
-        assert_eq!(
-            del(json!({"data": []}), "data.*.password"),
-            json!({"data": []})
-        );
-        assert_eq!(
-            del(json!({"data": {}}), "data.*.password"),
-            json!({"data": {}})
-        );
+        assert_eq!(del(json!({"data": []}), "data.*.password"), json!({"data": []}));
+        assert_eq!(del(json!({"data": {}}), "data.*.password"), json!({"data": {}}));
     }
 
     #[test]
     fn del_top_level_and_nested_keys() {
+        assert_eq!(del(json!({"supu": 42, "tupu": false}), "supu"), json!({"tupu": false}));
         assert_eq!(
-            del(json!({"supu": 42, "tupu": false}), "supu"),
-            json!({"tupu": false})
-        );
-        assert_eq!(
-            del(
-                json!({"internal": {"supu": 42, "tupu": false}, "tupu": false}),
-                "internal.supu"
-            ),
+            del(json!({"internal": {"supu": 42, "tupu": false}, "tupu": false}), "internal.supu"),
             json!({"internal": {"tupu": false}, "tupu": false})
         );
         assert_eq!(
-            del(
-                json!({"internal": {"supu": 42, "tupu": false}, "tupu": false}),
-                "internal"
-            ),
+            del(json!({"internal": {"supu": 42, "tupu": false}, "tupu": false}), "internal"),
             json!({"tupu": false})
         );
     }
@@ -388,10 +346,7 @@ mod tests {
     #[test]
     fn del_matches_whole_labels_only() {
         let data = json!({"a": {"a": {"a": {"a": 1}, "aa": 1}, "aa": 1}, "tupu": false});
-        assert_eq!(
-            del(data, "a.a.a"),
-            json!({"a": {"a": {"aa": 1}, "aa": 1}, "tupu": false})
-        );
+        assert_eq!(del(data, "a.a.a"), json!({"a": {"a": {"aa": 1}, "aa": 1}, "tupu": false}));
     }
 
     #[test]
@@ -415,10 +370,7 @@ mod tests {
     #[test]
     fn del_array_element_closes_the_array_up() {
         let data = json!({"kindergarten": ["ann", "bob", "cy"]});
-        assert_eq!(
-            del(data, "kindergarten.0"),
-            json!({"kindergarten": ["bob", "cy"]})
-        );
+        assert_eq!(del(data, "kindergarten.0"), json!({"kindergarten": ["bob", "cy"]}));
     }
 
     #[test]
@@ -433,16 +385,10 @@ mod tests {
 
     #[test]
     fn del_emptying_a_parent_leaves_null() {
-        assert_eq!(
-            del(json!({"a": {"b": 1}, "c": 2}), "a.b"),
-            json!({"a": null, "c": 2})
-        );
+        assert_eq!(del(json!({"a": {"b": 1}, "c": 2}), "a.b"), json!({"a": null, "c": 2}));
         assert_eq!(del(json!({"a": [1]}), "a.0"), json!({"a": null}));
         assert_eq!(del(json!({"a": [1, 2]}), "a.*"), json!({"a": null}));
-        assert_eq!(
-            del(json!({"a": [{"x": 1}, {"x": 2, "y": 3}]}), "a.*.x"),
-            json!({"a": [null, {"y": 3}]})
-        );
+        assert_eq!(del(json!({"a": [{"x": 1}, {"x": 2, "y": 3}]}), "a.*.x"), json!({"a": [null, {"y": 3}]}));
     }
 
     #[test]
@@ -473,17 +419,11 @@ mod tests {
         let items: Vec<Value> = (0..12).map(|i| json!({"a": i, "aa": 1})).collect();
         let mut root = tree(json!({"a": items, "b": {"c": [1, 2, 3, 4]}, "tupu": false}));
         assert_eq!(root.get(&split("a.1.a")), json!(1));
-        assert_eq!(
-            root.get(&split("a.*.a")),
-            json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
-        );
+        assert_eq!(root.get(&split("a.*.a")), json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]));
         // The same answers once the tree has been exploded.
         root.del(&split("a.*.missing"));
         assert_eq!(root.get(&split("a.1.a")), json!(1));
-        assert_eq!(
-            root.get(&split("a.*.a")),
-            json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
-        );
+        assert_eq!(root.get(&split("a.*.a")), json!([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]));
         assert_eq!(root.get(&split("b.c")), json!([1, 2, 3, 4]));
     }
 

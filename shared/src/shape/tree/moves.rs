@@ -24,11 +24,7 @@ impl Branch {
             return;
         };
         self.edges[position].label = Label::Key(to.text().to_owned());
-        let clashes = self
-            .edges
-            .iter()
-            .enumerate()
-            .any(|(i, e)| i != position && e.label.matches(to));
+        let clashes = self.edges.iter().enumerate().any(|(i, e)| i != position && e.label.matches(to));
         if clashes && !self.is_collection {
             let renamed = self.edges.remove(position);
             self.edges.push(renamed);
@@ -46,10 +42,9 @@ impl Branch {
             let position = match branch.position(segment) {
                 Some(position) => position,
                 None => {
-                    branch.edges.push(Edge {
-                        label: Label::Key(segment.text().to_owned()),
-                        node: Node::Raw(Value::Null),
-                    });
+                    branch
+                        .edges
+                        .push(Edge { label: Label::Key(segment.text().to_owned()), node: Node::Raw(Value::Null) });
                     branch.edges.len() - 1
                 }
             };
@@ -141,12 +136,7 @@ impl Node {
             }
             let branch = parent.branch();
             let position = if segment.is_wildcard() {
-                src_path.get(depth).and_then(|label| {
-                    branch
-                        .edges
-                        .iter()
-                        .position(|e| e.label.matches_label(label))
-                })
+                src_path.get(depth).and_then(|label| branch.edges.iter().position(|e| e.label.matches_label(label)))
             } else {
                 branch.position(segment)
             };
@@ -177,27 +167,18 @@ mod tests {
     fn moved_numbers_keep_their_literal_text() {
         let data: Value = serde_json::from_str(r#"{"a": {"n": 1.50}}"#).expect("valid json");
         let out = mv(data, "a.n", "n");
-        assert_eq!(
-            serde_json::to_string(&out).expect("serializes"),
-            r#"{"a":null,"n":1.50}"#
-        );
+        assert_eq!(serde_json::to_string(&out).expect("serializes"), r#"{"a":null,"n":1.50}"#);
     }
 
     #[test]
     fn move_same_length_renames_the_last_segment() {
         assert_eq!(mv(json!({"a": 42}), "a", "b"), json!({"b": 42}));
-        assert_eq!(
-            mv(json!({"a": 1, "b": {"a": 42}}), "b.a", "b.c"),
-            json!({"a": 1, "b": {"c": 42}})
-        );
+        assert_eq!(mv(json!({"a": 1, "b": {"a": 42}}), "b.a", "b.c"), json!({"a": 1, "b": {"c": 42}}));
     }
 
     #[test]
     fn move_rename_ignores_the_intermediate_segments_of_dst() {
-        assert_eq!(
-            mv(json!({"a": {"b": 1}, "x": {}}), "a.b", "x.c"),
-            json!({"a": {"c": 1}, "x": {}})
-        );
+        assert_eq!(mv(json!({"a": {"b": 1}, "x": {}}), "a.b", "x.c"), json!({"a": {"c": 1}, "x": {}}));
     }
 
     #[test]
@@ -210,10 +191,7 @@ mod tests {
 
     #[test]
     fn move_shorter_dst_promotes_and_leaves_null_parent() {
-        assert_eq!(
-            mv(json!({"a": 1, "b": {"a": 42}}), "b.a", "c"),
-            json!({"a": 1, "b": null, "c": 42})
-        );
+        assert_eq!(mv(json!({"a": 1, "b": {"a": 42}}), "b.a", "c"), json!({"a": 1, "b": null, "c": 42}));
     }
 
     #[test]
@@ -249,19 +227,13 @@ mod tests {
     #[test]
     fn move_rename_inside_collection_elements() {
         let data = json!({"a": 42, "b": [{"c": 42}, {"c": {"d": 42}}]});
-        assert_eq!(
-            mv(data, "b.*.c", "b.*.x"),
-            json!({"a": 42, "b": [{"x": 42}, {"x": {"d": 42}}]})
-        );
+        assert_eq!(mv(data, "b.*.c", "b.*.x"), json!({"a": 42, "b": [{"x": 42}, {"x": {"d": 42}}]}));
     }
 
     #[test]
     fn move_promotes_a_nested_object_keeping_siblings() {
         let data = json!({"a": 42, "b": {"a": 42, "bb": true, "b": {"a": 42}}});
-        assert_eq!(
-            mv(data, "b.b", "c"),
-            json!({"a": 42, "b": {"a": 42, "bb": true}, "c": {"a": 42}})
-        );
+        assert_eq!(mv(data, "b.b", "c"), json!({"a": 42, "b": {"a": 42, "bb": true}, "c": {"a": 42}}));
     }
 
     #[test]
@@ -326,11 +298,7 @@ mod tests {
     #[test]
     fn move_promotion_into_an_array_appends_an_element() {
         assert_eq!(
-            mv(
-                json!({"a": {"b": {"c": 1}, "k": 2}, "list": [0]}),
-                "a.b.c",
-                "list.x"
-            ),
+            mv(json!({"a": {"b": {"c": 1}, "k": 2}, "list": [0]}), "a.b.c", "list.x"),
             json!({"a": {"b": null, "k": 2}, "list": [0, 1]})
         );
     }
@@ -346,10 +314,7 @@ mod tests {
 
     #[test]
     fn move_promoted_value_overwrites_an_existing_key() {
-        assert_eq!(
-            mv(json!({"a": {"b": 1, "c": 2}, "b": 0}), "a.b", "b"),
-            json!({"a": {"c": 2}, "b": 1})
-        );
+        assert_eq!(mv(json!({"a": {"b": 1, "c": 2}, "b": 0}), "a.b", "b"), json!({"a": {"c": 2}, "b": 1}));
     }
 
     #[test]
@@ -361,27 +326,15 @@ mod tests {
     #[test]
     fn move_of_a_missing_source_changes_nothing() {
         let data = json!({"a": {"b": 1}, "c": [1]});
-        for (src, dst) in [
-            ("x", "y"),
-            ("a.x", "a.y"),
-            ("a.x", "z"),
-            ("a.x", "a.x.y"),
-            ("c.5", "d"),
-        ] {
+        for (src, dst) in [("x", "y"), ("a.x", "a.y"), ("a.x", "z"), ("a.x", "a.x.y"), ("c.5", "d")] {
             assert_eq!(mv(data.clone(), src, dst), data, "{src} -> {dst}");
         }
     }
 
     #[test]
     fn move_trailing_wildcard_in_src_is_literal() {
-        assert_eq!(
-            mv(json!({"a": {"b": 1}}), "a.*", "a.x"),
-            json!({"a": {"b": 1}})
-        );
-        assert_eq!(
-            mv(json!({"a": {"*": 1}}), "a.*", "a.x"),
-            json!({"a": {"x": 1}})
-        );
+        assert_eq!(mv(json!({"a": {"b": 1}}), "a.*", "a.x"), json!({"a": {"b": 1}}));
+        assert_eq!(mv(json!({"a": {"*": 1}}), "a.*", "a.x"), json!({"a": {"x": 1}}));
     }
 
     #[test]
@@ -396,10 +349,7 @@ mod tests {
     #[test]
     fn move_embedding_creates_an_object_inside_a_scalar_parent_path() {
         // `b.a.x.y`: `x` is created under `b`, as the first segments of dst are taken as src's.
-        assert_eq!(
-            mv(json!({"b": {"a": 1}}), "b.a", "b.x.y"),
-            json!({"b": {"x": {"y": 1}}})
-        );
+        assert_eq!(mv(json!({"b": {"a": 1}}), "b.a", "b.x.y"), json!({"b": {"x": {"y": 1}}}));
     }
 
     // krakend/flatmap TestTree_Append.
