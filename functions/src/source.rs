@@ -25,7 +25,7 @@ pub struct Loaded {
 /// Reads the config text from a source spec.
 pub async fn load(spec: &str) -> Result<Loaded> {
     match spec.strip_prefix("ssm:") {
-        Some(name) if name.is_empty() => {
+        Some("") => {
             bail!("config source `ssm:`: name a parameter (`ssm:/gw/config`) or a path (`ssm:/gw/`)")
         }
         Some(name) => tokio::time::timeout(SSM_TIMEOUT, load_ssm(name))

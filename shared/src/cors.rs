@@ -129,10 +129,10 @@ impl Cors {
             if let Ok(m) = HeaderValue::from_str(&requested_method.to_ascii_uppercase()) {
                 headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, m);
             }
-            if !requested_headers.is_empty() {
-                if let Ok(h) = HeaderValue::from_str(&requested_headers) {
-                    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, h);
-                }
+            if !requested_headers.is_empty()
+                && let Ok(h) = HeaderValue::from_str(&requested_headers)
+            {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, h);
             }
             if self.credentials {
                 headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));

@@ -75,20 +75,21 @@ impl Gateway {
     pub async fn handle(&self, req: GatewayRequest) -> GatewayResponse {
         // CORS wraps everything, as rs/cors wraps KrakenD's server: preflights never reach routing.
         let mut preflight_headers = None;
-        if let Some(cors) = &self.compiled.cors {
-            if let Some(pf) = cors.preflight(&req) {
-                if !pf.passthrough {
-                    let mut r = pf.into_response();
-                    if let Some(sec) = &self.compiled.security {
-                        sec.decorate(&req.headers, &mut r);
-                    }
-                    return r;
+        if let Some(cors) = &self.compiled.cors
+            && let Some(pf) = cors.preflight(&req)
+        {
+            if !pf.passthrough {
+                let mut r = pf.into_response();
+                if let Some(sec) = &self.compiled.security {
+                    sec.decorate(&req.headers, &mut r);
                 }
-                preflight_headers = Some(pf.headers);
+                return r;
             }
+            preflight_headers = Some(pf.headers);
         }
         if let Some(sec) = &self.compiled.security {
-            if let Some(r) = sec.check_host(&req.headers) {
+            let target = if req.query.is_empty() { req.path.clone() } else { format!("{}?{}", req.path, req.query) };
+            if let Some(r) = sec.check(&req.headers, &target) {
                 return r;
             }
         }

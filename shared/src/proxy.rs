@@ -114,10 +114,10 @@ async fn limited_call(
     ctx: &CallContext<'_>,
     responses: &[Option<Object>],
 ) -> Result<Part, BackendError> {
-    if let Some(limiter) = &backend.limiter {
-        if !limiter.lock().unwrap_or_else(|e| e.into_inner()).allow(Instant::now()) {
-            return Err(BackendError::plain("rate limit exceded"));
-        }
+    if let Some(limiter) = &backend.limiter
+        && !limiter.lock().unwrap_or_else(|e| e.into_inner()).allow(Instant::now())
+    {
+        return Err(BackendError::plain("rate limit exceded"));
     }
     let (url, raw) = exchange(endpoint, backend, ctx, responses).await?;
     backend::process(backend, &url, raw)

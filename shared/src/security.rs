@@ -12,6 +12,8 @@ pub(crate) struct SecurityHttp {
     headers: Vec<(HeaderName, HeaderValue)>,
     sts: Option<HeaderValue>,
     ssl_proxy_headers: Vec<(HeaderName, String)>,
+    ssl_redirect: bool,
+    ssl_host: Option<String>,
 }
 
 impl SecurityHttp {
@@ -58,6 +60,8 @@ impl SecurityHttp {
                 .collect(),
             headers: if cfg.is_development { Vec::new() } else { headers },
             sts: if cfg.is_development { None } else { sts },
+            ssl_redirect: cfg.ssl_redirect && !cfg.is_development,
+            ssl_host: cfg.ssl_host.clone().filter(|h| !h.is_empty()),
             ssl_proxy_headers: cfg
                 .ssl_proxy_headers
                 .iter()
@@ -66,8 +70,35 @@ impl SecurityHttp {
         })
     }
 
-    /// `Some(400 answer)` when the request's host is not allowed.
-    pub(crate) fn check_host(&self, headers: &HeaderMap) -> Option<GatewayResponse> {
+    /// Whether the request reached the TLS terminator over HTTPS (per `ssl_proxy_headers`).
+    fn is_ssl(&self, headers: &HeaderMap) -> bool {
+        self.ssl_proxy_headers
+            .iter()
+            .any(|(k, v)| headers.get(k).and_then(|h| h.to_str().ok()).is_some_and(|h| h.eq_ignore_ascii_case(v)))
+    }
+
+    /// `Some(answer)` when the request must not go on: 400 for a host outside `allowed_hosts`,
+    /// 301 to HTTPS with `ssl_redirect` for a request that did not come over HTTPS.
+    pub(crate) fn check(&self, headers: &HeaderMap, path_and_query: &str) -> Option<GatewayResponse> {
+        if let Some(r) = self.check_host(headers) {
+            return Some(r);
+        }
+        if self.ssl_redirect && !self.is_ssl(headers) {
+            let host = self
+                .ssl_host
+                .clone()
+                .or_else(|| headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+                .unwrap_or_default();
+            let mut r = GatewayResponse::new(StatusCode::MOVED_PERMANENTLY);
+            if let Ok(v) = HeaderValue::from_str(&format!("https://{host}{path_and_query}")) {
+                r.headers.insert(http::header::LOCATION, v);
+            }
+            return Some(r);
+        }
+        None
+    }
+
+    fn check_host(&self, headers: &HeaderMap) -> Option<GatewayResponse> {
         if self.allowed_hosts.is_empty() {
             return None;
         }
@@ -79,7 +110,7 @@ impl SecurityHttp {
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        if self.allowed_hosts.iter().any(|h| *h == host) {
+        if self.allowed_hosts.contains(&host) {
             return None;
         }
         let mut r = GatewayResponse::new(StatusCode::BAD_REQUEST);
@@ -128,6 +159,21 @@ mod tests {
         assert_eq!(r.headers["content-security-policy"], "default-src 'self'");
         assert_eq!(r.headers["referrer-policy"], "same-origin");
         assert_eq!(r.headers["strict-transport-security"], "max-age=300; includeSubDomains");
+    }
+
+    #[test]
+    fn ssl_redirect_sends_plain_http_requests_to_https() {
+        let cfg: SecurityHttpConfig = serde_json::from_str(
+            r#"{"ssl_redirect": true, "ssl_host": "secure.example.com", "ssl_proxy_headers": {"X-Forwarded-Proto": "https"}}"#,
+        )
+        .unwrap();
+        let s = SecurityHttp::new(&cfg).unwrap();
+        let mut h = HeaderMap::new();
+        let r = s.check(&h, "/a?b=1").expect("redirected");
+        assert_eq!(r.status, StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(r.headers[http::header::LOCATION], "https://secure.example.com/a?b=1");
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(s.check(&h, "/a").is_none());
     }
 
     #[test]

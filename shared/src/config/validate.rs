@@ -149,7 +149,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         for (pos, seg) in path.split('/').enumerate() {
             if let Some(name) = whole_segment_param(seg) {
                 let prefix = path.split('/').take(pos).collect::<Vec<_>>().join("/");
-                let key = format!("{prefix}/:{pos}");
+                let key = format!("{method} {prefix}/:{pos}");
                 match param_names.get(&key) {
                     Some((other, j)) if other != name => errors.push(Problem::error(
                         at("endpoint"),

@@ -121,10 +121,10 @@ impl Breaker {
     fn refresh(&self, inner: &mut Inner, now: Instant) {
         match inner.state {
             State::Closed => {
-                if let Some(exp) = inner.expiry {
-                    if now >= exp {
-                        self.new_generation(inner, now);
-                    }
+                if let Some(exp) = inner.expiry
+                    && now >= exp
+                {
+                    self.new_generation(inner, now);
                 }
             }
             State::Open => {

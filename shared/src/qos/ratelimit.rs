@@ -7,7 +7,7 @@
 
 use crate::config::RateLimitRouterConfig;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -106,9 +106,7 @@ impl ClientBuckets {
     }
 
     pub(crate) fn allow(&self, key: &str, now: Instant) -> bool {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        let shard = &self.shards[(h.finish() as usize) % self.shards.len()];
+        let shard = &self.shards[(self.hasher.hash_one(key) as usize) % self.shards.len()];
         // A poisoned lock only means another request panicked mid-update; the map is still usable.
         let mut map = shard.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(b) = map.get_mut(key) {
@@ -203,10 +201,10 @@ impl RouterLimiter {
                 _ => return Verdict::ClientLimited,
             }
         }
-        if let Some(b) = &self.endpoint {
-            if !b.lock().unwrap_or_else(|e| e.into_inner()).allow(now) {
-                return Verdict::EndpointLimited;
-            }
+        if let Some(b) = &self.endpoint
+            && !b.lock().unwrap_or_else(|e| e.into_inner()).allow(now)
+        {
+            return Verdict::EndpointLimited;
         }
         Verdict::Allowed
     }
