@@ -70,19 +70,19 @@ async fn load(spec: &str) -> Result<Gateway, i32> {
 }
 
 async fn check(spec: &str, strict: bool) -> i32 {
-    let text = match source::load(spec).await {
-        Ok(loaded) => loaded.text,
+    let loaded = match source::load(spec).await {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("error: {e:#}");
             return 1;
         }
     };
-    let (errors, warnings): (Vec<Problem>, Vec<Problem>) = match Gateway::from_json(&text) {
+    let (errors, warnings): (Vec<Problem>, Vec<Problem>) = match Gateway::from_json(&loaded.text) {
         Ok(g) => (Vec::new(), g.warnings().to_vec()),
         Err(e) => (e.errors, e.warnings),
     };
     for p in warnings.iter().chain(&errors) {
-        println!("{spec}: {p}");
+        println!("{}", source::describe(spec, &loaded, p));
     }
     let failed = !errors.is_empty() || (strict && !warnings.is_empty());
     if failed {

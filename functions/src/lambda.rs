@@ -26,6 +26,7 @@ pub fn source_ip(event: &Request) -> Option<IpAddr> {
 
 pub fn into_core(event: Request) -> GatewayRequest {
     let peer_ip = source_ip(&event);
+    let path = routed_path(&event);
     let (parts, body) = event.into_parts();
     let body = match body {
         Body::Empty => bytes::Bytes::new(),
@@ -33,14 +34,36 @@ pub fn into_core(event: Request) -> GatewayRequest {
         Body::Binary(b) => bytes::Bytes::from(b),
         _ => bytes::Bytes::new(),
     };
+    let path = if path.is_empty() { parts.uri.path().to_owned() } else { path };
     GatewayRequest {
         method: parts.method,
-        path: parts.uri.path().to_owned(),
+        path,
         query: parts.uri.query().unwrap_or("").to_owned(),
         headers: parts.headers,
         body,
         peer_ip,
     }
+}
+
+/// The path to route: the event's raw path (lambda_http's URI has dot segments resolved, which
+/// would hide `/users/..` from the gateway's guard), without an HTTP API's named stage, which
+/// AWS puts in `rawPath` (`/prod/users/1`).
+pub fn routed_path(event: &Request) -> String {
+    let raw = event.raw_http_path();
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = event.request_context_ref()
+        && let Some(stage) = ctx.stage.as_deref().filter(|s| !s.is_empty() && *s != "$default")
+    {
+        let prefix = format!("/{stage}");
+        if let Some(rest) = raw.strip_prefix(&prefix) {
+            if rest.is_empty() {
+                return "/".to_owned();
+            }
+            if rest.starts_with('/') {
+                return rest.to_owned();
+            }
+        }
+    }
+    raw.to_owned()
 }
 
 pub fn into_lambda(r: GatewayResponse) -> Response<Body> {

@@ -77,6 +77,24 @@ fn ssm_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     match (e.code(), e.message()) {
         (Some(code), Some(msg)) => anyhow!("{code}: {msg}"),
         (Some(code), None) => anyhow!("{code}"),
+        _ if e.raw_response().is_some() => {
+            // An answer AWS's JSON protocol does not describe (an XML or HTML error page from a
+            // proxy, or moto's IAM checks): report its status and any `<Code>`/`<Message>`.
+            let raw = e.raw_response().expect("checked above");
+            let status = raw.status().as_u16();
+            let body = raw.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+            let tag = |t: &str| {
+                let open = format!("<{t}>");
+                let start = body.find(&open)? + open.len();
+                let end = body[start..].find(&format!("</{t}>"))? + start;
+                Some(body[start..end].trim().to_owned())
+            };
+            match (tag("Code"), tag("Message")) {
+                (Some(code), Some(msg)) => anyhow!("HTTP {status}: {code}: {msg}"),
+                (Some(code), None) => anyhow!("HTTP {status}: {code}"),
+                _ => anyhow!("HTTP {status} from SSM: {e}"),
+            }
+        }
         _ => {
             let mut text = e.to_string();
             let mut source = std::error::Error::source(e);
@@ -136,16 +154,18 @@ pub async fn load_gateway(spec: &str) -> Result<Gateway> {
             Ok(g)
         }
         Err(e) => {
-            let lines: Vec<String> = e
-                .errors
-                .iter()
-                .map(|p| match endpoint_source(&p.path, &loaded.endpoint_sources) {
-                    Some(param) => format!("{spec}: {p} (from parameter `{param}`)"),
-                    None => format!("{spec}: {p}"),
-                })
-                .collect();
+            let lines: Vec<String> = e.errors.iter().map(|p| describe(spec, &loaded, p)).collect();
             Err(anyhow!("{}", lines.join("\n")))
         }
+    }
+}
+
+/// One problem as printed: the source, the problem, and for `ssm:PATH/` the parameter that
+/// holds the endpoint concerned.
+pub fn describe(spec: &str, loaded: &Loaded, problem: &tributary_core::Problem) -> String {
+    match endpoint_source(&problem.path, &loaded.endpoint_sources) {
+        Some(param) => format!("{spec}: {problem} (from parameter `{param}`)"),
+        None => format!("{spec}: {problem}"),
     }
 }
 
@@ -184,7 +204,7 @@ mod tests {
 
     #[test]
     fn other_values_are_refused_with_the_parameter_name() {
-        let err = decode_value("/gw/x", "not json at all").unwrap_err().to_string();
+        let err = decode_value("/gw/x", "not json, at all!").unwrap_err().to_string();
         assert_eq!(err, "parameter `/gw/x` is neither JSON nor gzip+base64");
         let err = decode_value("/gw/y", "aGVsbG8=").unwrap_err().to_string();
         assert!(err.contains("base64 but not gzip"), "{err}");

@@ -76,12 +76,19 @@ pub(crate) enum UrlPart {
         raw: String,
         in_query: bool,
     },
+    /// `{JWT.claim}`: a claim of the validated token (`raw` when there is none).
+    Jwt {
+        claim: String,
+        raw: String,
+        in_query: bool,
+    },
     /// A placeholder that is never filled (e.g. `{JWT.sub}` without JWT validation): sent in
     /// KrakenD's internal template form, as KrakenD does.
     Unresolved(String),
 }
 
 pub(crate) struct Backend {
+    pub cache: Option<crate::cache::HttpCache>,
     pub breaker: Option<crate::qos::breaker::Breaker>,
     pub limiter: Option<std::sync::Mutex<crate::qos::ratelimit::Bucket>>,
     pub hosts: Vec<String>,
@@ -101,6 +108,7 @@ pub(crate) struct Backend {
 
 pub(crate) struct Endpoint {
     pub label: String,
+    pub jwt: Option<crate::jwt::JwtValidator>,
     pub limiter: Option<crate::qos::ratelimit::RouterLimiter>,
     pub timeout: Duration,
     pub cache_control: Option<HeaderValue>,
@@ -147,7 +155,8 @@ pub(crate) struct Compiled {
     pub router: Router,
     pub settings: Settings,
     pub server: ServerSettings,
-    pub client: ClientSettings,
+    /// The pooled HTTP client every backend call (and JWK download) uses.
+    pub http: reqwest::Client,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -172,6 +181,15 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
     let service_ttl = service.cache_ttl.map(|d| d.value).unwrap_or_default();
     let service_output = service.output_encoding.clone().unwrap_or_else(|| "json".to_owned());
 
+    let client = ClientSettings {
+        max_idle_per_host: service.max_idle_connections_per_host.map_or(250, |n| n as usize),
+        idle_timeout: service.idle_connection_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        connect_timeout: service.dialer_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
+        insecure: service.allow_insecure_connections,
+        disable_compression: service.disable_compression,
+        disable_keep_alives: service.disable_keep_alives,
+    };
+    let http = crate::backend::build_client(&client);
     let mut router = Router::new(service.debug_endpoint, service.echo_endpoint, rc);
     let mut endpoints = Vec::new();
     let mut warnings = Vec::new();
@@ -194,6 +212,20 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
             &service_output,
             &method,
         );
+        if let Some(jwt) = &e.extra_config.auth_validator {
+            let at = format!("endpoints[{i}].extra_config.auth/validator");
+            match crate::jwt::JwtValidator::new(jwt, http.clone()) {
+                Ok(v) => endpoint.jwt = Some(v),
+                Err(msg) => problems.push(Problem::error(at.clone(), Some(&label), msg)),
+            }
+            for key in jwt.ignored_keys() {
+                warnings.push(Problem::warning(
+                    format!("{at}.{key}"),
+                    Some(&label),
+                    "accepted but has no effect: Tributary uses one TLS client for every backend",
+                ));
+            }
+        }
         if let Some(rl) = &e.extra_config.ratelimit_router {
             let (limiter, warning) = crate::qos::ratelimit::RouterLimiter::compile(rl, &params);
             endpoint.limiter = limiter;
@@ -251,21 +283,13 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         idle_timeout: service.idle_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
         max_header_bytes: service.max_header_bytes.map(|n| n as usize).filter(|n| *n > 0),
     };
-    let client = ClientSettings {
-        max_idle_per_host: service.max_idle_connections_per_host.map_or(250, |n| n as usize),
-        idle_timeout: service.idle_connection_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
-        connect_timeout: service.dialer_timeout.map(|d| d.value).filter(|d| !d.is_zero()),
-        insecure: service.allow_insecure_connections,
-        disable_compression: service.disable_compression,
-        disable_keep_alives: service.disable_keep_alives,
-    };
     let cors = service.extra_config.cors.as_ref().map(crate::cors::Cors::new);
     let security = match service.extra_config.security_http.as_ref().map(crate::security::SecurityHttp::new) {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => return Err(vec![Problem::error("extra_config.security/http", None, e)]),
         None => None,
     };
-    Ok(Compiled { cors, security, warnings, endpoints, router, settings, server, client })
+    Ok(Compiled { cors, security, warnings, endpoints, router, settings, server, http })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -331,6 +355,7 @@ fn compile_endpoint(
     let backends = e.backend.iter().map(|b| compile_backend(b, params, service_hosts, method, noop)).collect();
     Endpoint {
         label: label.to_owned(),
+        jwt: None,
         limiter: None,
         timeout,
         cache_control,
@@ -407,7 +432,13 @@ fn compile_backend(
         let capacity = r.capacity.filter(|c| *c > 0).unwrap_or_else(|| default_capacity(rate));
         std::sync::Mutex::new(Bucket::new(rate, capacity, tokio::time::Instant::now()))
     });
+    let cache = b
+        .extra_config
+        .http_cache
+        .as_ref()
+        .map(|c| if c.shared { crate::cache::HttpCache::shared(c) } else { crate::cache::HttpCache::new(c) });
     Backend {
+        cache,
         breaker,
         limiter,
         hosts,
@@ -493,6 +524,9 @@ fn placeholder_part(name: &str, params: &[String], in_query: bool) -> UrlPart {
             let path = rest[digits + 1..].split('.').map(str::to_owned).collect();
             return UrlPart::Resp { backend, path, raw: template_key(name), in_query };
         }
+    }
+    if let Some(claim) = name.strip_prefix("JWT.") {
+        return UrlPart::Jwt { claim: claim.to_owned(), raw: template_key(name), in_query };
     }
     UrlPart::Unresolved(template_key(name))
 }

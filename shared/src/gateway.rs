@@ -1,10 +1,11 @@
 //! The `Gateway`: the compiled config plus per-instance state (the HTTP client pool), and the
 //! one function that runs the pipeline for a request: route, guard, prepare, call, render.
 
-use crate::backend::{self, BackendError};
+use crate::backend::BackendError;
 use crate::builtin;
 use crate::compile::{self, Compiled, Output, ServerSettings};
 use crate::config::{self, ConfigError, Problem};
+use crate::jwt::Rejection;
 use crate::proxy::{self, CallContext};
 use crate::qos::ratelimit::{ClientKey, Verdict};
 use crate::render::{self, TEXT_UTF8, X_KRAKEND, X_KRAKEND_COMPLETED};
@@ -49,7 +50,7 @@ impl Gateway {
         let t1 = std::time::Instant::now();
         let compiled =
             compile::compile(&parsed).map_err(|errors| ConfigError { errors, warnings: parsed.warnings.clone() })?;
-        let client = backend::build_client(&compiled.client);
+        let client = compiled.http.clone();
         let timings = BuildTimings { parse: t1 - t0, compile: t1.elapsed() };
         let mut warnings = parsed.warnings;
         warnings.extend(compiled.warnings.iter().cloned());
@@ -153,6 +154,20 @@ impl Gateway {
         if values.iter().any(|v| escapes_its_segment(v)) {
             return plain(StatusCode::BAD_REQUEST, "error: invalid url params");
         }
+        let claims = match &endpoint.jwt {
+            Some(jwt) => match jwt.check(&req.headers).await {
+                Ok(claims) => Some(claims),
+                Err(Rejection::Unauthorized(why)) => {
+                    tracing::debug!(endpoint = %endpoint.label, reason = %why, "token rejected");
+                    return GatewayResponse::new(StatusCode::UNAUTHORIZED);
+                }
+                Err(Rejection::Forbidden(why)) => {
+                    tracing::debug!(endpoint = %endpoint.label, reason = %why, "token lacks a role or scope");
+                    return GatewayResponse::new(StatusCode::FORBIDDEN);
+                }
+            },
+            None => None,
+        };
         let params: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
         let client_ip = builtin::client_ip(settings, &req.headers, req.peer_ip);
         if let Some(limiter) = &endpoint.limiter {
@@ -164,12 +179,27 @@ impl Gateway {
             }
         }
         // prepare
-        let headers = crate::prepare::endpoint_headers(&req.headers, &endpoint.headers, client_ip.as_deref());
+        let headers = match (&endpoint.jwt, &claims) {
+            (Some(jwt), Some(c)) => {
+                // Claims become request headers first; `input_headers` then decides what passes.
+                let mut with_claims = req.headers.clone();
+                let pairs = jwt.propagated_headers(c);
+                for (name, _) in &pairs {
+                    with_claims.remove(name);
+                }
+                for (name, value) in pairs {
+                    with_claims.append(name, value);
+                }
+                crate::prepare::endpoint_headers(&with_claims, &endpoint.headers, client_ip.as_deref())
+            }
+            _ => crate::prepare::endpoint_headers(&req.headers, &endpoint.headers, client_ip.as_deref()),
+        };
         let query = crate::prepare::parse_query(&req.query);
         let started = tokio::time::Instant::now();
         let ctx = CallContext {
             client: &self.client,
             deadline: started + endpoint.timeout,
+            claims: claims.as_ref(),
             params: &params,
             query: &query,
             headers: &headers,

@@ -16,11 +16,13 @@ mod backend;
 #[doc(hidden)]
 pub mod bench_api;
 mod builtin;
+mod cache;
 mod compile;
 pub mod config;
 mod cors;
 mod gateway;
 mod json;
+mod jwt;
 mod prepare;
 mod proxy;
 mod qos;

@@ -40,6 +40,7 @@ pub(crate) fn backend_url(
     host: &str,
     params: &[String],
     responses: &[Option<Object>],
+    claims: Option<&crate::jwt::Claims>,
     query: Option<&str>,
 ) -> String {
     let mut url = String::with_capacity(host.len() + 64);
@@ -57,6 +58,17 @@ pub(crate) fn backend_url(
                 match responses.get(*backend).and_then(Option::as_ref).and_then(|d| lookup(d, path)) {
                     Some(v) => {
                         let _ = write!(url, "{}", utf8_percent_encode(&go_string(v), set));
+                    }
+                    None => {
+                        let _ = write!(url, "{}", utf8_percent_encode(raw, PATH_VALUE));
+                    }
+                }
+            }
+            UrlPart::Jwt { claim, raw, in_query } => {
+                let set = if *in_query { QUERY_VALUE } else { PATH_VALUE };
+                match claims.and_then(|c| c.get(claim)) {
+                    Some(v) => {
+                        let _ = write!(url, "{}", utf8_percent_encode(&v, set));
                     }
                     None => {
                         let _ = write!(url, "{}", utf8_percent_encode(raw, PATH_VALUE));

@@ -18,6 +18,8 @@ pub(crate) struct CallContext<'a> {
     pub client: &'a reqwest::Client,
     /// The endpoint's deadline (its whole `timeout` from the start of the request).
     pub deadline: Instant,
+    /// The validated token's claims, when the endpoint has `auth/validator`.
+    pub claims: Option<&'a crate::jwt::Claims>,
     pub params: &'a [String],
     pub query: &'a [(String, String)],
     pub headers: &'a HeaderMap,
@@ -159,11 +161,14 @@ pub(crate) async fn exchange(
 ) -> Result<(String, RawResponse), BackendError> {
     let host = pick_host(backend).ok_or_else(|| BackendError::plain("no hosts available"))?;
     let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
-    let url = prepare::backend_url(backend, host, ctx.params, responses, Some(&query));
+    let url = prepare::backend_url(backend, host, ctx.params, responses, ctx.claims, Some(&query));
     let headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
     let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
     let body = sends_body.then(|| ctx.body.clone());
-    let raw = backend::send(ctx.client, &backend.method, &url, headers, body).await?;
+    let raw = match &backend.cache {
+        Some(cache) => cache.send(ctx.client, &backend.method, &url, headers, body).await?,
+        None => backend::send(ctx.client, &backend.method, &url, headers, body).await?,
+    };
     Ok((url, raw))
 }
 

@@ -213,9 +213,7 @@ pub fn family(name: &str) -> &str {
 
 /// Where the case fixture lives (inside this crate).
 pub fn fixture_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join("cases.json")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("cases.json")
 }
 
 /// Parses a case file: a list of cases, or an object holding them under "cases".
@@ -227,50 +225,29 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, String> {
     if text.trim_start().starts_with('[') {
         serde_json::from_str::<Vec<Case>>(text).map_err(|e| e.to_string())
     } else {
-        serde_json::from_str::<Wrapped>(text)
-            .map(|w| w.cases)
-            .map_err(|e| e.to_string())
+        serde_json::from_str::<Wrapped>(text).map(|w| w.cases).map_err(|e| e.to_string())
     }
 }
 
 /// Loads every case of `tests/fixtures/cases.json`.
 pub fn load_cases() -> Vec<Case> {
     let path = fixture_path();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     parse_cases(&text).unwrap_or_else(|e| panic!("malformed {}: {e}", path.display()))
 }
 
 /// The cases to run: those named in `only` (comma-separated; every name must exist) when given,
 /// which overrides `skip_families`; otherwise every case whose family is not skipped.
-pub fn select(
-    cases: Vec<Case>,
-    skip_families: &[&str],
-    only: Option<&str>,
-) -> Result<Vec<Case>, String> {
+pub fn select(cases: Vec<Case>, skip_families: &[&str], only: Option<&str>) -> Result<Vec<Case>, String> {
     let Some(only) = only else {
-        return Ok(cases
-            .into_iter()
-            .filter(|c| !skip_families.contains(&family(&c.name)))
-            .collect());
+        return Ok(cases.into_iter().filter(|c| !skip_families.contains(&family(&c.name))).collect());
     };
-    let wanted: Vec<&str> = only
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .collect();
-    let unknown: Vec<&str> = wanted
-        .iter()
-        .copied()
-        .filter(|n| !cases.iter().any(|c| c.name == *n))
-        .collect();
+    let wanted: Vec<&str> = only.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+    let unknown: Vec<&str> = wanted.iter().copied().filter(|n| !cases.iter().any(|c| c.name == *n)).collect();
     if !unknown.is_empty() {
         return Err(format!("unknown case name(s): {}", unknown.join(", ")));
     }
-    Ok(cases
-        .into_iter()
-        .filter(|c| wanted.contains(&c.name.as_str()))
-        .collect())
+    Ok(cases.into_iter().filter(|c| wanted.contains(&c.name.as_str())).collect())
 }
 
 #[cfg(test)]
@@ -290,9 +267,6 @@ mod tests {
         assert_eq!(encode_body(None).unwrap(), b"");
         assert_eq!(encode_body(Some(&raw("\"a\\nb\""))).unwrap(), b"a\nb");
         assert_eq!(encode_body(Some(&raw("null"))).unwrap(), b"");
-        assert_eq!(
-            encode_body(Some(&raw("{ \"z\": 1, \"a\": [1, 2.50] }"))).unwrap(),
-            br#"{"z":1,"a":[1,2.50]}"#
-        );
+        assert_eq!(encode_body(Some(&raw("{ \"z\": 1, \"a\": [1, 2.50] }"))).unwrap(), br#"{"z":1,"a":[1,2.50]}"#);
     }
 }

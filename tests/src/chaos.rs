@@ -34,9 +34,7 @@ impl Backend {
         F: Fn(TcpStream, Vec<u8>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a chaos backend");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a chaos backend");
         let addr = listener.local_addr().expect("chaos backend address");
         let connections = Arc::new(AtomicUsize::new(0));
         let heads = Arc::new(Mutex::new(Vec::new()));
@@ -65,12 +63,7 @@ impl Backend {
                 }
             })
         };
-        Backend {
-            addr,
-            connections,
-            heads,
-            task,
-        }
+        Backend { addr, connections, heads, task }
     }
 
     /// A backend that answers every request with `response` and then closes the connection
@@ -90,12 +83,7 @@ impl Backend {
 
     /// A well-behaved backend answering `200` with the given JSON body.
     pub async fn json(body: &str) -> Backend {
-        Backend::fixed(response(
-            "HTTP/1.1 200 OK",
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        ))
-        .await
+        Backend::fixed(response("HTTP/1.1 200 OK", &[("Content-Type", "application/json")], body.as_bytes())).await
     }
 
     /// `http://127.0.0.1:<port>`, for a config's `host` list.
@@ -120,10 +108,7 @@ impl Backend {
             .expect("heads lock")
             .iter()
             .map(|head| {
-                let end = head
-                    .windows(2)
-                    .position(|w| w == b"\r\n")
-                    .unwrap_or(head.len());
+                let end = head.windows(2).position(|w| w == b"\r\n").unwrap_or(head.len());
                 String::from_utf8_lossy(&head[..end]).into_owned()
             })
             .collect()
@@ -157,10 +142,7 @@ pub async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
             head.extend_from_slice(&chunk[..n]);
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .ok()
-        .flatten()
+    tokio::time::timeout(Duration::from_secs(10), read).await.ok().flatten()
 }
 
 /// Closes a stream cleanly: half-closes our side, then waits (at most 2 s) for the peer to close
@@ -190,13 +172,7 @@ pub fn response(status_line: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec
     for (name, value) in headers {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
-    out.extend_from_slice(
-        format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        )
-        .as_bytes(),
-    );
+    out.extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes());
     out.extend_from_slice(body);
     out
 }
@@ -212,27 +188,14 @@ pub struct Served {
 impl Served {
     /// Builds the gateway from `config` (panics on a config error) and serves it.
     pub async fn start(config: &str) -> Served {
-        let gateway = Arc::new(
-            Gateway::from_json(config).unwrap_or_else(|e| panic!("config rejected: {e}\n{config}")),
-        );
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the local server");
+        let gateway = Arc::new(Gateway::from_json(config).unwrap_or_else(|e| panic!("config rejected: {e}\n{config}")));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the local server");
         let addr = listener.local_addr().expect("local server address");
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(tributary_functions::server::serve(
-            gateway.clone(),
-            listener,
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        Served {
-            addr,
-            gateway,
-            shutdown: Some(tx),
-            task,
-        }
+        let task = tokio::spawn(tributary_functions::server::serve(gateway.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        Served { addr, gateway, shutdown: Some(tx), task }
     }
 
     /// `GET target` on a new connection; panics when no response arrives within `limit`.
@@ -261,10 +224,7 @@ pub struct Reply {
 impl Reply {
     /// The first value of a header (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The `X-Krakend-Completed` value.
@@ -306,10 +266,7 @@ pub async fn get(addr: SocketAddr, target: &str, limit: Duration) -> Reply {
     match exchange(addr, request.as_bytes(), limit).await {
         Some(Outcome::Reply(reply)) => reply,
         Some(other) => panic!("GET {}: no response: {other:?}", short(target.as_bytes())),
-        None => panic!(
-            "GET {}: no response within {limit:?}",
-            short(target.as_bytes())
-        ),
+        None => panic!("GET {}: no response within {limit:?}", short(target.as_bytes())),
     }
 }
 
@@ -348,12 +305,7 @@ pub async fn read_response(stream: &mut TcpStream) -> Outcome {
                 let headers: Vec<(String, String)> = head
                     .headers
                     .iter()
-                    .map(|h| {
-                        (
-                            h.name.to_owned(),
-                            String::from_utf8_lossy(h.value).into_owned(),
-                        )
-                    })
+                    .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
                     .collect();
                 if status == 100 {
                     buf.drain(..len);
@@ -374,10 +326,7 @@ pub async fn read_response(stream: &mut TcpStream) -> Outcome {
     };
     buf.drain(..head_len);
     let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_ascii_lowercase())
+        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_ascii_lowercase())
     };
     let body = if status < 200 || status == 204 || status == 304 {
         Vec::new()
@@ -391,10 +340,7 @@ pub async fn read_response(stream: &mut TcpStream) -> Outcome {
         while buf.len() < length {
             match stream.read(&mut chunk).await {
                 Ok(0) => {
-                    return Outcome::Broken(format!(
-                        "EOF after {} of {length} body bytes",
-                        buf.len()
-                    ));
+                    return Outcome::Broken(format!("EOF after {} of {length} body bytes", buf.len()));
                 }
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 Err(e) => return Outcome::Broken(format!("read error inside the body: {e}")),
@@ -411,11 +357,7 @@ pub async fn read_response(stream: &mut TcpStream) -> Outcome {
             }
         }
     };
-    Outcome::Reply(Reply {
-        status,
-        headers,
-        body,
-    })
+    Outcome::Reply(Reply { status, headers, body })
 }
 
 async fn read_chunked(stream: &mut TcpStream, mut buf: Vec<u8>) -> Result<Vec<u8>, String> {
@@ -433,8 +375,7 @@ async fn read_chunked(stream: &mut TcpStream, mut buf: Vec<u8>) -> Result<Vec<u8
         };
         let line = String::from_utf8_lossy(&buf[..eol]).into_owned();
         let size_text = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| format!("invalid chunk size {size_text:?}"))?;
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("invalid chunk size {size_text:?}"))?;
         while buf.len() < eol + 2 + size + 2 {
             let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
             if n == 0 {

@@ -26,16 +26,10 @@ impl OutRequest {
     pub fn from_case(req: &CaseRequest, port: u16) -> Result<OutRequest, String> {
         let method = req.method().to_owned();
         let case_headers = req.headers.as_ref().map(|h| h.0.as_slice()).unwrap_or(&[]);
-        let has = |name: &str| {
-            case_headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(name))
-        };
+        let has = |name: &str| case_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         let body = match &req.body {
             None => None,
-            Some(raw) => {
-                Some(encode_body(Some(raw)).map_err(|e| format!("malformed request body: {e}"))?)
-            }
+            Some(raw) => Some(encode_body(Some(raw)).map_err(|e| format!("malformed request body: {e}"))?),
         };
         let mut headers = Vec::new();
         if !has("host") {
@@ -46,18 +40,11 @@ impl OutRequest {
                 headers.push((name.clone(), value.to_owned()));
             }
         }
-        if !has("content-length")
-            && (body.is_some() || matches!(method.as_str(), "POST" | "PUT" | "PATCH"))
-        {
+        if !has("content-length") && (body.is_some() || matches!(method.as_str(), "POST" | "PUT" | "PATCH")) {
             let length = body.as_ref().map_or(0, Vec::len);
             headers.push(("Content-Length".to_owned(), length.to_string()));
         }
-        Ok(OutRequest {
-            method,
-            target: req.path().to_owned(),
-            headers,
-            body,
-        })
+        Ok(OutRequest { method, target: req.path().to_owned(), headers, body })
     }
 
     /// The request bytes: request line, header lines, blank line, body.
@@ -82,17 +69,9 @@ const MAX_HEADERS: usize = 256;
 /// Sends `req` on a new connection to `addr` and reads the response (no timeout here: the caller
 /// bounds it). The connection is closed afterwards.
 pub async fn send(addr: SocketAddr, req: &OutRequest) -> Result<Response, String> {
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    stream
-        .write_all(&req.to_bytes())
-        .await
-        .map_err(|e| format!("cannot write the request: {e}"))?;
-    let mut reader = Reader {
-        stream,
-        buf: Vec::new(),
-    };
+    let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    stream.write_all(&req.to_bytes()).await.map_err(|e| format!("cannot write the request: {e}"))?;
+    let mut reader = Reader { stream, buf: Vec::new() };
     let response = read_response(&mut reader, req.method == "HEAD").await;
     let _ = reader.stream.shutdown().await;
     response
@@ -107,11 +86,7 @@ impl Reader {
     /// Reads more bytes into the buffer; false at end of stream.
     async fn fill(&mut self) -> Result<bool, String> {
         let mut chunk = [0u8; 16 * 1024];
-        let n = self
-            .stream
-            .read(&mut chunk)
-            .await
-            .map_err(|e| format!("cannot read the response: {e}"))?;
+        let n = self.stream.read(&mut chunk).await.map_err(|e| format!("cannot read the response: {e}"))?;
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n > 0)
     }
@@ -120,10 +95,7 @@ impl Reader {
     async fn take(&mut self, n: usize) -> Result<Vec<u8>, String> {
         while self.buf.len() < n {
             if !self.fill().await? {
-                return Err(format!(
-                    "connection closed after {} of {n} body bytes",
-                    self.buf.len()
-                ));
+                return Err(format!("connection closed after {} of {n} body bytes", self.buf.len()));
             }
         }
         Ok(self.buf.drain(..n).collect())
@@ -163,11 +135,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, String> {
         Ok(httparse::Status::Partial) => Ok(None),
         Ok(httparse::Status::Complete(len)) => {
             let status = head.code.ok_or("response without status")?;
-            let headers = head
-                .headers
-                .iter()
-                .map(|h| (h.name.to_owned(), latin1(h.value)))
-                .collect();
+            let headers = head.headers.iter().map(|h| (h.name.to_owned(), latin1(h.value))).collect();
             Ok(Some((len, status, headers)))
         }
         Err(e) => Err(format!("malformed response head: {e}")),
@@ -195,12 +163,8 @@ async fn read_response(reader: &mut Reader, head_request: bool) -> Result<Respon
             }
         }
     };
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_owned())
-    };
+    let find =
+        |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_owned());
     let body = if head_request || status < 200 || status == 204 || status == 304 {
         Vec::new()
     } else if find("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
@@ -210,11 +174,7 @@ async fn read_response(reader: &mut Reader, head_request: bool) -> Result<Respon
     } else {
         reader.rest().await?
     };
-    Ok(Response {
-        status,
-        headers,
-        body: Bytes::from(body),
-    })
+    Ok(Response { status, headers, body: Bytes::from(body) })
 }
 
 async fn read_chunked(reader: &mut Reader) -> Result<Vec<u8>, String> {
@@ -223,8 +183,7 @@ async fn read_chunked(reader: &mut Reader) -> Result<Vec<u8>, String> {
         let line = reader.line().await?;
         let size_text = String::from_utf8_lossy(&line);
         let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| format!("invalid chunk size {size_text:?}"))?;
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("invalid chunk size {size_text:?}"))?;
         if size == 0 {
             while !reader.line().await?.is_empty() {} // trailer fields
             return Ok(body);

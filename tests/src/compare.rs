@@ -23,11 +23,8 @@ impl Response {
 
 /// All values of a header in a list of header lines; `None` when absent.
 pub fn header_values(headers: &[(String, String)], name: &str) -> Option<Vec<String>> {
-    let values: Vec<String> = headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
-        .collect();
+    let values: Vec<String> =
+        headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect();
     (!values.is_empty()).then_some(values)
 }
 
@@ -67,13 +64,8 @@ pub fn compare(expect: &Expect, got: &Response) -> Vec<String> {
     for (name, want) in expect.headers.iter().flat_map(|h| &h.0) {
         let values = got.header_values(name);
         if !header_ok(values.as_deref(), want.as_ref()) {
-            let want = want
-                .as_ref()
-                .map_or("(absent)".to_owned(), |w| w.to_string());
-            problems.push(format!(
-                "header {name}: expected {want}, got {}",
-                show_header(values.as_deref())
-            ));
+            let want = want.as_ref().map_or("(absent)".to_owned(), |w| w.to_string());
+            problems.push(format!("header {name}: expected {want}, got {}", show_header(values.as_deref())));
         }
     }
     for name in expect.headers_present.iter().flatten() {
@@ -103,18 +95,15 @@ pub fn compare(expect: &Expect, got: &Response) -> Vec<String> {
             }
         }
         Ok(Some(Body::Json(want))) => {
-            let parsed =
-                json::parse_bytes(&got.body).and_then(|value| match value.duplicate_key() {
-                    Some(key) => Err(format!("duplicate object key {key:?}")),
-                    None => Ok(value),
-                });
+            let parsed = json::parse_bytes(&got.body).and_then(|value| match value.duplicate_key() {
+                Some(key) => Err(format!("duplicate object key {key:?}")),
+                None => Ok(value),
+            });
             let diffs = match parsed {
                 Ok(value) => json_diff(&want, &value, "$"),
-                Err(e) => vec![format!(
-                    "expected JSON {}, got {} ({e})",
-                    short(&want, 300),
-                    short_text(&got.body, 300)
-                )],
+                Err(e) => {
+                    vec![format!("expected JSON {}, got {} ({e})", short(&want, 300), short_text(&got.body, 300))]
+                }
             };
             problems.extend(diffs.iter().take(6).map(|d| format!("body: {d}")));
             if diffs.len() > 1 {
@@ -136,10 +125,7 @@ mod tests {
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
         Response {
             status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
+            headers: headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
             body: Bytes::copy_from_slice(body.as_bytes()),
         }
     }
@@ -164,36 +150,19 @@ mod tests {
             "",
         );
         assert_eq!(compare(&e, &ok), Vec::<String>::new());
-        let bad = response(
-            200,
-            &[
-                ("Content-Type", "a; x"),
-                ("X-Gone", ""),
-                ("Set-Cookie", "y=2, x=1"),
-            ],
-            "",
-        );
+        let bad = response(200, &[("Content-Type", "a; x"), ("X-Gone", ""), ("Set-Cookie", "y=2, x=1")], "");
         let problems = compare(&e, &bad);
         assert_eq!(problems.len(), 5, "{problems:#?}");
-        assert_eq!(
-            problems[0],
-            r#"header content-type: expected "a", got "a; x""#
-        );
+        assert_eq!(problems[0], r#"header content-type: expected "a", got "a; x""#);
         assert_eq!(problems[1], r#"header X-Gone: expected (absent), got """#);
-        assert_eq!(
-            problems[4],
-            "header X-KrakenD: expected present, got (absent)"
-        );
+        assert_eq!(problems[4], "header X-KrakenD: expected present, got (absent)");
     }
 
     #[test]
     fn bodies_compare_as_text_json_or_raw_bytes() {
         let text = expect(r#"{"body": ""}"#);
         assert!(compare(&text, &response(200, &[], "")).is_empty());
-        assert_eq!(
-            compare(&text, &response(200, &[], "x")),
-            vec![r#"body: expected "", got "x""#]
-        );
+        assert_eq!(compare(&text, &response(200, &[], "x")), vec![r#"body: expected "", got "x""#]);
 
         let json = expect(r#"{"body": {"a": 1, "b": [true]}}"#);
         assert!(compare(&json, &response(200, &[], r#" {"b":[true],"a":1.0}"#)).is_empty());

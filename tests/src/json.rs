@@ -95,10 +95,7 @@ fn write_string(s: &str, out: &mut String) {
 /// Parses JSON text the way Python's `json.loads` does (surrounding whitespace allowed, `NaN` and
 /// `Infinity` accepted, control characters in strings rejected). Duplicate keys are kept.
 pub fn parse(text: &str) -> Result<Json, String> {
-    let mut parser = Parser {
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+    let mut parser = Parser { bytes: text.as_bytes(), pos: 0 };
     parser.skip_ws();
     let value = parser.value(0)?;
     parser.skip_ws();
@@ -239,9 +236,7 @@ impl Parser<'_> {
             _ => return self.error("expecting value"),
         }
         // Like Python's scanner: a '.' or exponent without digits ends the number before it.
-        if self.bytes.get(self.pos) == Some(&b'.')
-            && matches!(self.bytes.get(self.pos + 1), Some(b'0'..=b'9'))
-        {
+        if self.bytes.get(self.pos) == Some(&b'.') && matches!(self.bytes.get(self.pos + 1), Some(b'0'..=b'9')) {
             self.pos += 1;
             self.digits();
         }
@@ -308,9 +303,7 @@ impl Parser<'_> {
                         b't' => out.push('\t'),
                         b'u' => {
                             let mut code = self.hex4()?;
-                            if (0xd800..0xdc00).contains(&code)
-                                && self.bytes[self.pos..].starts_with(b"\\u")
-                            {
+                            if (0xd800..0xdc00).contains(&code) && self.bytes[self.pos..].starts_with(b"\\u") {
                                 let mark = self.pos;
                                 self.pos += 2;
                                 let low = self.hex4()?;
@@ -343,17 +336,9 @@ enum Num {
 }
 
 fn classify(literal: &str) -> Num {
-    let is_int = literal
-        .strip_prefix('-')
-        .unwrap_or(literal)
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        && !literal.is_empty();
-    if is_int {
-        Num::Int(normalize_int(literal))
-    } else {
-        Num::Float(literal.parse::<f64>().unwrap_or(f64::NAN))
-    }
+    let is_int =
+        literal.strip_prefix('-').unwrap_or(literal).bytes().all(|b| b.is_ascii_digit()) && !literal.is_empty();
+    if is_int { Num::Int(normalize_int(literal)) } else { Num::Float(literal.parse::<f64>().unwrap_or(f64::NAN)) }
 }
 
 /// "-0" -> "0", leading zeros removed: the canonical text of an integer.
@@ -416,34 +401,22 @@ pub fn json_diff(expected: &Json, got: &Json, path: &str) -> Vec<String> {
             let mut out = Vec::new();
             for key in keys {
                 match (e.get(key), g.get(key)) {
-                    (Some(ev), None) => out.push(format!(
-                        "{path}.{key}: missing (expected {})",
-                        short(ev, 300)
-                    )),
-                    (None, Some(gv)) => {
-                        out.push(format!("{path}.{key}: unexpected {}", short(gv, 300)))
-                    }
+                    (Some(ev), None) => out.push(format!("{path}.{key}: missing (expected {})", short(ev, 300))),
+                    (None, Some(gv)) => out.push(format!("{path}.{key}: unexpected {}", short(gv, 300))),
                     (Some(ev), Some(gv)) => out.extend(json_diff(ev, gv, &format!("{path}.{key}"))),
                     (None, None) => unreachable!("key from one of the maps"),
                 }
             }
             out
         }
-        (Json::Array(e), Json::Array(g)) if e.len() == g.len() => e
-            .iter()
-            .zip(g)
-            .enumerate()
-            .flat_map(|(i, (ev, gv))| json_diff(ev, gv, &format!("{path}[{i}]")))
-            .collect(),
+        (Json::Array(e), Json::Array(g)) if e.len() == g.len() => {
+            e.iter().zip(g).enumerate().flat_map(|(i, (ev, gv))| json_diff(ev, gv, &format!("{path}[{i}]"))).collect()
+        }
         _ => {
             if scalar_equal(expected, got) {
                 Vec::new()
             } else {
-                vec![format!(
-                    "{path}: expected {}, got {}",
-                    short(expected, 300),
-                    short(got, 300)
-                )]
+                vec![format!("{path}: expected {}, got {}", short(expected, 300), short(got, 300))]
             }
         }
     }
@@ -473,14 +446,8 @@ mod tests {
         assert!(numbers_equal("1", "1.0"));
         assert!(numbers_equal("1e3", "1000"));
         assert!(numbers_equal("-0", "0.0"));
-        assert!(numbers_equal(
-            "12345678901234567890",
-            "12345678901234567890"
-        ));
-        assert!(!numbers_equal(
-            "12345678901234567890",
-            "12345678901234567891"
-        ));
+        assert!(numbers_equal("12345678901234567890", "12345678901234567890"));
+        assert!(!numbers_equal("12345678901234567890", "12345678901234567891"));
         // 1e23 as a float is 99999999999999991611392 exactly.
         assert!(numbers_equal("1e23", "99999999999999991611392"));
         assert!(!numbers_equal("1e23", "100000000000000000000000"));
@@ -491,44 +458,22 @@ mod tests {
 
     #[test]
     fn diff_follows_run_cases() {
-        assert!(
-            json_diff(
-                &j(r#"{"a":[1,{"b":2.0}]}"#),
-                &j(r#"{"a":[1.0,{"b":2}]}"#),
-                "$"
-            )
-            .is_empty()
-        );
-        assert_eq!(
-            json_diff(&j("true"), &j("1"), "$"),
-            vec!["$: expected true, got 1".to_owned()]
-        );
+        assert!(json_diff(&j(r#"{"a":[1,{"b":2.0}]}"#), &j(r#"{"a":[1.0,{"b":2}]}"#), "$").is_empty());
+        assert_eq!(json_diff(&j("true"), &j("1"), "$"), vec!["$: expected true, got 1".to_owned()]);
         assert_eq!(
             json_diff(&j(r#"{"a":1,"b":2}"#), &j(r#"{"b":2,"c":3}"#), "$"),
             vec!["$.a: missing (expected 1)", "$.c: unexpected 3"]
         );
-        assert_eq!(
-            json_diff(&j("[1,2]"), &j("[1]"), "$"),
-            vec!["$: expected [1,2], got [1]"]
-        );
-        assert_eq!(
-            json_diff(&j("null"), &j("{}"), "$"),
-            vec!["$: expected null, got {}"]
-        );
+        assert_eq!(json_diff(&j("[1,2]"), &j("[1]"), "$"), vec!["$: expected [1,2], got [1]"]);
+        assert_eq!(json_diff(&j("null"), &j("{}"), "$"), vec!["$: expected null, got {}"]);
     }
 
     #[test]
     fn parser_keeps_order_literals_and_duplicates() {
         let value = j(" {\"z\":1.50,\"a\":[true,null,\"\\u00e9\\ud83d\\ude00\"],\"z\":-0} ");
-        assert_eq!(
-            value.to_compact(),
-            r#"{"z":1.50,"a":[true,null,"é😀"],"z":-0}"#
-        );
+        assert_eq!(value.to_compact(), r#"{"z":1.50,"a":[true,null,"é😀"],"z":-0}"#);
         assert_eq!(value.duplicate_key(), Some("z"));
-        assert_eq!(
-            value.to_sorted_compact(),
-            r#"{"a":[true,null,"é😀"],"z":1.50,"z":-0}"#
-        );
+        assert_eq!(value.to_sorted_compact(), r#"{"a":[true,null,"é😀"],"z":1.50,"z":-0}"#);
         for bad in ["", "{", "[1,]", "{'a':1}", "\"a\nb\"", "01", "1 2", "tru"] {
             assert!(parse(bad).is_err(), "{bad:?} should not parse");
         }

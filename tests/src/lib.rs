@@ -20,6 +20,7 @@ pub mod compare;
 pub mod doors;
 pub mod json;
 pub mod mock;
+pub mod moto;
 pub mod runner;
 
 pub use case::{Case, family, load_cases, select};
@@ -33,9 +34,6 @@ pub const CASES_ENV: &str = "TRIBUTARY_CASES";
 /// The cases of the fixture to run: those named in `TRIBUTARY_CASES` when it is set, otherwise
 /// every case outside `skip_families`. Panics on an unknown name.
 pub fn selected_cases(skip_families: &[&str]) -> Vec<Case> {
-    let only = std::env::var(CASES_ENV)
-        .ok()
-        .filter(|v| !v.trim().is_empty());
-    select(load_cases(), skip_families, only.as_deref())
-        .unwrap_or_else(|e| panic!("{CASES_ENV}: {e}"))
+    let only = std::env::var(CASES_ENV).ok().filter(|v| !v.trim().is_empty());
+    select(load_cases(), skip_families, only.as_deref()).unwrap_or_else(|e| panic!("{CASES_ENV}: {e}"))
 }

@@ -58,9 +58,7 @@ impl Subst {
         while let Some(at) = rest.find(PREFIX) {
             out.push_str(&rest[..at]);
             let after = &rest[at + PREFIX.len()..];
-            let end = after
-                .find(|c: char| !is_name_char(c))
-                .unwrap_or(after.len());
+            let end = after.find(|c: char| !is_name_char(c)).unwrap_or(after.len());
             // The regex of run_cases.py tries the names longest first, each not followed by a
             // name character: that matches exactly when the whole run of name characters is a name.
             match self.urls.get(&after[..end]) {
@@ -140,18 +138,9 @@ impl Mocks {
         let mocks = bound
             .into_iter()
             .map(|(name, url, routes, listener)| {
-                let state = Arc::new(MockState {
-                    routes,
-                    subst: subst.clone(),
-                    log: Mutex::new(Vec::new()),
-                });
+                let state = Arc::new(MockState { routes, subst: subst.clone(), log: Mutex::new(Vec::new()) });
                 let task = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
-                Mock {
-                    name,
-                    url,
-                    state,
-                    task,
-                }
+                Mock { name, url, state, task }
             })
             .collect();
         Ok(Mocks { mocks, subst })
@@ -214,24 +203,13 @@ fn mismatch(route: &Route, headers: &HeaderMap, query: &str, body: &[u8]) -> Str
         let got = request_header(headers, name);
         if !header_ok(got.as_deref(), want.as_ref()) {
             let want = want.as_ref().map_or("None".to_owned(), |w| w.to_string());
-            return format!(
-                "header {name}: {}, route wants {want}",
-                show_header(got.as_deref())
-            );
+            return format!("header {name}: {}, route wants {want}", show_header(got.as_deref()));
         }
     }
-    let missing: Vec<&String> = route
-        .request_headers_present
-        .iter()
-        .flatten()
-        .filter(|n| request_header(headers, n).is_none())
-        .collect();
-    let present: Vec<&String> = route
-        .request_headers_absent
-        .iter()
-        .flatten()
-        .filter(|n| request_header(headers, n).is_some())
-        .collect();
+    let missing: Vec<&String> =
+        route.request_headers_present.iter().flatten().filter(|n| request_header(headers, n).is_none()).collect();
+    let present: Vec<&String> =
+        route.request_headers_absent.iter().flatten().filter(|n| request_header(headers, n).is_some()).collect();
     if !missing.is_empty() || !present.is_empty() {
         return format!("headers missing: {missing:?}, headers that must be absent: {present:?}");
     }
@@ -239,11 +217,7 @@ fn mismatch(route: &Route, headers: &HeaderMap, query: &str, body: &[u8]) -> Str
         match encode_body(Some(want)) {
             Ok(want_bytes) if want_bytes == body => {}
             Ok(want_bytes) => {
-                return format!(
-                    "body {}, route wants {}",
-                    short_text(body, 120),
-                    short_text(&want_bytes, 120)
-                );
+                return format!("body {}, route wants {}", short_text(body, 120), short_text(&want_bytes, 120));
             }
             Err(e) => return format!("malformed request_body in the case: {e}"),
         }
@@ -251,20 +225,14 @@ fn mismatch(route: &Route, headers: &HeaderMap, query: &str, body: &[u8]) -> Str
     String::new()
 }
 
-async fn serve(
-    state: Arc<MockState>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn serve(state: Arc<MockState>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => Bytes::new(),
     };
     let method = parts.method.as_str();
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_owned());
+    let target = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_owned());
     let (raw_path, query) = target.split_once('?').unwrap_or((&target, ""));
     let path = percent_decode_str(raw_path).decode_utf8_lossy();
 
@@ -280,25 +248,14 @@ async fn serve(
             }
         }
     }
-    let outcome = if matched.is_some() {
-        "matched".to_owned()
-    } else {
-        format!("418 ({why})")
-    };
-    state
-        .log
-        .lock()
-        .expect("mock log")
-        .push(format!("{method} {target} -> {outcome}"));
+    let outcome = if matched.is_some() { "matched".to_owned() } else { format!("418 ({why})") };
+    state.log.lock().expect("mock log").push(format!("{method} {target} -> {outcome}"));
 
     let Some(route) = matched else {
         let mut response = Response::new(Full::new(Bytes::from_static(UNMATCHED)));
         *response.status_mut() = StatusCode::IM_A_TEAPOT;
         let headers = response.headers_mut();
-        headers.insert(
-            "content-type",
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        headers.insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
         headers.insert("content-length", HeaderValue::from(UNMATCHED.len()));
         return Ok(response);
     };
@@ -311,11 +268,7 @@ async fn answer(state: &MockState, route: &Route, head: bool) -> Response<Full<B
         tokio::time::sleep(Duration::from_secs_f64(delay / 1000.0)).await;
     }
     let failure = |why: String| {
-        state
-            .log
-            .lock()
-            .expect("mock log")
-            .push(format!("  (cannot answer: {why})"));
+        state.log.lock().expect("mock log").push(format!("  (cannot answer: {why})"));
         let mut response = Response::new(Full::new(Bytes::from(why)));
         *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
         response
@@ -343,16 +296,9 @@ async fn answer(state: &MockState, route: &Route, head: bool) -> Response<Full<B
     }
     let bodyless = status < 200 || status == 204 || status == 304;
     if !bodyless && !headers.contains_key(http::header::CONTENT_LENGTH) {
-        headers.insert(
-            http::header::CONTENT_LENGTH,
-            HeaderValue::from(payload.len()),
-        );
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(payload.len()));
     }
-    let body = if head || bodyless {
-        Bytes::new()
-    } else {
-        Bytes::from(payload)
-    };
+    let body = if head || bodyless { Bytes::new() } else { Bytes::from(payload) };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status_code;
     *response.headers_mut() = headers;

@@ -67,20 +67,16 @@ pub async fn run_case(door: Door, case: &Case) -> Outcome {
         Ok(config_text) => match Mocks::start(case, &config_text).await {
             Err(e) => problems.push(format!("error: cannot start the mock backends: {e}")),
             Ok(mocks) => {
-                let exercised = tokio::time::timeout(
-                    CASE_TIMEOUT,
-                    exercise_fresh_gateway(door, case, &config_text, &mocks),
-                )
-                .await;
+                let exercised =
+                    tokio::time::timeout(CASE_TIMEOUT, exercise_fresh_gateway(door, case, &config_text, &mocks)).await;
                 match exercised {
                     Ok((p, d)) => {
                         problems.extend(p);
                         diagnostics.extend(d);
                     }
-                    Err(_) => problems.push(format!(
-                        "error: the case did not finish within {}s",
-                        CASE_TIMEOUT.as_secs()
-                    )),
+                    Err(_) => {
+                        problems.push(format!("error: the case did not finish within {}s", CASE_TIMEOUT.as_secs()))
+                    }
                 }
                 diagnostics.extend(mocks.log_lines(verbose));
             }
@@ -109,20 +105,14 @@ async fn exercise_fresh_gateway(
     let slot = match door.reserve().await {
         Ok(slot) => slot,
         Err(e) => {
-            return (
-                vec![format!("error: cannot reserve a port: {e}")],
-                Vec::new(),
-            );
+            return (vec![format!("error: cannot reserve a port: {e}")], Vec::new());
         }
     };
     let port = slot.port();
     let config = match gateway_config(config_text, &mocks.subst, port) {
         Ok(config) => config,
         Err(e) => {
-            return (
-                vec![format!("error: cannot prepare the config: {e}")],
-                Vec::new(),
-            );
+            return (vec![format!("error: cannot prepare the config: {e}")], Vec::new());
         }
     };
     let running = match slot.start(&config) {
@@ -139,12 +129,7 @@ async fn exercise_fresh_gateway(
 pub async fn exercise(running: &Running, case: &Case, port: u16) -> Vec<String> {
     let mut problems = Vec::new();
     for (i, pre) in case.preceding_requests.iter().flatten().enumerate() {
-        let label = format!(
-            "preceding request #{} ({} {})",
-            i + 1,
-            pre.method(),
-            pre.path()
-        );
+        let label = format!("preceding request #{} ({} {})", i + 1, pre.method(), pre.path());
         let sent = match OutRequest::from_case(pre, port) {
             Ok(out) => running.send(&out).await,
             Err(e) => Err(e),
@@ -158,10 +143,7 @@ pub async fn exercise(running: &Running, case: &Case, port: u16) -> Vec<String> 
                 if let Some(want) = pre.expect_status
                     && want != response.status
                 {
-                    problems.push(format!(
-                        "{label}: expected status {want}, got {}",
-                        response.status
-                    ));
+                    problems.push(format!("{label}: expected status {want}, got {}", response.status));
                 }
             }
         }
@@ -172,11 +154,7 @@ pub async fn exercise(running: &Running, case: &Case, port: u16) -> Vec<String> 
     };
     match sent {
         Ok(response) => problems.extend(compare(&case.expect, &response)),
-        Err(e) => problems.push(format!(
-            "error: request ({} {}): {e}",
-            case.request.method(),
-            case.request.path()
-        )),
+        Err(e) => problems.push(format!("error: request ({} {}): {e}", case.request.method(), case.request.path())),
     }
     problems
 }
@@ -194,9 +172,7 @@ pub async fn run_cases(door: Door, cases: Vec<Case>, parallelism: usize) -> Vec<
             };
             outcomes.push(None);
             let shared = Arc::clone(&case);
-            let id = running
-                .spawn(async move { (index, run_case(door, &shared).await) })
-                .id();
+            let id = running.spawn(async move { (index, run_case(door, &shared).await) }).id();
             names.insert(id, (index, case));
         }
         let Some(joined) = running.join_next_with_id().await else {
@@ -231,25 +207,11 @@ pub async fn run_cases(door: Door, cases: Vec<Case>, parallelism: usize) -> Vec<
 /// summary and, last, "N passed, M failed".
 pub fn report(door: Door, outcomes: &[Outcome], elapsed: Duration) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "door: {} ({} case(s), {:.1}s)",
-        door.name(),
-        outcomes.len(),
-        elapsed.as_secs_f64()
-    );
+    let _ = writeln!(out, "door: {} ({} case(s), {:.1}s)", door.name(), outcomes.len(), elapsed.as_secs_f64());
     for outcome in outcomes.iter().filter(|o| !o.passed()) {
-        let note = if outcome.confidence == "high" {
-            String::new()
-        } else {
-            format!(" [{} confidence]", outcome.confidence)
-        };
-        let _ = writeln!(
-            out,
-            "FAIL {}{note} ({:.1}s)",
-            outcome.name,
-            outcome.elapsed.as_secs_f64()
-        );
+        let note =
+            if outcome.confidence == "high" { String::new() } else { format!(" [{} confidence]", outcome.confidence) };
+        let _ = writeln!(out, "FAIL {}{note} ({:.1}s)", outcome.name, outcome.elapsed.as_secs_f64());
         for line in outcome.problems.iter().chain(&outcome.diagnostics) {
             let _ = writeln!(out, "    {line}");
         }
@@ -266,11 +228,7 @@ pub fn report(door: Door, outcomes: &[Outcome], elapsed: Duration) -> String {
     let width = families.keys().map(|f| f.len()).max().unwrap_or(0).max(6);
     let _ = writeln!(out, "\n{:<width$}  passed  failed", "family");
     for (name, (passed, failed)) in &families {
-        let line = format!(
-            "{name:<width$}  {passed:>6}  {:>6}  {}",
-            failed.len(),
-            failed.join(", ")
-        );
+        let line = format!("{name:<width$}  {passed:>6}  {:>6}  {}", failed.len(), failed.join(", "));
         let _ = writeln!(out, "{}", line.trim_end());
     }
     let passed = outcomes.iter().filter(|o| o.passed()).count();
@@ -288,10 +246,7 @@ pub async fn assert_all_pass(door: Door, cases: Vec<Case>) {
     let text = report(door, &outcomes, started.elapsed());
     let failed = outcomes.iter().filter(|o| !o.passed()).count();
     if failed > 0 {
-        eprintln!(
-            "conformance cases failed through the {} door\n{text}\n",
-            door.name()
-        );
+        eprintln!("conformance cases failed through the {} door\n{text}\n", door.name());
         std::panic::resume_unwind(Box::new(format!(
             "{failed} conformance case(s) failed through the {} door",
             door.name()

@@ -20,10 +20,7 @@ const GOOD_BODY: &str = r#"{"fine":true}"#;
 
 /// A config with `/x` (GET, `timeout`) on the chaos backend(s) and `/ok` on a good backend.
 fn config(chaos_hosts: &[String], timeout: &str, good: &Backend) -> String {
-    let backends: Vec<Value> = chaos_hosts
-        .iter()
-        .map(|host| json!({"host": [host], "url_pattern": "/x"}))
-        .collect();
+    let backends: Vec<Value> = chaos_hosts.iter().map(|host| json!({"host": [host], "url_pattern": "/x"})).collect();
     json!({
         "version": 3,
         "endpoints": [
@@ -58,13 +55,7 @@ struct Seen {
 /// Starts the gateway in front of `chaos` (plus a good `/ok` backend), sends `GET /x` over a
 /// real socket (and in process when `in_process`), checks status and `X-Krakend-Completed` on
 /// both, then checks that `/ok` is still served normally.
-async fn run(
-    chaos: &[&Backend],
-    timeout: &str,
-    in_process: bool,
-    want_status: u16,
-    want_completed: &str,
-) -> Seen {
+async fn run(chaos: &[&Backend], timeout: &str, in_process: bool, want_status: u16, want_completed: &str) -> Seen {
     let good = Backend::json(GOOD_BODY).await;
     let hosts: Vec<String> = chaos.iter().map(|b| b.url()).collect();
     let served = Served::start(&config(&hosts, timeout, &good)).await;
@@ -86,10 +77,7 @@ async fn run(
             .await
             .unwrap_or_else(|_| panic!("in process: no answer within {limit:?}"));
         assert_eq!(
-            (
-                answer.status.as_u16(),
-                header(&answer, "x-krakend-completed")
-            ),
+            (answer.status.as_u16(), header(&answer, "x-krakend-completed")),
             (want_status, Some(want_completed)),
             "in process: status/completed; body {}",
             short(&answer.body)
@@ -100,11 +88,7 @@ async fn run(
     };
 
     assert_still_serves(&served).await;
-    Seen {
-        socket,
-        socket_elapsed,
-        in_process,
-    }
+    Seen { socket, socket_elapsed, in_process }
 }
 
 /// The gateway is not stuck: `/ok` answers 200/true with the good backend's body, promptly.
@@ -120,18 +104,12 @@ async fn assert_still_serves(served: &Served) {
 }
 
 fn json_body(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", short(bytes)))
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", short(bytes)))
 }
 
 /// A backend answering 200 `application/json` with `body` (correct `Content-Length`).
 async fn json_backend(body: &[u8]) -> Backend {
-    Backend::fixed(response(
-        "HTTP/1.1 200 OK",
-        &[("Content-Type", "application/json")],
-        body,
-    ))
-    .await
+    Backend::fixed(response("HTTP/1.1 200 OK", &[("Content-Type", "application/json")], body)).await
 }
 
 #[tokio::test]
@@ -192,8 +170,7 @@ async fn body_of_50_mb_is_complete() {
 #[tokio::test]
 async fn fewer_bytes_than_content_length_is_500() {
     let chaos = Backend::start(|mut stream, _head| async move {
-        let head =
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
         let _ = stream.write_all(head.as_bytes()).await;
         let _ = stream.write_all(br#"{"a":"only part of"#).await;
         finish(stream).await;
@@ -230,11 +207,7 @@ async fn never_answers_is_500_at_timeout() {
 async fn trickle_one_byte_every_200ms_is_500_at_timeout() {
     let chaos = Backend::start(|mut stream, _head| async move {
         let body = format!("{{\"a\":\"{}\"}}", "y".repeat(40));
-        let reply = response(
-            "HTTP/1.1 200 OK",
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        );
+        let reply = response("HTTP/1.1 200 OK", &[("Content-Type", "application/json")], body.as_bytes());
         for byte in reply {
             if stream.write_all(&[byte]).await.is_err() {
                 return;
@@ -267,10 +240,7 @@ async fn http_1_0_without_content_length_until_close_is_200() {
 
 #[tokio::test]
 async fn no_content_204_is_500() {
-    let chaos = Backend::fixed(Bytes::from_static(
-        b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
-    ))
-    .await;
+    let chaos = Backend::fixed(Bytes::from_static(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")).await;
     run(&[&chaos], "1s", true, 500, "false").await;
 }
 
@@ -281,10 +251,7 @@ async fn redirect_to_itself_forever_is_500() {
     // Go (and KrakenD) give up after 10 redirects: 11 requests. Loosely: it followed some and
     // stopped.
     let hits = chaos.requests();
-    assert!(
-        (2..=12).contains(&hits),
-        "the backend received {hits} requests for one client request"
-    );
+    assert!((2..=12).contains(&hits), "the backend received {hits} requests for one client request");
 }
 
 #[tokio::test]
@@ -299,10 +266,9 @@ async fn bad_chunk_size_is_500() {
 
 #[tokio::test]
 async fn reply_that_is_not_http_is_500() {
-    let chaos = Backend::fixed(Bytes::from_static(
-        b"SSH-2.0-OpenSSH_9.6\r\n\x00\x01\x02 this is not HTTP at all\r\n\r\n",
-    ))
-    .await;
+    let chaos =
+        Backend::fixed(Bytes::from_static(b"SSH-2.0-OpenSSH_9.6\r\n\x00\x01\x02 this is not HTTP at all\r\n\r\n"))
+            .await;
     run(&[&chaos], "1s", true, 500, "false").await;
 }
 
@@ -322,17 +288,9 @@ async fn one_good_backend_and_one_reset_is_partial_200() {
     let good_part = json_backend(br#"{"good":1}"#).await;
     let resets = Backend::start(|stream, _head| async move { reset(stream) }).await;
     let seen = run(&[&good_part, &resets], "1s", true, 200, "false").await;
-    assert_eq!(
-        json_body(&seen.socket.body),
-        json!({"good": 1}),
-        "over the socket"
-    );
+    assert_eq!(json_body(&seen.socket.body), json!({"good": 1}), "over the socket");
     let in_process = seen.in_process.expect("in-process answer");
-    assert_eq!(
-        json_body(&in_process.body),
-        json!({"good": 1}),
-        "in process"
-    );
+    assert_eq!(json_body(&in_process.body), json!({"good": 1}), "in process");
 }
 
 /// Every misbehaviour at once, several times each, on one gateway: afterwards a normal request
@@ -346,30 +304,18 @@ async fn still_serves_after_concurrent_chaos() {
     .await;
     let resets = Backend::start(|stream, _head| async move { reset(stream) }).await;
     let short_body = Backend::start(|mut stream, _head| async move {
-        let _ = stream
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"a\"")
-            .await;
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"a\"").await;
         finish(stream).await;
     })
     .await;
     let not_http = Backend::fixed(Bytes::from_static(b"garbage\r\n\r\n")).await;
-    let bad_chunk = Backend::fixed(Bytes::from_static(
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n\r\n",
-    ))
-    .await;
+    let bad_chunk =
+        Backend::fixed(Bytes::from_static(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n\r\n")).await;
     let loops = Backend::fixed(response("HTTP/1.1 307 Again", &[("Location", "/c")], b"")).await;
     let invalid = json_backend(b"{nope").await;
     let good = Backend::json(GOOD_BODY).await;
 
-    let chaos = [
-        &never,
-        &resets,
-        &short_body,
-        &not_http,
-        &bad_chunk,
-        &loops,
-        &invalid,
-    ];
+    let chaos = [&never, &resets, &short_body, &not_http, &bad_chunk, &loops, &invalid];
     let mut endpoints: Vec<Value> = chaos
         .iter()
         .enumerate()
@@ -387,9 +333,7 @@ async fn still_serves_after_concurrent_chaos() {
         for i in 0..chaos.len() {
             let addr = served.addr;
             requests.spawn(async move {
-                let reply =
-                    tributary_e2e::chaos::get(addr, &format!("/c{i}"), Duration::from_secs(6))
-                        .await;
+                let reply = tributary_e2e::chaos::get(addr, &format!("/c{i}"), Duration::from_secs(6)).await;
                 (round, i, reply)
             });
         }

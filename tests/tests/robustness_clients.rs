@@ -46,29 +46,19 @@ async fn setup() -> Setup {
     let good = Backend::json(GOOD_BODY).await;
     let users = Backend::json(r#"{"user":true}"#).await;
     let served = Served::start(&config(&good, &users)).await;
-    Setup {
-        good,
-        users,
-        served,
-    }
+    Setup { good, users, served }
 }
 
 /// Sends raw request bytes and returns what came back (panics on a hang).
 async fn raw(served: &Served, request: &[u8]) -> Outcome {
     exchange(served.addr, request, LIMIT)
         .await
-        .unwrap_or_else(|| {
-            panic!(
-                "no answer and no close within {LIMIT:?} for {}",
-                short(request)
-            )
-        })
+        .unwrap_or_else(|| panic!("no answer and no close within {LIMIT:?} for {}", short(request)))
 }
 
 /// `GET target` with a `Host` header, as raw bytes.
 fn get_bytes(target: &str, extra_headers: &str) -> Vec<u8> {
-    format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra_headers}Connection: close\r\n\r\n")
-        .into_bytes()
+    format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra_headers}Connection: close\r\n\r\n").into_bytes()
 }
 
 /// A complete response, or a panic naming what happened instead.
@@ -89,11 +79,7 @@ async fn assert_still_serves(served: &Served) {
         "a normal request is no longer served; body {}",
         reply.text()
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "a normal request took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(3), "a normal request took {:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -126,10 +112,7 @@ async fn request_line_not_http_is_400_or_closed() {
         match raw(&s.served, request).await {
             Outcome::Reply(r) if r.status == 400 => {}
             Outcome::Closed => {}
-            other => problems.push(format!(
-                "{}: want 400 or a clean close, got {other:?}",
-                short(request)
-            )),
+            other => problems.push(format!("{}: want 400 or a clean close, got {other:?}", short(request))),
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -175,10 +158,7 @@ async fn url_of_100_kb_is_answered() {
 async fn header_value_of_64_kb_is_200() {
     let s = setup().await;
     let header = format!("X-Big: {}\r\n", "v".repeat(64 * 1024));
-    let r = reply(
-        raw(&s.served, &get_bytes("/x", &header)).await,
-        "64 KB header",
-    );
+    let r = reply(raw(&s.served, &get_bytes("/x", &header)).await, "64 KB header");
     assert_eq!(
         (r.status, r.completed(), r.body.as_slice()),
         (200, Some("true"), GOOD_BODY.as_bytes()),
@@ -190,13 +170,8 @@ async fn header_value_of_64_kb_is_200() {
 #[tokio::test]
 async fn five_hundred_headers_is_200() {
     let s = setup().await;
-    let headers: String = (0..500)
-        .map(|i| format!("X-Many-{i:03}: value-{i}\r\n"))
-        .collect();
-    let r = reply(
-        raw(&s.served, &get_bytes("/x", &headers)).await,
-        "500 headers",
-    );
+    let headers: String = (0..500).map(|i| format!("X-Many-{i:03}: value-{i}\r\n")).collect();
+    let r = reply(raw(&s.served, &get_bytes("/x", &headers)).await, "500 headers");
     assert_eq!(
         (r.status, r.completed(), r.body.as_slice()),
         (200, Some("true"), GOOD_BODY.as_bytes()),
@@ -244,11 +219,7 @@ async fn body_shorter_than_content_length_then_half_close_is_answered_quickly() 
                 panic!("Content-Length {length}, 10 bytes sent: broken response: {e}")
             }
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "Content-Length {length}: took {:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_secs(2), "Content-Length {length}: took {:?}", started.elapsed());
     }
     assert_still_serves(&s.served).await;
 }
@@ -279,10 +250,7 @@ async fn slow_header_trickle_and_200_idle_connections_do_not_block_others() {
             .expect("connect within the limit")
             .expect("connect");
         if i % 2 == 1 {
-            stream
-                .write_all(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-                .await
-                .expect("partial head");
+            stream.write_all(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.expect("partial head");
         }
         idle.push(stream);
     }
@@ -325,14 +293,9 @@ async fn dangerous_path_parameters_are_400_and_never_reach_the_backend() {
             )),
             other => problems.push(format!("{target} (socket): want 400, got {other:?}")),
         }
-        let answer = tokio::time::timeout(
-            LIMIT,
-            s.served
-                .gateway
-                .handle(GatewayRequest::new(Method::GET, target)),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{target}: no in-process answer within {LIMIT:?}"));
+        let answer = tokio::time::timeout(LIMIT, s.served.gateway.handle(GatewayRequest::new(Method::GET, target)))
+            .await
+            .unwrap_or_else(|_| panic!("{target}: no in-process answer within {LIMIT:?}"));
         if answer.status != 400 {
             problems.push(format!(
                 "{target} (in process): want 400, got {} body {}",
@@ -352,44 +315,24 @@ async fn dangerous_path_parameters_are_400_and_never_reach_the_backend() {
 
     // The endpoint itself works.
     let r = s.served.get("/users/john", LIMIT).await;
-    assert_eq!(
-        (r.status, r.completed()),
-        (200, Some("true")),
-        "{}",
-        r.text()
-    );
+    assert_eq!((r.status, r.completed()), (200, Some("true")), "{}", r.text());
 }
 
 #[tokio::test]
 async fn double_encoded_slash_parameter_is_400_encoded_url_params() {
     let s = setup().await;
-    let r = reply(
-        raw(&s.served, &get_bytes("/users/a%252Fb", "")).await,
-        "/users/a%252Fb",
-    );
+    let r = reply(raw(&s.served, &get_bytes("/users/a%252Fb", "")).await, "/users/a%252Fb");
     assert_eq!(r.status, 400, "body {}", r.text());
     assert_eq!(r.body, b"error: encoded url params", "body");
-    assert_eq!(
-        r.header("content-type"),
-        Some("text/plain; charset=utf-8"),
-        "content type"
-    );
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"), "content type");
     assert_eq!(r.completed(), None, "no X-Krakend-Completed on this 400");
 
-    let answer = tokio::time::timeout(
-        LIMIT,
-        s.served
-            .gateway
-            .handle(GatewayRequest::new(Method::GET, "/users/a%252Fb")),
-    )
-    .await
-    .expect("in-process answer in time");
+    let answer =
+        tokio::time::timeout(LIMIT, s.served.gateway.handle(GatewayRequest::new(Method::GET, "/users/a%252Fb")))
+            .await
+            .expect("in-process answer in time");
     assert_eq!(answer.status, 400, "in process");
-    assert_eq!(
-        answer.body.as_ref(),
-        b"error: encoded url params",
-        "in process"
-    );
+    assert_eq!(answer.body.as_ref(), b"error: encoded url params", "in process");
 
     assert_eq!(s.users.connections(), 0, "the backend must receive nothing");
 }
@@ -397,19 +340,11 @@ async fn double_encoded_slash_parameter_is_400_encoded_url_params() {
 #[tokio::test]
 async fn encoded_slash_parameter_is_404() {
     let s = setup().await;
-    let r = reply(
-        raw(&s.served, &get_bytes("/users/a%2Fb", "")).await,
-        "/users/a%2Fb",
-    );
+    let r = reply(raw(&s.served, &get_bytes("/users/a%2Fb", "")).await, "/users/a%2Fb");
     assert_eq!(r.status, 404, "body {}", r.text());
-    let answer = tokio::time::timeout(
-        LIMIT,
-        s.served
-            .gateway
-            .handle(GatewayRequest::new(Method::GET, "/users/a%2Fb")),
-    )
-    .await
-    .expect("in-process answer in time");
+    let answer = tokio::time::timeout(LIMIT, s.served.gateway.handle(GatewayRequest::new(Method::GET, "/users/a%2Fb")))
+        .await
+        .expect("in-process answer in time");
     assert_eq!(answer.status, 404, "in process");
     assert_eq!(s.users.connections(), 0, "the backend must receive nothing");
 }
@@ -417,19 +352,12 @@ async fn encoded_slash_parameter_is_404() {
 #[tokio::test]
 async fn encoded_space_parameter_reaches_the_backend_reencoded() {
     let s = setup().await;
-    let r = reply(
-        raw(&s.served, &get_bytes("/users/john%20doe", "")).await,
-        "/users/john%20doe",
-    );
+    let r = reply(raw(&s.served, &get_bytes("/users/john%20doe", "")).await, "/users/john%20doe");
     assert_eq!(
         (r.status, r.completed(), r.body.as_slice()),
         (200, Some("true"), br#"{"user":true}"#.as_slice()),
         "body {}",
         r.text()
     );
-    assert_eq!(
-        s.users.request_lines(),
-        vec!["GET /base/john%20doe HTTP/1.1".to_owned()],
-        "the backend's request line"
-    );
+    assert_eq!(s.users.request_lines(), vec!["GET /base/john%20doe HTTP/1.1".to_owned()], "the backend's request line");
 }

@@ -151,6 +151,8 @@ pub struct ExtraConfig {
     pub circuit_breaker: Option<CircuitBreakerConfig>,
     pub cors: Option<CorsConfig>,
     pub security_http: Option<SecurityHttpConfig>,
+    pub http_cache: Option<crate::cache::HttpCacheConfig>,
+    pub auth_validator: Option<crate::jwt::JwtConfig>,
     /// Namespaces we do not implement, in file order, with their values.
     pub unsupported: Vec<(String, Value)>,
 }
@@ -251,6 +253,8 @@ pub const RATELIMIT_PROXY_NAMES: &[&str] = &["qos/ratelimit/proxy"];
 pub const CIRCUIT_BREAKER_NAMES: &[&str] =
     &["qos/circuit-breaker", "github.com/devopsfaith/krakend-circuitbreaker/gobreaker"];
 pub const CORS_NAMES: &[&str] = &["security/cors", "github_com/devopsfaith/krakend-cors"];
+pub const HTTP_CACHE_NAMES: &[&str] = &["qos/http-cache", "github.com/devopsfaith/krakend-httpcache"];
+pub const AUTH_VALIDATOR_NAMES: &[&str] = &["auth/validator"];
 pub const SECURITY_HTTP_NAMES: &[&str] = &["security/http", "github_com/devopsfaith/krakend-httpsecure"];
 
 impl<'de> Deserialize<'de> for ExtraConfig {
@@ -281,6 +285,10 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.circuit_breaker = Some(map.next_value()?);
                     } else if CORS_NAMES.contains(&k) {
                         out.cors = Some(map.next_value()?);
+                    } else if AUTH_VALIDATOR_NAMES.contains(&k) {
+                        out.auth_validator = Some(map.next_value()?);
+                    } else if HTTP_CACHE_NAMES.contains(&k) {
+                        out.http_cache = Some(map.next_value()?);
                     } else if SECURITY_HTTP_NAMES.contains(&k) {
                         out.security_http = Some(map.next_value()?);
                     } else {

@@ -1,0 +1,395 @@
+//! The `gateway` Lambda function under the real emulator: `cargo lambda watch` (from PyPI:
+//! `pip install cargo-lambda`) builds and runs the binary against the demo backend, every sample
+//! event of `events/` goes through `cargo lambda invoke`, and plain HTTP requests go through the
+//! emulator's function URL (`/lambda-url/gateway/...`). Everything listens on 127.0.0.1; the
+//! watch process group (and every process it started) is stopped at the end, even on failure.
+
+use base64::Engine;
+use serde_json::Value;
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+use tributary_e2e::client::{self, OutRequest};
+
+/// The function's name: the binary of `tributary-functions`.
+const FUNCTION: &str = "gateway";
+/// The demo backend's address in `events/krakend.json`.
+const DEMO_BACKEND: &str = "http://127.0.0.1:9001";
+/// The first invocation builds the binary (debug) when it is not built yet.
+const FIRST_INVOKE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Every other invocation or HTTP request.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the emulator may take to listen (it builds nothing before the first invocation).
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the watch process tree gets to stop after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+const USER_1: &str = r#"{"posts":[{"id":1,"title":"Hello from 1","user_id":1},{"id":2,"title":"Second post","user_id":1}],"user":{"address":{"city":"Lisbon","zip":"1100"},"email":"user1@example.com","id":1,"name":"User 1"}}"#;
+const USER_2: &str = r#"{"posts":[{"id":1,"title":"Hello from 2","user_id":2},{"id":2,"title":"Second post","user_id":2}],"user":{"address":{"city":"Lisbon","zip":"1100"},"email":"user2@example.com","id":2,"name":"User 2"}}"#;
+const DASHBOARD_2: &str = r#"{"address":{"city":"Lisbon"},"name":"User 2","station":{"elevation_m":95,"id":"LIS-1"},"weather":{"conditions":"sunny","temperature_c":21.5}}"#;
+const TITLES_3: &str = r#"[{"id":1,"title":"Hello from 3"},{"id":2,"title":"Second post"}]"#;
+const ORDER_BOOK: &str = r#"{"order":{"item":"book","qty":2},"status":"created"}"#;
+
+/// Every sample event and the body of its `200` answer (the table of `lambda_events.rs`).
+const EXPECTED: &[(&str, &str)] = &[
+    ("furl-get.json", USER_1),
+    ("furl-post-json.json", ORDER_BOOK),
+    ("furl-post-base64.json", r#"{"order":{"item":"pen","note":"gift wrap","qty":10},"status":"created"}"#),
+    ("apigw-v2-get.json", DASHBOARD_2),
+    ("apigw-v1-get.json", USER_2),
+    ("alb-get.json", TITLES_3),
+];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
+}
+
+fn event_files() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(workspace_root().join("events"))
+        .expect("read the events directory")
+        .map(|entry| entry.expect("an events directory entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json") && name != "krakend.json")
+        .collect();
+    names.sort();
+    names
+}
+
+/// What a finished command printed.
+struct Ran {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `command` to completion, at most `limit` (then kills it and returns `None`).
+fn run_bounded(command: &mut Command, limit: Duration) -> std::io::Result<Option<Ran>> {
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let out = read_all(child.stdout.take().expect("stdout"));
+    let err = read_all(child.stderr.take().expect("stderr"));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+    Ok(status.map(|status| Ran { status, stdout, stderr }))
+}
+
+fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The parent pid of a process, from `/proc/<pid>/stat` (`None` when it is gone).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    fields.next()?.parse().ok()
+}
+
+fn alive(pid: u32) -> bool {
+    parent_of(pid).is_some()
+}
+
+/// Every live descendant of `root` (children, grandchildren, ...).
+fn descendants(root: u32) -> Vec<u32> {
+    let all: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter_map(|pid| Some((pid, parent_of(pid)?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(all.iter().filter(|(_, ppid)| *ppid == parent).map(|(pid, _)| *pid));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn signal(signal: &str, target: &str) {
+    let _ = Command::new("kill")
+        .args(["-s", signal, "--", target])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// `cargo lambda watch` in its own process group; stopped (group and every descendant, by id) by
+/// [`Watch::stop`] or on drop.
+struct Watch {
+    child: Child,
+    log: PathBuf,
+    stopped: bool,
+}
+
+impl Watch {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM to the group (cargo-lambda then stops the function instances, which run in their
+    /// own sessions), then SIGKILL to whatever is left. Returns the pids still alive afterwards.
+    fn stop(&mut self) -> Vec<u32> {
+        self.stopped = true;
+        let pid = self.pid();
+        let mut tree = descendants(pid);
+        if let Ok(None) = self.child.try_wait() {
+            signal("TERM", &format!("-{pid}"));
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        loop {
+            let exited = !matches!(self.child.try_wait(), Ok(None));
+            tree.retain(|p| alive(*p));
+            if exited && tree.is_empty() {
+                return Vec::new();
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        signal("KILL", &format!("-{pid}"));
+        for p in &tree {
+            signal("KILL", &p.to_string());
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(200));
+        tree.retain(|p| alive(*p));
+        tree
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let left = self.stop();
+            if !left.is_empty() {
+                eprintln!("processes of `cargo lambda watch` still alive: {left:?}");
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// `cargo lambda invoke` of one event file; the answer as JSON.
+fn invoke(port: u16, event: &Path, limit: Duration) -> Result<Value, String> {
+    let mut command = Command::new("cargo");
+    command
+        .args(["lambda", "invoke", FUNCTION, "--invoke-address", "127.0.0.1", "--invoke-port"])
+        .arg(port.to_string())
+        .arg("--data-file")
+        .arg(event)
+        .current_dir(workspace_root());
+    let ran = run_bounded(&mut command, limit)
+        .map_err(|e| format!("cannot run cargo lambda invoke: {e}"))?
+        .ok_or_else(|| format!("cargo lambda invoke did not finish within {limit:?}"))?;
+    if !ran.status.success() {
+        return Err(format!("cargo lambda invoke failed ({}): {}{}", ran.status, ran.stdout, ran.stderr));
+    }
+    serde_json::from_str(ran.stdout.trim()).map_err(|e| format!("the answer is not JSON ({e}): {}", ran.stdout))
+}
+
+/// The problems with an invocation's answer: status 200 and the expected body.
+fn check_answer(answer: &Value, want: &str) -> Result<(), String> {
+    let status = answer["statusCode"].as_u64();
+    let body = answer["body"].as_str().unwrap_or("");
+    let body = if answer["isBase64Encoded"].as_bool() == Some(true) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|e| format!("the body is not base64 ({e}): {answer}"))?;
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        body.to_owned()
+    };
+    if status == Some(200) && body == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected statusCode 200 and body {want}\n    observed statusCode {status:?}, body {body}\n    answer {answer}"
+        ))
+    }
+}
+
+#[test]
+fn the_gateway_answers_under_cargo_lambda_watch() {
+    let started = Instant::now();
+    let root = workspace_root();
+
+    // Every event has expectations (the same rule as lambda_events.rs).
+    let files = event_files();
+    let missing: Vec<&String> = files.iter().filter(|f| !EXPECTED.iter().any(|(name, _)| name == f)).collect();
+    assert!(missing.is_empty(), "events without expectations in EXPECTED: {missing:?}");
+
+    // cargo-lambda must be installed: this test fails rather than skips without it.
+    let version = run_bounded(Command::new("cargo").args(["lambda", "--version"]), Duration::from_secs(60))
+        .ok()
+        .flatten()
+        .filter(|ran| ran.status.success());
+    let Some(version) = version else {
+        panic!(
+            "`cargo lambda` is not installed (or does not run): install it with `pip install cargo-lambda` \
+             (PyPI, brings zig along); this test needs its `watch` and `invoke` subcommands"
+        );
+    };
+    println!("using {}", version.stdout.trim());
+
+    // The demo backend in process, and the function's config and environment in a scratch dir.
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
+    let backend =
+        runtime.block_on(tributary_functions::demo::start_backend(0)).expect("start the demo backend on 127.0.0.1");
+    let scratch = Scratch(std::env::temp_dir().join(format!("tributary-lambda-watch-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).expect("create the scratch directory");
+    let config = std::fs::read_to_string(root.join("events/krakend.json")).expect("read events/krakend.json");
+    assert!(config.contains(DEMO_BACKEND), "events/krakend.json must name the demo backend {DEMO_BACKEND}");
+    let config_path = scratch.0.join("krakend.json");
+    std::fs::write(&config_path, config.replace(DEMO_BACKEND, &backend)).expect("write the config");
+    let env_path = scratch.0.join("lambda.env");
+    let env_text = format!(
+        "TRIBUTARY_CONFIG={}\nRUST_LOG=info\nAWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH=true\n",
+        config_path.display()
+    );
+    std::fs::write(&env_path, env_text).expect("write the env file");
+
+    // `cargo lambda watch` in its own process group, its output in a log file.
+    let port = free_port();
+    let log = scratch.0.join("watch.log");
+    let log_file = std::fs::File::create(&log).expect("create the watch log");
+    let child = Command::new("cargo")
+        .args(["lambda", "watch", "-A", "127.0.0.1", "-P"])
+        .arg(port.to_string())
+        .arg("--env-file")
+        .arg(&env_path)
+        // Files edited while the test runs must not rebuild and restart the function under it.
+        .arg("--ignore-changes")
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("the watch log"))
+        .stderr(log_file)
+        .process_group(0)
+        .spawn()
+        .expect("start `cargo lambda watch`");
+    let mut watch = Watch { child, log, stopped: false };
+
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listen_deadline = Instant::now() + LISTEN_TIMEOUT;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if let Ok(Some(status)) = watch.child.try_wait() {
+            panic!("`cargo lambda watch` exited ({status}) before listening:\n{}", watch.log_text());
+        }
+        assert!(
+            Instant::now() < listen_deadline,
+            "`cargo lambda watch` is not listening on {addr} after {LISTEN_TIMEOUT:?}:\n{}",
+            watch.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("watch listening on {addr} after {:.1}s", started.elapsed().as_secs_f64());
+
+    // Every sample event through `cargo lambda invoke`; the first one waits for the build.
+    let mut failures = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let call_started = Instant::now();
+        let limit = if i == 0 { FIRST_INVOKE_TIMEOUT } else { CALL_TIMEOUT };
+        let want = EXPECTED.iter().find(|(name, _)| name == file).map(|(_, body)| *body).unwrap_or_default();
+        let result =
+            invoke(port, &root.join("events").join(file), limit).and_then(|answer| check_answer(&answer, want));
+        println!("invoke events/{file}: {:.2}s", call_started.elapsed().as_secs_f64());
+        if let Err(e) = result {
+            failures.push(format!("cargo lambda invoke events/{file}:\n    {e}"));
+        }
+    }
+
+    // Plain HTTP through the function URL emulation.
+    let http = |method: &str, target: &str, body: Option<&str>| -> Result<tributary_e2e::Response, String> {
+        let mut headers = vec![("Host".to_owned(), format!("127.0.0.1:{port}"))];
+        if let Some(body) = body {
+            headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+            headers.push(("Content-Length".to_owned(), body.len().to_string()));
+        }
+        let request = OutRequest {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            headers,
+            body: body.map(|b| b.as_bytes().to_vec()),
+        };
+        runtime
+            .block_on(async { tokio::time::timeout(CALL_TIMEOUT, client::send(addr, &request)).await })
+            .unwrap_or_else(|_| Err(format!("no answer within {CALL_TIMEOUT:?}")))
+    };
+    let plain = [
+        ("GET", format!("/lambda-url/{FUNCTION}/users/1?tag=a"), None, USER_1),
+        ("POST", format!("/lambda-url/{FUNCTION}/orders"), Some(r#"{"item":"book","qty":2}"#), ORDER_BOOK),
+    ];
+    for (method, target, body, want) in plain {
+        let call_started = Instant::now();
+        match http(method, &target, body) {
+            Ok(response) => {
+                let got = String::from_utf8_lossy(&response.body).into_owned();
+                let content_type = response.header_values("content-type").unwrap_or_default().join(", ");
+                if response.status != 200 || got != want || content_type != "application/json; charset=utf-8" {
+                    failures.push(format!(
+                        "HTTP {method} {target}:\n    expected 200, application/json; charset=utf-8, body {want}\n    \
+                         observed {}, {content_type:?}, body {got}",
+                        response.status
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("HTTP {method} {target}: {e}")),
+        }
+        println!("HTTP {method} {target}: {:.2}s", call_started.elapsed().as_secs_f64());
+    }
+
+    let log_text = watch.log_text();
+    let left = watch.stop();
+    println!("the watch test took {:.1}s", started.elapsed().as_secs_f64());
+    assert!(
+        failures.is_empty(),
+        "{} check(s) failed under `cargo lambda watch`:\n{}\n--- watch log ---\n{log_text}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(left.is_empty(), "processes of `cargo lambda watch` still alive after SIGKILL: {left:?}");
+}
