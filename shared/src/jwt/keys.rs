@@ -329,11 +329,24 @@ impl RemoteKeys {
         {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if st.last_attempt.is_some_and(|t| now < t + self.cooldown) {
-                return Err(format!("no key `{id}` in the JWK set (next download allowed later)"));
+                // No download yet: a key the last set holds still verifies (the cooldown only
+                // slows down lookups of keys that set lacks).
+                return st
+                    .keys
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| format!("no key `{id}` in the JWK set (next download allowed later)"));
             }
             st.last_attempt = Some(now);
         }
-        let keys = self.download().await.map_err(|e| format!("{}: {e}", self.url))?;
+        let keys = match self.download().await {
+            Ok(keys) => keys,
+            Err(e) => {
+                // The key server is down: keep verifying with the keys we already have.
+                let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                return st.keys.get(id).cloned().ok_or_else(|| format!("{}: {e}", self.url));
+            }
+        };
         let found = keys.get(id).cloned();
         {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
