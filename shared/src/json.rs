@@ -16,7 +16,9 @@ const MAX_DEPTH: usize = 512;
 /// (`1e3` becomes `1e+3`, `1E3` becomes `1e+3`) and rejects invalid UTF-8, where KrakenD keeps
 /// the literal and replaces the bytes.
 pub(crate) fn decode_first(body: &[u8]) -> Result<Value, String> {
-    let mut p = Parser { b: body, i: 0 };
+    // Validating the whole body once (fast) lets each string run skip its own validation.
+    let text = std::str::from_utf8(body).ok();
+    let mut p = Parser { b: body, text, i: 0 };
     p.ws();
     if p.i >= p.b.len() {
         return Err("EOF".to_owned());
@@ -26,6 +28,8 @@ pub(crate) fn decode_first(body: &[u8]) -> Result<Value, String> {
 
 struct Parser<'a> {
     b: &'a [u8],
+    /// The body as text when it is valid UTF-8 (the common case).
+    text: Option<&'a str>,
     i: usize,
 }
 
@@ -180,7 +184,11 @@ impl Parser<'_> {
             let rest = &self.b[self.i..];
             let run = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).unwrap_or(rest.len());
             self.i += run;
-            push_lossy_like_go(&mut out, &self.b[run_start..self.i]);
+            // Runs end at ASCII bytes, so they are char boundaries of valid text.
+            match self.text.and_then(|t| t.get(run_start..self.i)) {
+                Some(valid) => out.push_str(valid),
+                None => push_lossy_like_go(&mut out, &self.b[run_start..self.i]),
+            }
             match self.b.get(self.i) {
                 Some(b'"') => {
                     self.i += 1;
