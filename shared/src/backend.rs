@@ -1,7 +1,8 @@
 //! Call one backend and turn its answer into a part: the HTTP exchange (pooled client, redirects
 //! followed), the status check (`backend/http`), decoding (`encoding`) and shaping.
 
-use crate::compile::{Backend, ClientSettings, Decoding};
+use crate::client::HttpClient;
+use crate::compile::{Backend, Decoding};
 use crate::json::{self, Object};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -44,58 +45,15 @@ pub(crate) struct Part {
     pub detail_keys: Vec<String>,
 }
 
-pub(crate) fn build_client(s: &ClientSettings) -> reqwest::Client {
-    let mut b = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::limited(10))
-        .pool_max_idle_per_host(if s.disable_keep_alives { 0 } else { s.max_idle_per_host })
-        .tcp_nodelay(true)
-        // Go's client has no header-count limit (only a size limit); hyper's default is 100.
-        .http1_max_headers(10_000);
-    if let Some(t) = s.idle_timeout {
-        b = b.pool_idle_timeout(t);
-    }
-    if let Some(t) = s.connect_timeout {
-        b = b.connect_timeout(t);
-    }
-    if s.insecure {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    if s.disable_compression {
-        b = b.no_gzip();
-    }
-    // Building fails only when the TLS backend cannot initialise; fall back to the defaults.
-    b.build().unwrap_or_else(|_| reqwest::Client::new())
-}
-
-/// Sends one request and reads the whole answer.
+/// Sends one request and reads the whole answer (redirects followed, gzip decoded).
 pub(crate) async fn send(
-    client: &reqwest::Client,
+    client: &HttpClient,
     method: &Method,
     url: &str,
     headers: HeaderMap,
     body: Option<Bytes>,
 ) -> Result<RawResponse, BackendError> {
-    let mut req = client.request(method.clone(), url).headers(headers);
-    if let Some(b) = body {
-        req = req.body(b);
-    }
-    let resp = req.send().await.map_err(|e| BackendError::plain(describe(&e)))?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.bytes().await.map_err(|e| BackendError::plain(describe(&e)))?;
-    Ok(RawResponse { status, headers, body })
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    client.send(method, url, headers, body).await.map_err(BackendError::plain)
 }
 
 /// Status check, decode and shape (SEMANTICS 3.1-3.3).

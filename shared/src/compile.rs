@@ -156,7 +156,7 @@ pub(crate) struct Compiled {
     pub settings: Settings,
     pub server: ServerSettings,
     /// The pooled HTTP client every backend call (and JWK download) uses.
-    pub http: reqwest::Client,
+    pub http: crate::client::HttpClient,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -189,7 +189,7 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         disable_compression: service.disable_compression,
         disable_keep_alives: service.disable_keep_alives,
     };
-    let http = crate::backend::build_client(&client);
+    let http = crate::client::HttpClient::new(&client);
     let mut router = Router::new(service.debug_endpoint, service.echo_endpoint, rc);
     let mut endpoints = Vec::new();
     let mut warnings = Vec::new();

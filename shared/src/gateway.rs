@@ -27,7 +27,7 @@ pub struct BuildTimings {
 /// A running gateway: built once (at start or cold start), shared by every request.
 pub struct Gateway {
     compiled: Compiled,
-    client: reqwest::Client,
+    client: crate::client::HttpClient,
     warnings: Vec<Problem>,
 }
 

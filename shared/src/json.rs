@@ -82,11 +82,14 @@ impl Parser<'_> {
 
     fn object(&mut self, depth: usize) -> Result<Value, String> {
         self.i += 1;
-        let mut map = Object::new();
+        // Members are collected and the map is built once at the end: `BTreeMap::from_iter`
+        // sorts (a no-op pass for the already sorted keys most encoders write) and bulk-builds,
+        // far cheaper than one `insert` per key. Duplicates keep the last value, as Go does.
+        let mut members: Vec<(String, Value)> = Vec::new();
         self.ws();
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
-            return Ok(Value::Object(map));
+            return Ok(Value::Object(Object::new()));
         }
         loop {
             self.ws();
@@ -101,13 +104,13 @@ impl Parser<'_> {
             self.i += 1;
             self.ws();
             let v = self.value(depth + 1)?;
-            map.insert(key, v);
+            members.push((key, v));
             self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(Value::Object(map));
+                    return Ok(Value::Object(members.into_iter().collect()));
                 }
                 _ => return Err(self.unexpected("after object key:value pair")),
             }
@@ -178,12 +181,20 @@ impl Parser<'_> {
 
     fn string(&mut self) -> Result<String, String> {
         self.i += 1;
+        // Fast path: a string without escapes (most of them) is one exact-size copy.
+        let run_start = self.i;
+        self.i = skip_string_run(self.b, self.i);
+        if self.b.get(self.i) == Some(&b'"')
+            && let Some(valid) = self.text.and_then(|t| t.get(run_start..self.i))
+        {
+            self.i += 1;
+            return Ok(valid.to_owned());
+        }
+        self.i = run_start;
         let mut out = String::new();
         loop {
             let run_start = self.i;
-            let rest = &self.b[self.i..];
-            let run = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).unwrap_or(rest.len());
-            self.i += run;
+            self.i = skip_string_run(self.b, self.i);
             // Runs end at ASCII bytes, so they are char boundaries of valid text.
             match self.text.and_then(|t| t.get(run_start..self.i)) {
                 Some(valid) => out.push_str(valid),
@@ -248,6 +259,42 @@ impl Parser<'_> {
     }
 }
 
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Marks (high bit of its byte) the zero bytes of `x`; the lowest mark is exact (carries only
+/// cause false marks above a true one), so `trailing_zeros() / 8` is the first zero byte.
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LOW) & !x & HIGH
+}
+
+/// The first index from `i` holding `"`, `\` or a control character (or `b.len()`).
+///
+/// Hand-written eight bytes at a time (SWAR): `memchr` finds at most three exact bytes, not a
+/// range, and strings are the bulk of every body this gateway decodes.
+#[inline]
+fn skip_string_run(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        // Bytes < 0x20: `x - 0x20..` borrows into the high bit; bytes >= 0x80 are masked by `!x`.
+        let marks = (x.wrapping_sub(0x20 * LOW) & !x & HIGH)
+            | zero_bytes(x ^ (b'"' as u64 * LOW))
+            | zero_bytes(x ^ (b'\\' as u64 * LOW));
+        if marks != 0 {
+            return i + (marks.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// Appends bytes as UTF-8, each invalid byte replaced by U+FFFD (Go's per-byte rule).
 fn push_lossy_like_go(out: &mut String, mut bytes: &[u8]) {
     loop {
@@ -289,6 +336,32 @@ const ESCAPE: [u8; 256] = {
     t
 };
 
+/// The first index from `i` whose byte may need escaping (see [`ESCAPE`]) or is not ASCII
+/// (or `b.len()`); eight bytes at a time, as [`skip_string_run`].
+#[inline]
+fn skip_plain_output(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        // `"` and `&` differ only in bit 0x04, `<` and `>` only in bit 0x02.
+        let marks = (x & HIGH)
+            | (x.wrapping_sub(0x20 * LOW) & !x & HIGH)
+            | zero_bytes((x | (0x04 * LOW)) ^ (b'&' as u64 * LOW))
+            | zero_bytes((x | (0x02 * LOW)) ^ (b'>' as u64 * LOW))
+            | zero_bytes(x ^ (b'\\' as u64 * LOW));
+        if marks != 0 {
+            return i + (marks.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c >= 0x80 || ESCAPE[c as usize] != 0 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Writes a JSON string the way Go does (HTML-safe, `\u2028`/`\u2029` escaped). Hand-written:
@@ -300,8 +373,9 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
+    loop {
+        i = skip_plain_output(bytes, i);
+        let Some(&b) = bytes.get(i) else { break };
         match ESCAPE[b as usize] {
             0 => {
                 i += 1;
@@ -485,6 +559,44 @@ mod tests {
     fn control_characters_and_line_separators_use_go_escapes() {
         let v = Value::String("\u{8}\u{c}\u{1}\u{2028}\n".to_owned());
         assert_eq!(encode(&v), br#""\u0008\u000c\u0001\u2028\n""#);
+    }
+
+    #[test]
+    fn word_at_a_time_scans_stop_at_the_first_special_byte() {
+        // Every byte value at every position of a 0..=20-byte plain run, followed by other
+        // special bytes (which the word scans must not report first).
+        let plain = b"abcdefghijklmnopqrstuvwxyz0123";
+        for special in 0u8..=255 {
+            let in_string = special == b'"' || special == b'\\' || special < 0x20;
+            let in_output = special >= 0x80 || ESCAPE[special as usize] != 0;
+            for len in 0..=20 {
+                let mut run = plain[..len].to_vec();
+                run.extend_from_slice(&[special, 0x01, b'"', b'<', 0xE2]);
+                let string_stop = if in_string { len } else { len + 1 };
+                let output_stop = if in_output { len } else { len + 1 };
+                assert_eq!(skip_string_run(&run, 0), string_stop, "{special:#x} at {len}");
+                assert_eq!(skip_plain_output(&run, 0), output_stop, "{special:#x} at {len}");
+                assert_eq!(skip_string_run(&plain[..len], 0), len);
+                assert_eq!(skip_plain_output(&plain[..len], 0), len);
+            }
+        }
+    }
+
+    #[test]
+    fn strings_with_html_characters_and_escapes_round_trip_like_go() {
+        let body = "[\"plain text of some length\", \"tab\\there\", \"a&b<c>d\\u2028e\u{2029}f\u{e9}\"]";
+        let v = decode_first(body.as_bytes()).unwrap();
+        assert_eq!(v[1], "tab\there");
+        assert_eq!(
+            String::from_utf8(encode(&v)).unwrap(),
+            r#"["plain text of some length","tab\there","a\u0026b\u003cc\u003ed\u2028e\u2029fé"]"#
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_value_like_go() {
+        let v = decode_first(br#"{"b":1,"a":2,"b":3,"c":{"y":1,"x":2}}"#).unwrap();
+        assert_eq!(encode(&v), br#"{"a":2,"b":3,"c":{"x":2,"y":1}}"#);
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod backend;
 pub mod bench_api;
 mod builtin;
 mod cache;
+mod client;
 mod compile;
 pub mod config;
 mod cors;

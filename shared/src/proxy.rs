@@ -15,7 +15,7 @@ use tokio::time::{Instant, timeout_at};
 
 /// Everything a backend call needs from the client request, prepared once per request.
 pub(crate) struct CallContext<'a> {
-    pub client: &'a reqwest::Client,
+    pub client: &'a crate::client::HttpClient,
     /// The endpoint's deadline (its whole `timeout` from the start of the request).
     pub deadline: Instant,
     /// The validated token's claims, when the endpoint has `auth/validator`.

@@ -345,7 +345,7 @@ impl HttpCache {
     /// Sends through the cache: serves fresh entries without calling `send`, revalidates stale ones, stores cacheable answers.
     pub(crate) async fn send(
         &self,
-        client: &reqwest::Client,
+        client: &crate::client::HttpClient,
         method: &Method,
         url: &str,
         headers: HeaderMap,

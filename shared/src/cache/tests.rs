@@ -2,6 +2,7 @@
 //! paused clock for expiry.
 
 use super::*;
+use crate::client::HttpClient;
 use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -84,8 +85,8 @@ fn answer(status: u16, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Opti
 }
 
 /// A client without timers (no idle-pool sweeper, no connect timeout), see [`Backend`].
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().pool_idle_timeout(None).build().unwrap()
+fn client() -> HttpClient {
+    HttpClient::without_timers()
 }
 
 fn hdrs(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -96,7 +97,7 @@ fn hdrs(pairs: &[(&str, &str)]) -> HeaderMap {
     h
 }
 
-async fn get(cache: &HttpCache, c: &reqwest::Client, url: &str) -> RawResponse {
+async fn get(cache: &HttpCache, c: &HttpClient, url: &str) -> RawResponse {
     cache.send(c, &Method::GET, url, HeaderMap::new(), None).await.unwrap()
 }
 

@@ -261,7 +261,7 @@ pub(crate) const MIN_REFRESH: Duration = Duration::from_secs(1);
 pub(crate) enum KeySource {
     /// `jwk_local_path`: read once at start-up.
     Local(KeySet),
-    Remote(RemoteKeys),
+    Remote(Box<RemoteKeys>),
 }
 
 impl KeySource {
@@ -277,7 +277,7 @@ impl KeySource {
 /// token names an unknown key, but never twice within `cooldown` (one download at a time).
 pub(crate) struct RemoteKeys {
     url: String,
-    client: reqwest::Client,
+    client: crate::client::HttpClient,
     strategy: KeyIdStrategy,
     ttl: Duration,
     cooldown: Duration,
@@ -295,7 +295,7 @@ struct RemoteState {
 impl RemoteKeys {
     pub(crate) fn new(
         url: String,
-        client: reqwest::Client,
+        client: crate::client::HttpClient,
         strategy: KeyIdStrategy,
         ttl: Duration,
         cooldown: Duration,
@@ -357,29 +357,25 @@ impl RemoteKeys {
     }
 
     async fn download(&self) -> Result<KeySet, String> {
-        let mut resp = self
-            .client
-            .get(&self.url)
-            .timeout(FETCH_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| format!("download failed: {e}"))?;
-        if !resp.status().is_success() {
-            return Err(format!("answered {}", resp.status()));
+        let download =
+            self.client.send_limited(&http::Method::GET, &self.url, http::HeaderMap::new(), None, MAX_JWKS_BYTES);
+        let resp = match tokio::time::timeout(FETCH_TIMEOUT, download).await {
+            Err(_) => return Err(format!("download failed: no answer within {FETCH_TIMEOUT:?}")),
+            Ok(Err(e)) if e.ends_with("length limit exceeded") => {
+                return Err(format!("the JWK set is larger than {MAX_JWKS_BYTES} bytes"));
+            }
+            Ok(Err(e)) => return Err(format!("download failed: {e}")),
+            Ok(Ok(resp)) => resp,
+        };
+        if !resp.status.is_success() {
+            return Err(format!("answered {}", resp.status));
         }
         // go-auth0 accepts only these two content types for a key set.
-        let ct = resp.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = resp.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !ct.starts_with("application/json") && !ct.starts_with("application/jwk-set+json") {
             return Err(format!("content type `{ct}` is not application/json nor application/jwk-set+json"));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| format!("download failed: {e}"))? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(format!("the JWK set is larger than {MAX_JWKS_BYTES} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        parse_jwks(&body, self.strategy)
+        parse_jwks(&resp.body, self.strategy)
     }
 }
 

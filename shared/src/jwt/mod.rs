@@ -154,7 +154,7 @@ impl JwtValidator {
     /// `alg`, no key source, a plain-http `jwk_url` without `disable_jwk_security` (KrakenD
     /// would serve the endpoint unprotected), an unreadable `jwk_local_path`, an encrypted key
     /// file, unknown `key_identify_strategy` or `scopes_matcher`, bad `propagate_claims`.
-    pub(crate) fn new(cfg: &JwtConfig, client: reqwest::Client) -> Result<JwtValidator, String> {
+    pub(crate) fn new(cfg: &JwtConfig, client: crate::client::HttpClient) -> Result<JwtValidator, String> {
         let alg_name = cfg.alg.as_deref().ok_or("`alg` is required")?;
         let alg = Alg::parse(alg_name).ok_or_else(|| {
             format!("`alg`: unknown algorithm `{alg_name}` (EdDSA, HS*, RS*, PS*: 256/384/512, ES256/384/512)")
@@ -172,7 +172,7 @@ impl JwtValidator {
                 KeySource::Local(keys::parse_jwks(&body, strategy).map_err(|e| format!("`jwk_local_path`: {e}"))?)
             }
             (None, Some(url)) if !url.is_empty() => {
-                let parsed = reqwest::Url::parse(url).map_err(|e| format!("`jwk_url`: `{url}` is not a URL: {e}"))?;
+                let parsed = url::Url::parse(url).map_err(|e| format!("`jwk_url`: `{url}` is not a URL: {e}"))?;
                 match parsed.scheme() {
                     "https" => {}
                     "http" if cfg.disable_jwk_security => {}
@@ -198,7 +198,7 @@ impl JwtValidator {
                     .map(|d| d.value)
                     .filter(|d| *d >= keys::MIN_REFRESH)
                     .unwrap_or(keys::MIN_REFRESH);
-                KeySource::Remote(RemoteKeys::new(url.to_owned(), client, strategy, ttl, cooldown))
+                KeySource::Remote(Box::new(RemoteKeys::new(url.to_owned(), client, strategy, ttl, cooldown)))
             }
             _ => return Err("one of `jwk_url` or `jwk_local_path` is required".to_owned()),
         };

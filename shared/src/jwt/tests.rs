@@ -3,6 +3,7 @@
 //! Time is injected (`check_at`) rather than paused, so real sockets and timers never interact.
 
 use super::*;
+use crate::client::HttpClient;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
 use base64::Engine;
@@ -195,8 +196,8 @@ impl JwksServer {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
+fn client() -> HttpClient {
+    HttpClient::new(&crate::compile::ClientSettings::default())
 }
 
 fn config(v: Value) -> JwtConfig {
