@@ -4,6 +4,7 @@
 use crate::client::HttpClient;
 use crate::compile::{Backend, Decoding};
 use crate::json::{self, Object};
+use crate::rawjson::{Data, RawObject};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::Value;
@@ -39,7 +40,7 @@ impl BackendError {
 #[derive(Debug)]
 pub(crate) struct Part {
     /// `None` when the backend answered JSON `null` (no data).
-    pub data: Option<Object>,
+    pub data: Option<Data>,
     pub complete: bool,
     /// Top-level keys holding `return_error_details` structs (rendered in struct order).
     pub detail_keys: Vec<String>,
@@ -72,7 +73,7 @@ pub(crate) fn process(backend: &Backend, url: &str, raw: RawResponse) -> Result<
             let key = format!("error_{alias}");
             let mut data = Object::new();
             data.insert(key.clone(), Value::Object(detail));
-            return Ok(Part { data: Some(data), complete: false, detail_keys: vec![key] });
+            return Ok(Part { data: Some(Data::Tree(data)), complete: false, detail_keys: vec![key] });
         }
         let text = format!("invalid status code {} {}: {}", raw.status.as_u16(), backend.pattern_label, url);
         if backend.error_code {
@@ -80,8 +81,23 @@ pub(crate) fn process(backend: &Backend, url: &str, raw: RawResponse) -> Result<
         }
         return Err(BackendError::plain(text));
     }
+    // An object merged as it came (or only grouped) is transcoded, never decoded into a tree;
+    // anything else, malformed bodies included, takes the decoding path (Go's error texts).
+    if backend.decoding == Decoding::Json
+        && !backend.is_collection
+        && let Some(group) = backend.shaper.only_groups()
+        && let Ok(raw) = RawObject::from_body(&raw.body)
+    {
+        let data = raw.map(|r| {
+            Data::Raw(match group {
+                Some(g) => r.grouped(g),
+                None => r,
+            })
+        });
+        return Ok(Part { data, complete: true, detail_keys: Vec::new() });
+    }
     let data = decode(backend.decoding, backend.is_collection, &raw.body).map_err(BackendError::plain)?;
-    let data = data.map(|d| if backend.shaper.is_identity() { d } else { backend.shaper.apply(d) });
+    let data = data.map(|d| Data::Tree(if backend.shaper.is_identity() { d } else { backend.shaper.apply(d) }));
     Ok(Part { data, complete: true, detail_keys: Vec::new() })
 }
 

@@ -9,7 +9,6 @@
 use crate::backend::{self, BackendError, Part, RawResponse};
 use crate::compile::{self, Compiled, Endpoint};
 use crate::config;
-use crate::json::Object;
 use crate::proxy::Outcome;
 use crate::render;
 use bytes::Bytes;
@@ -57,7 +56,7 @@ impl ShapeMergeFixture {
             && let Some(part) = outcome.response.as_mut()
             && let Some(data) = part.data.take()
         {
-            part.data = Some(flatmap.apply(data));
+            part.data = Some(crate::rawjson::Data::Tree(flatmap.apply(data.into_tree())));
         }
         render::render(endpoint, &self.compiled.settings, outcome, None).body
     }
@@ -76,7 +75,7 @@ impl ShapeMergeFixture {
             };
         }
         let total = endpoint.backends.len();
-        let mut merged = Object::new();
+        let mut merged = crate::rawjson::Data::default();
         let mut detail_keys: Vec<String> = Vec::new();
         let mut succeeded = 0;
         let mut complete = true;
@@ -86,12 +85,7 @@ impl ShapeMergeFixture {
                 Ok(part) => {
                     succeeded += 1;
                     complete &= part.complete;
-                    // Same steps as `proxy::merge_into`.
-                    detail_keys.retain(|k| part.data.as_ref().is_none_or(|d| !d.contains_key(k)));
-                    if let Some(data) = part.data {
-                        merged.extend(data);
-                    }
-                    detail_keys.extend(part.detail_keys);
+                    crate::proxy::merge_into(&mut merged, &mut detail_keys, part);
                 }
                 Err(e) => errors.push(e.text),
             }

@@ -274,7 +274,7 @@ fn zero_bytes(x: u64) -> u64 {
 /// Hand-written eight bytes at a time (SWAR): `memchr` finds at most three exact bytes, not a
 /// range, and strings are the bulk of every body this gateway decodes.
 #[inline]
-fn skip_string_run(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_string_run(b: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = b.get(i..i + 8) {
         let x = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
         // Bytes < 0x20: `x - 0x20..` borrows into the high bit; bytes >= 0x80 are masked by `!x`.
@@ -367,7 +367,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// Writes a JSON string the way Go does (HTML-safe, `\u2028`/`\u2029` escaped). Hand-written:
 /// serde_json's formatter cannot be told to escape `<`, `>` and `&`, and a direct writer is
 /// several times faster than going through its `Formatter` callbacks.
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
@@ -432,26 +432,36 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, k);
-                out.push(b':');
-                write_value(out, v);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_object(out, map),
     }
 }
 
-/// Writes `value` as Go would, with the objects named in `struct_ordered` (top-level keys whose
-/// value is a KrakenD error-detail struct) written in struct order rather than sorted.
-pub(crate) fn encode_into(out: &mut Vec<u8>, value: &Value, struct_ordered: &[String]) {
-    match value {
-        Value::Object(map) if !struct_ordered.is_empty() => {
+fn write_object(out: &mut Vec<u8>, map: &Object) {
+    out.push(b'{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, k);
+        out.push(b':');
+        write_value(out, v);
+    }
+    out.push(b'}');
+}
+
+/// Decodes the JSON string whose opening quote is at `b[i]` (`text` is `b` when valid UTF-8);
+/// returns it and the index after its closing quote.
+pub(crate) fn decode_string_at(b: &[u8], text: Option<&str>, i: usize) -> Result<(String, usize), String> {
+    let mut p = Parser { b, text, i };
+    let s = p.string()?;
+    Ok((s, p.i))
+}
+
+/// Writes an object as Go would, with the members named in `struct_ordered` (top-level keys
+/// whose value is a KrakenD error-detail struct) written in struct order rather than sorted.
+pub(crate) fn encode_object_into(out: &mut Vec<u8>, map: &Object, struct_ordered: &[String]) {
+    match map {
+        map if !struct_ordered.is_empty() => {
             out.push(b'{');
             for (i, (k, v)) in map.iter().enumerate() {
                 if i > 0 {
@@ -481,13 +491,13 @@ pub(crate) fn encode_into(out: &mut Vec<u8>, value: &Value, struct_ordered: &[St
             }
             out.push(b'}');
         }
-        _ => write_value(out, value),
+        map => write_object(out, map),
     }
 }
 
 pub(crate) fn encode(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    encode_into(&mut out, value, &[]);
+    write_value(&mut out, value);
     out
 }
 
@@ -603,7 +613,7 @@ mod tests {
     fn error_details_keep_struct_order() {
         let v = serde_json::json!({"error_b": {"http_status_code": 404, "http_body": "x", "http_body_encoding": "t"}});
         let mut out = Vec::new();
-        encode_into(&mut out, &v, &["error_b".to_owned()]);
+        encode_object_into(&mut out, v.as_object().unwrap(), &["error_b".to_owned()]);
         assert_eq!(out, br#"{"error_b":{"http_status_code":404,"http_body":"x","http_body_encoding":"t"}}"#);
     }
 }

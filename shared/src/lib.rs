@@ -27,6 +27,7 @@ mod jwt;
 mod prepare;
 mod proxy;
 mod qos;
+mod rawjson;
 mod render;
 mod request;
 mod router;

@@ -6,6 +6,7 @@ use crate::compile::{Backend, Endpoint, StaticStrategy};
 use crate::json::Object;
 use crate::prepare;
 use crate::qos::breaker::{Breaker, Permit};
+use crate::rawjson::Data;
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
@@ -50,7 +51,7 @@ pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Ins
         && let Some(part) = outcome.response.as_mut()
         && let Some(data) = part.data.take()
     {
-        part.data = Some(flatmap.apply(data));
+        part.data = Some(Data::Tree(flatmap.apply(data.into_tree())));
     }
     if let Some(st) = &endpoint.static_proxy {
         apply_static(st.strategy, &st.data, &mut outcome);
@@ -186,7 +187,7 @@ async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) 
     let total = endpoint.backends.len();
     let mut calls: FuturesUnordered<_> =
         endpoint.backends.iter().map(|b| call_concurrently(endpoint, b, ctx, &[], started)).collect();
-    let mut merged = Object::new();
+    let mut merged = Data::default();
     let mut detail_keys = Vec::new();
     let mut succeeded = 0;
     let mut complete = true;
@@ -218,7 +219,7 @@ async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) 
 async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
     let deadline = started + share(endpoint.timeout, 85);
     let mut responses: Vec<Option<Object>> = Vec::with_capacity(endpoint.backends.len());
-    let mut merged = Object::new();
+    let mut merged = Data::default();
     let mut detail_keys = Vec::new();
     let mut complete = true;
     for (i, backend) in endpoint.backends.iter().enumerate() {
@@ -229,7 +230,7 @@ async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant
         match result {
             Ok(part) => {
                 let part_complete = part.complete;
-                responses.push(part.data.clone());
+                responses.push(part.data.clone().map(Data::into_tree));
                 merge_into(&mut merged, &mut detail_keys, part);
                 if !part_complete {
                     complete = false;
@@ -250,10 +251,11 @@ async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant
     Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error: None }
 }
 
-fn merge_into(merged: &mut Object, detail_keys: &mut Vec<String>, part: Part) {
+/// Merges a part into the parts so far (later keys win) and tracks the error-detail keys.
+pub(crate) fn merge_into(merged: &mut Data, detail_keys: &mut Vec<String>, part: Part) {
     detail_keys.retain(|k| part.data.as_ref().is_none_or(|d| !d.contains_key(k)));
     if let Some(data) = part.data {
-        merged.extend(data);
+        *merged = std::mem::take(merged).merge(data);
     }
     detail_keys.extend(part.detail_keys);
 }
@@ -273,13 +275,14 @@ fn apply_static(strategy: StaticStrategy, data: &Object, outcome: &mut Outcome) 
         return;
     }
     let part = outcome.response.get_or_insert_with(|| Part {
-        data: Some(Object::new()),
+        data: Some(Data::Tree(Object::new())),
         complete: false,
         detail_keys: Vec::new(),
     });
-    let target = part.data.get_or_insert_with(Object::new);
+    let mut target = part.data.take().map(Data::into_tree).unwrap_or_default();
     for (k, v) in data {
         target.insert(k.clone(), v.clone());
     }
+    part.data = Some(Data::Tree(target));
     part.detail_keys.retain(|k| !data.contains_key(k));
 }

@@ -53,17 +53,20 @@ pub(crate) fn render(
         Output::Negotiate => negotiate(accept),
         o => o,
     };
-    let data = part.data.map(Value::Object);
+    // JSON is written straight from the part (transcoded parts are never decoded); the other
+    // encodings work on the decoded tree.
+    let tree = |data: Option<crate::rawjson::Data>| data.map(|d| Value::Object(d.into_tree()));
     let (content_type, body): (HeaderValue, Vec<u8>) = match output {
         Output::Json | Output::Negotiate | Output::NoOp => {
-            let mut out = Vec::with_capacity(256);
-            match &data {
-                Some(v) => json::encode_into(&mut out, v, &part.detail_keys),
+            let mut out = Vec::with_capacity(1024);
+            match &part.data {
+                Some(d) => d.write(&mut out, &part.detail_keys),
                 None => out.extend_from_slice(b"null"),
             }
             (JSON_UTF8, out)
         }
         Output::JsonCollection => {
+            let data = tree(part.data);
             let body = match data.as_ref().and_then(|d| d.get("collection")) {
                 Some(c) => json::encode(c),
                 None => b"[]".to_vec(),
@@ -71,6 +74,7 @@ pub(crate) fn render(
             (JSON_UTF8, body)
         }
         Output::String => {
+            let data = tree(part.data);
             let body = match data.as_ref().and_then(|d| d.get("content")) {
                 Some(Value::String(s)) => s.clone().into_bytes(),
                 _ => Vec::new(),
@@ -78,7 +82,7 @@ pub(crate) fn render(
             (TEXT_UTF8, body)
         }
         Output::Xml => {
-            let body = match &data {
+            let body = match &tree(part.data) {
                 Some(Value::Object(o)) => crate::xml::encode(o),
                 _ => Vec::new(),
             };
@@ -86,7 +90,7 @@ pub(crate) fn render(
         }
         Output::Yaml => {
             let empty = Value::Object(serde_json::Map::new());
-            let body = crate::yaml::encode(data.as_ref().unwrap_or(&empty));
+            let body = crate::yaml::encode(tree(part.data).as_ref().unwrap_or(&empty));
             (HeaderValue::from_static("application/yaml; charset=utf-8"), body)
         }
     };

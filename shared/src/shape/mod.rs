@@ -95,6 +95,15 @@ impl Shaper {
         }
     }
 
+    /// `Some(group)` when apply() does nothing but (with a group) wrap its input.
+    pub(crate) fn only_groups(&self) -> Option<Option<&str>> {
+        let mode_is_identity = match &self.mode {
+            Mode::Flatmap(flatmap) => flatmap.is_identity(),
+            Mode::Fields { filter, mapping } => filter.is_none() && mapping.is_empty(),
+        };
+        (self.target.is_none() && mode_is_identity).then_some(self.group.as_deref())
+    }
+
     /// true when apply() would return its input unchanged (nothing configured) - lets callers
     /// skip work.
     pub(crate) fn is_identity(&self) -> bool {
