@@ -99,6 +99,27 @@ impl ShapeMergeFixture {
     }
 }
 
+/// The two ways a backend's JSON object reaches the output, for instruction counts: transcoded
+/// (no tree; backends without reshaping) and decoded then encoded. Both return the output.
+pub fn transcode_object(body: &[u8]) -> Option<Vec<u8>> {
+    let data = crate::rawjson::Data::Raw(crate::rawjson::RawObject::from_body(body).ok()??);
+    let mut out = Vec::with_capacity(body.len());
+    data.write(&mut out, &[]);
+    Some(out)
+}
+
+/// See [`transcode_object`].
+pub fn decode_encode_object(body: &[u8]) -> Option<Vec<u8>> {
+    match crate::json::decode_first(body).ok()? {
+        serde_json::Value::Object(o) => {
+            let mut out = Vec::with_capacity(body.len());
+            crate::json::encode_object_into(&mut out, &o, &[]);
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
 /// The sample the `shape_merge` bench and the instruction-count example share: one endpoint with
 /// three backends (a mix of target/allow/deny/mapping/group) answering about 10 KB of JSON each.
 pub mod sample {

@@ -339,7 +339,7 @@ const ESCAPE: [u8; 256] = {
 /// The first index from `i` whose byte may need escaping (see [`ESCAPE`]) or is not ASCII
 /// (or `b.len()`); eight bytes at a time, as [`skip_string_run`].
 #[inline]
-fn skip_plain_output(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_plain_output(b: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = b.get(i..i + 8) {
         let x = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
         // `"` and `&` differ only in bit 0x04, `<` and `>` only in bit 0x02.

@@ -165,6 +165,9 @@ struct Transcoder<'a> {
     /// A reusable buffer for decoding escaped strings and for reordering members.
     tmp: String,
     reorder: Vec<u8>,
+    /// Reusable buffers of `sort_members` (objects are sorted one at a time, innermost first).
+    order: Vec<Member>,
+    kept: Vec<Member>,
 }
 
 impl<'a> Transcoder<'a> {
@@ -178,6 +181,8 @@ impl<'a> Transcoder<'a> {
             top: Vec::new(),
             tmp: String::new(),
             reorder: Vec::new(),
+            order: Vec::new(),
+            kept: Vec::new(),
         }
     }
 
@@ -223,7 +228,7 @@ impl<'a> Transcoder<'a> {
             Some(b'[') => self.array(out, depth),
             Some(b'"') => {
                 let s = self.string()?;
-                json::write_str(out, s.text(self));
+                self.write_string(out, &s);
                 Ok(())
             }
             Some(b't') => self.literal(b"true").map(|()| out.extend_from_slice(b"true")),
@@ -284,8 +289,9 @@ impl<'a> Transcoder<'a> {
                 out.push(b',');
             }
             let start = out.len();
-            let key = self.string()?.into_key(self);
-            json::write_str(out, self.key_text_str(key));
+            let s = self.string()?;
+            self.write_string(out, &s);
+            let key = s.into_key(self);
             self.ws();
             if self.b.get(self.i) != Some(&b':') {
                 return Err(());
@@ -323,16 +329,31 @@ impl<'a> Transcoder<'a> {
             self.stack.truncate(base);
             return;
         }
-        let mut order: Vec<Member> = members.to_vec();
-        // Stable: among equal keys the input order stays, so the last one is the winner.
-        order.sort_by(|a, b| self.key_bytes(a.key).cmp(self.key_bytes(b.key)));
-        let mut kept: Vec<Member> = Vec::with_capacity(order.len());
-        for m in order {
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend_from_slice(members);
+        // Stable sorts: among equal keys the input order stays, so the last one wins. Small
+        // objects (most) by insertion, cheaper than `sort_by`'s set-up; large ones by `sort_by`.
+        if order.len() <= 24 {
+            for i in 1..order.len() {
+                let mut j = i;
+                while j > 0 && self.key_bytes(order[j - 1].key) > self.key_bytes(order[j].key) {
+                    order.swap(j - 1, j);
+                    j -= 1;
+                }
+            }
+        } else {
+            order.sort_by(|a, b| self.key_bytes(a.key).cmp(self.key_bytes(b.key)));
+        }
+        let mut kept = std::mem::take(&mut self.kept);
+        kept.clear();
+        for &m in &order {
             match kept.last_mut() {
                 Some(last) if self.key_bytes(last.key) == self.key_bytes(m.key) => *last = m,
                 _ => kept.push(m),
             }
         }
+        self.order = order;
         let region = members[0].start;
         self.reorder.clear();
         self.reorder.extend_from_slice(&out[region..]);
@@ -347,8 +368,9 @@ impl<'a> Transcoder<'a> {
             *m = Member { key: m.key, start: new_start, value_start: shift(m.value_start), end: shift(m.end) };
         }
         if top {
-            self.top = kept;
+            self.top.clone_from(&kept);
         }
+        self.kept = kept;
         self.stack.truncate(base);
     }
 
@@ -396,6 +418,19 @@ impl<'a> Transcoder<'a> {
         }
         out.extend_from_slice(&self.b[start..self.i]);
         Ok(())
+    }
+
+    /// Writes a string just read: an input string that Go would write as it is (no escapes
+    /// in, none needed out, ASCII) is copied with its quotes in one go.
+    fn write_string(&self, out: &mut Vec<u8>, s: &Str) {
+        if let Str::Input(start, end) = *s {
+            let run = &self.b[start..end];
+            if json::skip_plain_output(run, 0) == run.len() {
+                out.extend_from_slice(&self.b[start - 1..=end]);
+                return;
+            }
+        }
+        json::write_str(out, s.text(self));
     }
 
     /// Reads a string: borrowed from the input when it has no escapes (and the body is valid
@@ -542,7 +577,8 @@ mod tests {
 
         fn object(&mut self, out: &mut Vec<u8>, depth: usize) {
             out.push(b'{');
-            for i in 0..self.next() % 6 {
+            let members = if self.next().is_multiple_of(16) { 40 } else { self.next() % 6 };
+            for i in 0..members {
                 if i > 0 {
                     out.push(b',');
                 }
