@@ -374,14 +374,6 @@ impl<'a> Transcoder<'a> {
         self.stack.truncate(base);
     }
 
-    fn key_text_str(&self, key: Key) -> &str {
-        match key {
-            // Input keys are only recorded for valid UTF-8 bodies.
-            Key::Input(s, e) => self.text.and_then(|t| t.get(s..e)).unwrap_or_default(),
-            Key::Scratch(s, e) => &self.scratch[s..e],
-        }
-    }
-
     fn number(&mut self, out: &mut Vec<u8>) -> Result<(), ()> {
         let start = self.i;
         let digits = |p: &mut Self| {
