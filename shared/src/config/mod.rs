@@ -41,18 +41,22 @@ pub fn parse(text: &str) -> Result<ParsedConfig<'_>, ConfigError> {
     for (i, raw) in service.endpoints.iter().enumerate() {
         let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
         let prefix = format!("endpoints[{i}]");
-        let label = endpoint_label_from_raw(raw.get());
+        // The label (only for messages) costs a second parse: made only when one is needed.
+        let label = || endpoint_label_from_raw(raw.get());
         let mut local = Vec::new();
         match deserialize_at::<EndpointConfig>(text, offset, &mut |p| local.push(p)) {
             Ok(e) => endpoints.push(e),
             Err(mut p) => {
                 p.path = join_path(&prefix, &p.path);
-                p.endpoint = label.clone();
+                p.endpoint = label();
                 errors.push(p);
             }
         }
-        for p in local {
-            warnings.push(unknown_key(join_path(&prefix, &p), label.clone()));
+        if !local.is_empty() {
+            let label = label();
+            for p in local {
+                warnings.push(unknown_key(join_path(&prefix, &p), label.clone()));
+            }
         }
     }
     if !errors.is_empty() {
