@@ -112,7 +112,8 @@ impl HttpClient {
         }
         let mut method = method.clone();
         let mut uri: Uri = url.parse().map_err(|e| format!("parse \"{url}\": {e}"))?;
-        let first_host = uri.host().unwrap_or_default().to_ascii_lowercase();
+        // The first URL's host (credentials follow redirects within it); set at the first redirect.
+        let mut first_host: Option<String> = None;
         let mut redirects = 0;
         loop {
             let mut req = Request::new(Full::new(body.clone().unwrap_or_default()));
@@ -128,7 +129,8 @@ impl HttpClient {
                     return Err(format!("{} \"{uri}\": stopped after {MAX_REDIRECTS} redirects", go_method(&method)));
                 }
                 let next = resolve(&uri, location).map_err(|e| format!("{} \"{uri}\": {e}", go_method(&method)))?;
-                follow(&mut method, &mut body, &mut headers, status, &uri, &next, &first_host);
+                let first_host = first_host.get_or_insert_with(|| uri.host().unwrap_or_default().to_ascii_lowercase());
+                follow(&mut method, &mut body, &mut headers, status, &uri, &next, first_host);
                 uri = next;
                 continue;
             }

@@ -7,7 +7,7 @@ pub(crate) type Object = Map<String, Value>;
 
 /// Deepest nesting accepted from a backend (Go allows 10000; we stop earlier so that a hostile
 /// body cannot exhaust a task's stack).
-const MAX_DEPTH: usize = 512;
+pub(crate) const MAX_DEPTH: usize = 512;
 
 /// Decodes the first JSON value of `body` as Go's decoder does: trailing bytes are ignored,
 /// every invalid UTF-8 byte inside a string becomes U+FFFD, and numbers keep their literal text.
@@ -35,13 +35,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn ws(&mut self) {
-        while let Some(c) = self.b.get(self.i) {
-            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
-                self.i += 1;
-            } else {
-                break;
-            }
-        }
+        self.i = skip_ws(self.b, self.i);
     }
 
     fn unexpected(&self, context: &str) -> String {
@@ -142,39 +136,14 @@ impl Parser<'_> {
 
     fn number(&mut self) -> Result<Value, String> {
         let start = self.i;
-        let digits = |p: &mut Self| {
-            let s = p.i;
-            while p.b.get(p.i).is_some_and(u8::is_ascii_digit) {
-                p.i += 1;
-            }
-            p.i > s
-        };
-        if self.b.get(self.i) == Some(&b'-') {
-            self.i += 1;
-        }
-        match self.b.get(self.i) {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                digits(self);
-            }
-            _ => return Err(self.unexpected("in numeric literal")),
-        }
-        if self.b.get(self.i) == Some(&b'.') {
-            self.i += 1;
-            if !digits(self) {
-                return Err(self.unexpected("after decimal point in numeric literal"));
+        match number_end(self.b, start) {
+            Ok(end) => self.i = end,
+            Err((at, context)) => {
+                self.i = at;
+                return Err(self.unexpected(context));
             }
         }
-        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if !digits(self) {
-                return Err(self.unexpected("in exponent of numeric literal"));
-            }
-        }
-        // The bytes are ASCII digits and signs checked above.
+        // The bytes are ASCII digits and signs checked by `number_end`.
         let text = std::str::from_utf8(&self.b[start..self.i]).unwrap_or_default().to_owned();
         Ok(Value::Number(serde_json::Number::from_string_unchecked(text)))
     }
@@ -257,6 +226,51 @@ impl Parser<'_> {
         self.i += 4;
         Ok(v)
     }
+}
+
+/// The first index from `i` that is not JSON whitespace.
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the number literal starting at `b[i]`, or where it goes wrong and Go's words for it.
+pub(crate) fn number_end(b: &[u8], mut i: usize) -> Result<usize, (usize, &'static str)> {
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > s
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return Err((i, "in numeric literal")),
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return Err((i, "after decimal point in numeric literal"));
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return Err((i, "in exponent of numeric literal"));
+        }
+    }
+    Ok(i)
 }
 
 const LOW: u64 = 0x0101_0101_0101_0101;
@@ -432,21 +446,8 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
             }
             out.push(b']');
         }
-        Value::Object(map) => write_object(out, map),
+        Value::Object(map) => encode_object_into(out, map, &[]),
     }
-}
-
-fn write_object(out: &mut Vec<u8>, map: &Object) {
-    out.push(b'{');
-    for (i, (k, v)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_str(out, k);
-        out.push(b':');
-        write_value(out, v);
-    }
-    out.push(b'}');
 }
 
 /// Decodes the JSON string whose opening quote is at `b[i]` (`text` is `b` when valid UTF-8);
@@ -460,39 +461,37 @@ pub(crate) fn decode_string_at(b: &[u8], text: Option<&str>, i: usize) -> Result
 /// Writes an object as Go would, with the members named in `struct_ordered` (top-level keys
 /// whose value is a KrakenD error-detail struct) written in struct order rather than sorted.
 pub(crate) fn encode_object_into(out: &mut Vec<u8>, map: &Object, struct_ordered: &[String]) {
-    match map {
-        map if !struct_ordered.is_empty() => {
-            out.push(b'{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, k);
-                out.push(b':');
-                match v {
-                    Value::Object(detail) if struct_ordered.contains(k) => {
-                        out.push(b'{');
-                        let mut first = true;
-                        for field in ["http_status_code", "http_body", "http_body_encoding"] {
-                            if let Some(fv) = detail.get(field) {
-                                if !first {
-                                    out.push(b',');
-                                }
-                                first = false;
-                                write_str(out, field);
-                                out.push(b':');
-                                write_value(out, fv);
-                            }
-                        }
-                        out.push(b'}');
-                    }
-                    _ => write_value(out, v),
-                }
-            }
-            out.push(b'}');
+    out.push(b'{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        map => write_object(out, map),
+        write_str(out, k);
+        out.push(b':');
+        match v {
+            Value::Object(detail) if struct_ordered.contains(k) => write_detail(out, detail),
+            _ => write_value(out, v),
+        }
     }
+    out.push(b'}');
+}
+
+/// A `return_error_details` struct, in the struct's field order.
+fn write_detail(out: &mut Vec<u8>, detail: &Object) {
+    out.push(b'{');
+    let mut first = true;
+    for field in ["http_status_code", "http_body", "http_body_encoding"] {
+        if let Some(fv) = detail.get(field) {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_str(out, field);
+            out.push(b':');
+            write_value(out, fv);
+        }
+    }
+    out.push(b'}');
 }
 
 pub(crate) fn encode(value: &Value) -> Vec<u8> {

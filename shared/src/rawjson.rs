@@ -5,12 +5,9 @@
 //! [`Data`] is what a backend part carries: a [`RawObject`] (top-level members, each value
 //! canonical JSON bytes) or a decoded tree, to which any step that needs one converts it.
 
-use crate::json::{self, Object};
+use crate::json::{self, MAX_DEPTH, Object};
 use bytes::Bytes;
 use serde_json::Value;
-
-/// Deepest nesting transcoded (as `json::decode_first`).
-const MAX_DEPTH: usize = 512;
 
 /// A part's data: canonical bytes per top-level member, or a tree.
 #[derive(Debug, Clone)]
@@ -108,7 +105,7 @@ impl RawObject {
         t.object(&mut out, 0)?;
         // The top level's members, in their final (sorted) order, from the member records.
         let out = Bytes::from(out);
-        let members = t.top.iter().map(|m| (t.key_text(m.key).into_owned(), out.slice(m.value_start..m.end))).collect();
+        let members = t.top.iter().map(|m| (t.key_text(m.key).to_owned(), out.slice(m.value_start..m.end))).collect();
         Ok(Some(RawObject { members }))
     }
 
@@ -186,10 +183,15 @@ impl<'a> Transcoder<'a> {
         }
     }
 
-    fn key_text(&self, key: Key) -> std::borrow::Cow<'_, str> {
+    /// A range of the input as text (input ranges are only recorded for valid UTF-8 bodies).
+    fn input_str(&self, start: usize, end: usize) -> &str {
+        self.text.and_then(|t| t.get(start..end)).unwrap_or_default()
+    }
+
+    fn key_text(&self, key: Key) -> &str {
         match key {
-            Key::Input(s, e) => String::from_utf8_lossy(&self.b[s..e]),
-            Key::Scratch(s, e) => std::borrow::Cow::Borrowed(&self.scratch[s..e]),
+            Key::Input(s, e) => self.input_str(s, e),
+            Key::Scratch(s, e) => &self.scratch[s..e],
         }
     }
 
@@ -201,13 +203,7 @@ impl<'a> Transcoder<'a> {
     }
 
     fn ws(&mut self) {
-        while let Some(c) = self.b.get(self.i) {
-            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
-                self.i += 1;
-            } else {
-                break;
-            }
-        }
+        self.i = json::skip_ws(self.b, self.i);
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<(), ()> {
@@ -376,38 +372,7 @@ impl<'a> Transcoder<'a> {
 
     fn number(&mut self, out: &mut Vec<u8>) -> Result<(), ()> {
         let start = self.i;
-        let digits = |p: &mut Self| {
-            let s = p.i;
-            while p.b.get(p.i).is_some_and(u8::is_ascii_digit) {
-                p.i += 1;
-            }
-            p.i > s
-        };
-        if self.b.get(self.i) == Some(&b'-') {
-            self.i += 1;
-        }
-        match self.b.get(self.i) {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                digits(self);
-            }
-            _ => return Err(()),
-        }
-        if self.b.get(self.i) == Some(&b'.') {
-            self.i += 1;
-            if !digits(self) {
-                return Err(());
-            }
-        }
-        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if !digits(self) {
-                return Err(());
-            }
-        }
+        self.i = json::number_end(self.b, start).map_err(|_| ())?;
         out.extend_from_slice(&self.b[start..self.i]);
         Ok(())
     }
@@ -450,7 +415,7 @@ enum Str {
 impl Str {
     fn text<'t>(&self, t: &'t Transcoder<'_>) -> &'t str {
         match *self {
-            Str::Input(s, e) => t.text.and_then(|x| x.get(s..e)).unwrap_or_default(),
+            Str::Input(s, e) => t.input_str(s, e),
             Str::Tmp => &t.tmp,
         }
     }

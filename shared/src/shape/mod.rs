@@ -107,11 +107,7 @@ impl Shaper {
     /// true when apply() would return its input unchanged (nothing configured) - lets callers
     /// skip work.
     pub(crate) fn is_identity(&self) -> bool {
-        let mode_is_identity = match &self.mode {
-            Mode::Flatmap(flatmap) => flatmap.is_identity(),
-            Mode::Fields { filter, mapping } => filter.is_none() && mapping.is_empty(),
-        };
-        self.target.is_none() && self.group.is_none() && mode_is_identity
+        self.only_groups() == Some(None)
     }
 }
 
