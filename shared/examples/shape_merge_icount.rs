@@ -1,16 +1,16 @@
-//! Runs the shape-and-merge sample N times (default 200), for instruction counts under
-//! `valgrind --tool=callgrind` (stable on a shared machine, unlike wall-clock time):
-//! `valgrind --tool=callgrind target/release/examples/shape_merge_icount 200` minus a run with 0.
+//! Runs the `shape_merge` bench's sample (3 backends, ~10 KB each, target/allow/deny/mapping/group)
+//! N times, for instruction counts under `valgrind --tool=callgrind`: `shape_merge_icount N`,
+//! minus a run with N = 0.
 
-use tributary_core::bench_api::{ShapeMergeFixture, sample};
+use tributary_core::bench_api::ShapeMergeFixture;
+use tributary_core::bench_api::sample::{CONFIG, bodies};
 
-// The allocator the binaries use (see functions/src/bin/tributary.rs).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
-    let fixture = ShapeMergeFixture::new(sample::CONFIG, sample::bodies()).expect("the sample compiles");
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let fixture = ShapeMergeFixture::new(CONFIG, bodies()).expect("the sample config compiles");
     let mut total = 0;
     for _ in 0..n {
         total += fixture.run().len();

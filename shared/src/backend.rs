@@ -81,19 +81,15 @@ pub(crate) fn process(backend: &Backend, url: &str, raw: RawResponse) -> Result<
         }
         return Err(BackendError::plain(text));
     }
-    // An object merged as it came (or only grouped) is transcoded, never decoded into a tree;
-    // anything else, malformed bodies included, takes the decoding path (Go's error texts).
+    // A JSON object is transcoded and shaped as bytes, never decoded into a tree (unless a
+    // flatmap filter needs one); anything else, malformed bodies included, takes the decoding
+    // path (Go's error texts).
     if backend.decoding == Decoding::Json
         && !backend.is_collection
-        && let Some(group) = backend.shaper.only_groups()
+        && backend.shaper.shapes_raw()
         && let Ok(raw) = RawObject::from_body(&raw.body)
     {
-        let data = raw.map(|r| {
-            Data::Raw(match group {
-                Some(g) => r.grouped(g),
-                None => r,
-            })
-        });
+        let data = raw.map(|r| Data::Raw(backend.shaper.apply_raw(r)));
         return Ok(Part { data, complete: true, detail_keys: Vec::new() });
     }
     let data = decode(backend.decoding, backend.is_collection, &raw.body).map_err(BackendError::plain)?;

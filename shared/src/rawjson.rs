@@ -101,19 +101,75 @@ impl RawObject {
             Some(b'{') => {}
             _ => return Err(()),
         }
-        let mut out = Vec::with_capacity(body.len() + body.len() / 8);
-        t.object(&mut out, 0)?;
+        t.object(0)?;
+        t.flush_to(t.i);
         // The top level's members, in their final (sorted) order, from the member records.
-        let out = Bytes::from(out);
+        let out = Bytes::from(std::mem::take(&mut t.out));
         let members = t.top.iter().map(|m| (t.key_text(m.key).to_owned(), out.slice(m.value_start..m.end))).collect();
         Ok(Some(RawObject { members }))
     }
 
     /// `{group: self}`.
     pub(crate) fn grouped(self, group: &str) -> RawObject {
+        RawObject { members: vec![(group.to_owned(), self.to_bytes())] }
+    }
+
+    /// The members of a canonical value this module wrote (a member's value, say) when it is an
+    /// object; `None` for any other value. Values are slices of `value`, not copies.
+    pub(crate) fn split(value: &Bytes) -> Option<RawObject> {
+        let b = &value[..];
+        if b.first() != Some(&b'{') {
+            return None;
+        }
+        let mut members = Vec::new();
+        let mut i = 1;
+        while b.get(i) == Some(&b'"') {
+            let key_end = canonical_string_end(b, i + 1);
+            let raw_key = &b[i + 1..key_end - 1];
+            let key = if raw_key.contains(&b'\\') {
+                json::decode_string_at(b, None, i).map(|(k, _)| k).unwrap_or_default()
+            } else {
+                String::from_utf8_lossy(raw_key).into_owned()
+            };
+            // `key_end` is the `:`.
+            let start = key_end + 1;
+            let end = canonical_end(b, start);
+            members.push((key, value.slice(start..end)));
+            i = end + 1;
+        }
+        Some(RawObject { members })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Bytes> {
+        self.position(key).ok().map(|i| &mut self.members[i].1)
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Bytes> {
+        self.position(key).ok().map(|i| self.members.remove(i).1)
+    }
+
+    /// Sets `key`, replacing any value it had.
+    pub(crate) fn insert(&mut self, key: String, value: Bytes) {
+        match self.position(&key) {
+            Ok(i) => self.members[i].1 = value,
+            Err(i) => self.members.insert(i, (key, value)),
+        }
+    }
+
+    /// Keeps the members for which `keep` returns true (it may rewrite their value).
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &mut Bytes) -> bool) {
+        self.members.retain_mut(|(k, v)| keep(k, v));
+    }
+
+    /// The object as canonical bytes.
+    pub(crate) fn to_bytes(&self) -> Bytes {
         let mut out = Vec::with_capacity(2 + self.members.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>());
         self.write(&mut out);
-        RawObject { members: vec![(group.to_owned(), Bytes::from(out))] }
+        Bytes::from(out)
     }
 
     fn write(&self, out: &mut Vec<u8>) {
@@ -128,6 +184,79 @@ impl RawObject {
         }
         out.push(b'}');
     }
+}
+
+/// The index after the closing quote of the canonical string whose content starts at `b[i]`.
+fn canonical_string_end(b: &[u8], mut i: usize) -> usize {
+    loop {
+        // Canonical strings hold no raw control characters, so the run stops at `"` or `\`.
+        i = json::skip_string_run(b, i);
+        match b.get(i) {
+            Some(b'\\') => i += 2,
+            Some(_) => return i + 1,
+            None => return b.len(),
+        }
+    }
+}
+
+/// The index after the canonical value (no whitespace, valid) that starts at `b[i]`.
+fn canonical_end(b: &[u8], mut i: usize) -> usize {
+    match b.get(i) {
+        Some(b'"') => canonical_string_end(b, i + 1),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            loop {
+                i = next_structural(b, i);
+                match b.get(i) {
+                    Some(b'"') => i = canonical_string_end(b, i + 1),
+                    Some(b'{' | b'[') => {
+                        depth += 1;
+                        i += 1;
+                    }
+                    Some(_) => {
+                        depth -= 1;
+                        i += 1;
+                        if depth == 0 {
+                            return i;
+                        }
+                    }
+                    None => return b.len(),
+                }
+            }
+        }
+        _ => {
+            while !matches!(b.get(i), Some(b',' | b'}' | b']') | None) {
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
+/// The first index from `i` holding `"`, `[`, `]`, `{` or `}` (or `b.len()`), eight bytes at a
+/// time as `json::skip_string_run` does: skipping a kept array is the bulk of splitting.
+fn next_structural(b: &[u8], mut i: usize) -> usize {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    let zero_bytes = |x: u64| x.wrapping_sub(LOW) & !x & (0x80 * LOW);
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        // `[` and `{` differ only in bit 0x20, as do `]` and `}`.
+        let folded = x | (0x20 * LOW);
+        let marks = zero_bytes(x ^ (b'"' as u64 * LOW))
+            | zero_bytes(folded ^ (b'{' as u64 * LOW))
+            | zero_bytes(folded ^ (b'}' as u64 * LOW));
+        if marks != 0 {
+            return i + (marks.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if matches!(c, b'"' | b'[' | b']' | b'{' | b'}') {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// Where a decoded key lives: in the input (no escapes, valid UTF-8) or in the scratch buffer.
@@ -149,20 +278,25 @@ struct Member {
 /// A JSON transcoder to Go's canonical form: the same validation and decoding rules as
 /// `json::decode_first` (number literals kept, invalid UTF-8 replaced, trailing bytes ignored),
 /// keys sorted with the last duplicate winning, Go's escaping; no tree is built.
+///
+/// Output is written lazily: input already in canonical form is owed (`pending..i`) and copied
+/// in one go when something must differ (whitespace dropped, a character escaped, members
+/// reordered), so a compact body with sorted keys and plain strings costs one copy.
 struct Transcoder<'a> {
     b: &'a [u8],
     text: Option<&'a str>,
     i: usize,
+    out: Vec<u8>,
+    /// `b[pending..i]` is owed to `out` as it is.
+    pending: usize,
     /// Decoded keys that could not be borrowed from the input.
     scratch: String,
     /// Member records of the objects being written (a stack across nesting levels).
     stack: Vec<Member>,
     /// The top-level object's members after sorting.
     top: Vec<Member>,
-    /// A reusable buffer for decoding escaped strings and for reordering members.
-    tmp: String,
-    reorder: Vec<u8>,
     /// Reusable buffers of `sort_members` (objects are sorted one at a time, innermost first).
+    reorder: Vec<u8>,
     order: Vec<Member>,
     kept: Vec<Member>,
 }
@@ -173,19 +307,25 @@ impl<'a> Transcoder<'a> {
             b,
             text: std::str::from_utf8(b).ok(),
             i: 0,
+            out: Vec::with_capacity(b.len() + b.len() / 16),
+            pending: 0,
             scratch: String::new(),
             stack: Vec::new(),
             top: Vec::new(),
-            tmp: String::new(),
             reorder: Vec::new(),
             order: Vec::new(),
             kept: Vec::new(),
         }
     }
 
-    /// A range of the input as text (input ranges are only recorded for valid UTF-8 bodies).
+    /// A range of the input as text (input ranges are only recorded for plain strings: ASCII,
+    /// or within a valid UTF-8 body).
     fn input_str(&self, start: usize, end: usize) -> &str {
-        self.text.and_then(|t| t.get(start..end)).unwrap_or_default()
+        match self.text {
+            Some(t) => t.get(start..end),
+            None => std::str::from_utf8(&self.b[start..end]).ok(),
+        }
+        .unwrap_or_default()
     }
 
     fn key_text(&self, key: Key) -> &str {
@@ -202,8 +342,30 @@ impl<'a> Transcoder<'a> {
         }
     }
 
+    /// Where the byte at `i` lands in the output.
+    fn vpos(&self) -> usize {
+        self.out.len() + self.i - self.pending
+    }
+
+    /// Pays what is owed up to `to`.
+    fn flush_to(&mut self, to: usize) {
+        self.out.extend_from_slice(&self.b[self.pending..to]);
+        self.pending = to;
+    }
+
+    /// Skips whitespace, which the output drops.
+    #[inline(always)]
     fn ws(&mut self) {
+        if matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.drop_ws();
+        }
+    }
+
+    #[inline(never)]
+    fn drop_ws(&mut self) {
+        self.flush_to(self.i);
         self.i = json::skip_ws(self.b, self.i);
+        self.pending = self.i;
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<(), ()> {
@@ -215,47 +377,41 @@ impl<'a> Transcoder<'a> {
         }
     }
 
-    fn value(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), ()> {
+    fn value(&mut self, depth: usize) -> Result<(), ()> {
         if depth > MAX_DEPTH {
             return Err(());
         }
         match self.b.get(self.i) {
-            Some(b'{') => self.object(out, depth),
-            Some(b'[') => self.array(out, depth),
-            Some(b'"') => {
-                let s = self.string()?;
-                self.write_string(out, &s);
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string(false).map(drop),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            // Go keeps number literals as they are.
+            Some(b'-' | b'0'..=b'9') => {
+                self.i = json::number_end(self.b, self.i).map_err(drop)?;
                 Ok(())
             }
-            Some(b't') => self.literal(b"true").map(|()| out.extend_from_slice(b"true")),
-            Some(b'f') => self.literal(b"false").map(|()| out.extend_from_slice(b"false")),
-            Some(b'n') => self.literal(b"null").map(|()| out.extend_from_slice(b"null")),
-            Some(b'-' | b'0'..=b'9') => self.number(out),
             _ => Err(()),
         }
     }
 
-    fn array(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), ()> {
+    fn array(&mut self, depth: usize) -> Result<(), ()> {
         self.i += 1;
-        out.push(b'[');
         self.ws();
         if self.b.get(self.i) == Some(&b']') {
             self.i += 1;
-            out.push(b']');
             return Ok(());
         }
         loop {
             self.ws();
-            self.value(out, depth + 1)?;
+            self.value(depth + 1)?;
             self.ws();
             match self.b.get(self.i) {
-                Some(b',') => {
-                    self.i += 1;
-                    out.push(b',');
-                }
+                Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    out.push(b']');
                     return Ok(());
                 }
                 _ => return Err(()),
@@ -263,68 +419,63 @@ impl<'a> Transcoder<'a> {
         }
     }
 
-    fn object(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), ()> {
+    fn object(&mut self, depth: usize) -> Result<(), ()> {
         self.i += 1;
-        out.push(b'{');
         let base = self.stack.len();
         self.ws();
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
-            out.push(b'}');
             if depth == 0 {
                 self.top.clear();
             }
             return Ok(());
         }
+        let mut sorted = true;
         loop {
             self.ws();
             if self.b.get(self.i) != Some(&b'"') {
                 return Err(());
             }
-            if self.stack.len() > base {
-                out.push(b',');
-            }
-            let start = out.len();
-            let s = self.string()?;
-            self.write_string(out, &s);
-            let key = s.into_key(self);
+            let start = self.vpos();
+            let key = self.string(true)?;
             self.ws();
             if self.b.get(self.i) != Some(&b':') {
                 return Err(());
             }
             self.i += 1;
-            out.push(b':');
             self.ws();
-            let value_start = out.len();
-            self.value(out, depth + 1)?;
-            self.stack.push(Member { key, start, value_start, end: out.len() });
+            let value_start = self.vpos();
+            self.value(depth + 1)?;
+            if sorted && let Some(prev) = self.stack[base..].last() {
+                sorted = self.key_bytes(prev.key) < self.key_bytes(key);
+            }
+            self.stack.push(Member { key, start, value_start, end: self.vpos() });
             self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    break;
-                }
+                Some(b'}') => break,
                 _ => return Err(()),
             }
         }
-        self.sort_members(out, base, depth == 0);
-        out.push(b'}');
+        if sorted {
+            if depth == 0 {
+                self.top.clear();
+                self.top.extend_from_slice(&self.stack[base..]);
+            }
+            self.stack.truncate(base);
+        } else {
+            // The members must be in `out` to be moved.
+            self.flush_to(self.i);
+            self.sort_members(base, depth == 0);
+        }
+        self.i += 1;
         Ok(())
     }
 
-    /// Reorders the members `stack[base..]` (already written to `out`) by key, the last of
-    /// equal keys winning; records the top level's final layout when `top`.
-    fn sort_members(&mut self, out: &mut Vec<u8>, base: usize, top: bool) {
+    /// Reorders the members `stack[base..]` (already in `out`, which ends with the last one) by
+    /// key, the last of equal keys winning; records the top level's final layout when `top`.
+    fn sort_members(&mut self, base: usize, top: bool) {
         let members = &self.stack[base..];
-        let sorted = members.windows(2).all(|w| self.key_bytes(w[0].key) < self.key_bytes(w[1].key));
-        if sorted {
-            if top {
-                self.top = members.to_vec();
-            }
-            self.stack.truncate(base);
-            return;
-        }
         let mut order = std::mem::take(&mut self.order);
         order.clear();
         order.extend_from_slice(members);
@@ -352,14 +503,14 @@ impl<'a> Transcoder<'a> {
         self.order = order;
         let region = members[0].start;
         self.reorder.clear();
-        self.reorder.extend_from_slice(&out[region..]);
-        out.truncate(region);
+        self.reorder.extend_from_slice(&self.out[region..]);
+        self.out.truncate(region);
         for (i, m) in kept.iter_mut().enumerate() {
             if i > 0 {
-                out.push(b',');
+                self.out.push(b',');
             }
-            let new_start = out.len();
-            out.extend_from_slice(&self.reorder[m.start - region..m.end - region]);
+            let new_start = self.out.len();
+            self.out.extend_from_slice(&self.reorder[m.start - region..m.end - region]);
             let shift = |p: usize| p - m.start + new_start;
             *m = Member { key: m.key, start: new_start, value_start: shift(m.value_start), end: shift(m.end) };
         }
@@ -370,70 +521,80 @@ impl<'a> Transcoder<'a> {
         self.stack.truncate(base);
     }
 
-    fn number(&mut self, out: &mut Vec<u8>) -> Result<(), ()> {
-        let start = self.i;
-        self.i = json::number_end(self.b, start).map_err(|_| ())?;
-        out.extend_from_slice(&self.b[start..self.i]);
-        Ok(())
+    /// Reads the string whose opening quote is at `i`. A plain string stays owed as it is, with
+    /// only HTML characters and U+2028/U+2029 escaped on the way; one with escapes or invalid
+    /// UTF-8 is decoded and written again with `json`'s rules (its key kept in `scratch`).
+    fn string(&mut self, is_key: bool) -> Result<Key, ()> {
+        let quote = self.i;
+        let quote_at = self.vpos();
+        let start = quote + 1;
+        let mut i = start;
+        loop {
+            i = json::skip_plain_output(self.b, i);
+            let Some(&c) = self.b.get(i) else { return Err(()) };
+            let escape: &[u8] = match c {
+                b'"' => {
+                    self.i = i + 1;
+                    return Ok(Key::Input(start, i));
+                }
+                b'<' => b"\\u003c",
+                b'>' => b"\\u003e",
+                b'&' => b"\\u0026",
+                0xE2 if self.text.is_some() => match self.b.get(i + 1..i + 3) {
+                    Some([0x80, 0xA8]) => b"\\u2028",
+                    Some([0x80, 0xA9]) => b"\\u2029",
+                    _ => {
+                        i += 3;
+                        continue;
+                    }
+                },
+                // Valid UTF-8 (checked once for the whole body): skip the character.
+                0xC0..=0xDF if self.text.is_some() => {
+                    i += 2;
+                    continue;
+                }
+                0xE0..=0xEF if self.text.is_some() => {
+                    i += 3;
+                    continue;
+                }
+                0xF0.. if self.text.is_some() => {
+                    i += 4;
+                    continue;
+                }
+                _ => return self.decoded_string(quote, quote_at, is_key),
+            };
+            let width = if c == 0xE2 { 3 } else { 1 };
+            self.flush_to(i);
+            self.out.extend_from_slice(escape);
+            i += width;
+            self.pending = i;
+        }
     }
 
-    /// Writes a string just read: an input string that Go would write as it is (no escapes
-    /// in, none needed out, ASCII) is copied with its quotes in one go.
-    fn write_string(&self, out: &mut Vec<u8>, s: &Str) {
-        if let Str::Input(start, end) = *s {
-            let run = &self.b[start..end];
-            if json::skip_plain_output(run, 0) == run.len() {
-                out.extend_from_slice(&self.b[start - 1..=end]);
-                return;
-            }
+    /// [`Transcoder::string`]'s slow path: decodes the string at `quote` and writes it again.
+    /// `quote_at` is where the quote lands in the output.
+    fn decoded_string(&mut self, quote: usize, quote_at: usize, is_key: bool) -> Result<Key, ()> {
+        // Pay what is owed before the string, or drop what was written of it.
+        if self.pending <= quote {
+            self.flush_to(quote);
+        } else {
+            self.out.truncate(quote_at);
         }
-        json::write_str(out, s.text(self));
-    }
-
-    /// Reads a string: borrowed from the input when it has no escapes (and the body is valid
-    /// UTF-8), else decoded into `tmp` with `json`'s rules.
-    fn string(&mut self) -> Result<Str, ()> {
-        let start = self.i + 1;
-        let end = json::skip_string_run(self.b, start);
-        if self.b.get(end) == Some(&b'"') && self.text.is_some() {
-            self.i = end + 1;
-            return Ok(Str::Input(start, end));
-        }
-        let (decoded, next) = json::decode_string_at(self.b, self.text, self.i).map_err(|_| ())?;
+        let (decoded, next) = json::decode_string_at(self.b, self.text, quote).map_err(drop)?;
+        json::write_str(&mut self.out, &decoded);
         self.i = next;
-        self.tmp = decoded;
-        Ok(Str::Tmp)
-    }
-}
-
-/// A string just read: a range of the input, or the transcoder's `tmp`.
-enum Str {
-    Input(usize, usize),
-    Tmp,
-}
-
-impl Str {
-    fn text<'t>(&self, t: &'t Transcoder<'_>) -> &'t str {
-        match *self {
-            Str::Input(s, e) => t.input_str(s, e),
-            Str::Tmp => &t.tmp,
+        self.pending = next;
+        if !is_key {
+            return Ok(Key::Scratch(0, 0));
         }
-    }
-
-    fn into_key(self, t: &mut Transcoder<'_>) -> Key {
-        match self {
-            Str::Input(s, e) => Key::Input(s, e),
-            Str::Tmp => {
-                let s = t.scratch.len();
-                t.scratch.push_str(&t.tmp);
-                Key::Scratch(s, t.scratch.len())
-            }
-        }
+        let s = self.scratch.len();
+        self.scratch.push_str(&decoded);
+        Ok(Key::Scratch(s, self.scratch.len()))
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// What the tree path writes for a body (the reference).
@@ -458,10 +619,10 @@ mod tests {
     /// A small deterministic generator of JSON texts with the awkward parts: unsorted and
     /// duplicate keys, escapes, HTML characters, U+2028, non-ASCII and invalid UTF-8, every
     /// number form, whitespace, nesting.
-    struct Gen(u64);
+    pub(crate) struct Gen(pub(crate) u64);
 
     impl Gen {
-        fn next(&mut self) -> u64 {
+        pub(crate) fn next(&mut self) -> u64 {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
@@ -472,7 +633,7 @@ mod tests {
             items[(self.next() % items.len() as u64) as usize]
         }
 
-        fn ws(&mut self, out: &mut Vec<u8>) {
+        pub(crate) fn ws(&mut self, out: &mut Vec<u8>) {
             if self.next().is_multiple_of(4) {
                 out.extend_from_slice(self.pick(&[b" ", b"\n  ", b"\t", b"\r\n"]));
             }
@@ -532,7 +693,16 @@ mod tests {
             }
         }
 
-        fn object(&mut self, out: &mut Vec<u8>, depth: usize) {
+        /// Half the keys are the plain names shaping rules pick; the rest any string.
+        fn key(&mut self, out: &mut Vec<u8>) {
+            if self.next().is_multiple_of(2) {
+                out.extend_from_slice(self.pick(&[b"\"id\"", b"\"name\"", b"\"a\"", b"\"b\""]));
+            } else {
+                self.string(out);
+            }
+        }
+
+        pub(crate) fn object(&mut self, out: &mut Vec<u8>, depth: usize) {
             out.push(b'{');
             let members = if self.next().is_multiple_of(16) { 40 } else { self.next() % 6 };
             for i in 0..members {
@@ -540,7 +710,7 @@ mod tests {
                     out.push(b',');
                 }
                 self.ws(out);
-                self.string(out);
+                self.key(out);
                 self.ws(out);
                 out.push(b':');
                 self.ws(out);

@@ -1,11 +1,12 @@
-//! A backend's `allow` and `deny` lists, compiled into trees of keys and applied to a decoded
-//! object in place. Owns only field filtering; it must not rename, extract or wrap (see `mod.rs`).
+//! A backend's `allow` and `deny` lists, compiled into trees of keys and applied in place to a
+//! decoded object or to a transcoded one (`RawObject`), with the same rules. Owns only field filtering; it must not rename, extract or wrap (see `mod.rs`).
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use super::Object;
+use crate::rawjson::RawObject;
 
 /// The one field filter a backend runs: `allow` when it lists anything, else `deny`.
 #[derive(Debug)]
@@ -32,6 +33,16 @@ impl FieldFilter {
                 tree.prune(data);
             }
             FieldFilter::Deny(tree) => tree.remove_from(data),
+        }
+    }
+
+    /// [`FieldFilter::apply`] on a transcoded object.
+    pub(super) fn apply_raw(&self, data: &mut RawObject) {
+        match self {
+            FieldFilter::Allow(tree) => {
+                tree.prune_raw(data);
+            }
+            FieldFilter::Deny(tree) => tree.remove_from_raw(data),
         }
     }
 }
@@ -67,6 +78,23 @@ impl AllowTree {
             Some(Some(children)) => match value {
                 Value::Object(inner) => !children.prune(inner),
                 _ => false,
+            },
+        });
+        data.is_empty()
+    }
+
+    /// [`AllowTree::prune`] on a transcoded object.
+    fn prune_raw(&self, data: &mut RawObject) -> bool {
+        data.retain(|key, value| match self.0.get(key) {
+            None => false,
+            Some(None) => true,
+            Some(Some(children)) => match RawObject::split(value) {
+                Some(mut inner) => {
+                    let emptied = children.prune_raw(&mut inner);
+                    *value = inner.to_bytes();
+                    !emptied
+                }
+                None => false,
             },
         });
         data.is_empty()
@@ -114,6 +142,25 @@ impl DenyTree {
                 Some(children) => {
                     if let Some(Value::Object(inner)) = data.get_mut(key) {
                         children.remove_from(inner);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`DenyTree::remove_from`] on a transcoded object.
+    fn remove_from_raw(&self, data: &mut RawObject) {
+        for (key, children) in &self.0 {
+            match children {
+                None => {
+                    data.remove(key);
+                }
+                Some(children) => {
+                    if let Some(value) = data.get_mut(key)
+                        && let Some(mut inner) = RawObject::split(value)
+                    {
+                        children.remove_from_raw(&mut inner);
+                        *value = inner.to_bytes();
                     }
                 }
             }

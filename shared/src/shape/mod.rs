@@ -10,6 +10,8 @@ mod tree;
 
 pub(crate) use flatmap::Flatmap;
 
+use crate::rawjson::RawObject;
+
 use filter::FieldFilter;
 
 pub(crate) type Object = serde_json::Map<String, serde_json::Value>;
@@ -91,6 +93,49 @@ impl Shaper {
         match &self.group {
             // Always wraps, even `{}`: a grouped empty result is a non-empty object.
             Some(group) => Object::from_iter([(group.clone(), serde_json::Value::Object(data))]),
+            None => data,
+        }
+    }
+
+    /// Whether [`Shaper::apply_raw`] can shape a transcoded object (everything but a flatmap
+    /// filter, which works on trees).
+    pub(crate) fn shapes_raw(&self) -> bool {
+        match &self.mode {
+            Mode::Flatmap(flatmap) => flatmap.is_identity(),
+            Mode::Fields { .. } => true,
+        }
+    }
+
+    /// [`Shaper::apply`] on a transcoded object, for shapers whose [`Shaper::shapes_raw`] holds
+    /// (a flatmap filter is left out).
+    pub(crate) fn apply_raw(&self, mut data: RawObject) -> RawObject {
+        if let Some(target) = &self.target {
+            for step in target {
+                match data.remove(step).as_ref().and_then(RawObject::split) {
+                    Some(inner) => data = inner,
+                    None => {
+                        data = RawObject::default();
+                        break;
+                    }
+                }
+            }
+        }
+        if let Mode::Fields { filter, mapping } = &self.mode {
+            if let Some(filter) = filter
+                && !data.is_empty()
+            {
+                filter.apply_raw(&mut data);
+            }
+            for (old, new) in mapping {
+                if let Some(value) = data.remove(old)
+                    && old != new
+                {
+                    data.insert(new.clone(), value);
+                }
+            }
+        }
+        match &self.group {
+            Some(group) => data.grouped(group),
             None => data,
         }
     }
@@ -182,6 +227,46 @@ mod tests {
         fn shape(&self, data: Value) -> Value {
             Value::Object(self.shaper().apply(object(data)))
         }
+    }
+
+    // The byte path (`apply_raw` on a transcoded object) against the tree path (`apply` on a
+    // decoded one) over generated bodies: unsorted and duplicate keys, escapes, nesting.
+    #[test]
+    fn shaping_bytes_writes_what_shaping_trees_writes() {
+        let backends = [
+            Backend { target: "a", ..Backend::default() },
+            Backend { target: "a.b", group: "g", ..Backend::default() },
+            Backend { allow: &["a", "id.name", "b.a.id", "b.b"], ..Backend::default() },
+            Backend { target: "b", allow: &["a.b", "name"], mapping: &[("name", "a")], ..Backend::default() },
+            Backend { deny: &["a.b", "name", "id.id", "b.a.b"], group: "g", ..Backend::default() },
+            Backend { deny: &["a"], mapping: &[("b", "a"), ("id", "id"), ("name", "x.y")], ..Backend::default() },
+            Backend { group: "name", ..Backend::default() },
+        ];
+        let shapers: Vec<Shaper> = backends.iter().map(Backend::shaper).collect();
+        let mut g = crate::rawjson::tests::Gen(0x2545_F491_4F6C_DD1D);
+        let mut reshaped = 0;
+        for round in 0..4000 {
+            let mut body = Vec::new();
+            g.ws(&mut body);
+            g.object(&mut body, 0);
+            let Ok(serde_json::Value::Object(tree)) = crate::json::decode_first(&body) else { continue };
+            let shaper = &shapers[round % shapers.len()];
+            let mut want = Vec::new();
+            crate::json::encode_object_into(&mut want, &shaper.apply(tree.clone()), &[]);
+            let raw = RawObject::from_body(&body).expect("decodable").expect("an object");
+            let mut got = Vec::new();
+            crate::rawjson::Data::Raw(shaper.apply_raw(raw)).write(&mut got, &[]);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{}",
+                String::from_utf8_lossy(&body)
+            );
+            let mut unshaped = Vec::new();
+            crate::json::encode_object_into(&mut unshaped, &tree, &[]);
+            reshaped += usize::from(want != unshaped && !tree.is_empty());
+        }
+        assert!(reshaped > 2000, "only {reshaped} bodies were changed by their shaper");
     }
 
     fn lura_body() -> Value {
