@@ -3,7 +3,8 @@
 //! and encoding it again costs about 60 instructions per byte, transcoding about 10.
 //!
 //! [`Data`] is what a backend part carries: a [`RawObject`] (top-level members, each value
-//! canonical JSON bytes) or a decoded tree, to which any step that needs one converts it.
+//! canonical JSON bytes or, once shaping or grouping went into it, an object of members) or a
+//! decoded tree, to which any step that needs one converts it.
 
 use crate::json::{self, MAX_DEPTH, Object};
 use bytes::Bytes;
@@ -41,9 +42,7 @@ impl Data {
     pub(crate) fn into_tree(self) -> Object {
         match self {
             Data::Tree(o) => o,
-            Data::Raw(r) => {
-                r.members.into_iter().map(|(k, v)| (k, json::decode_first(&v).unwrap_or(Value::Null))).collect()
-            }
+            Data::Raw(r) => r.into_tree(),
         }
     }
 
@@ -52,10 +51,7 @@ impl Data {
         match (self, later) {
             (Data::Raw(mut a), Data::Raw(b)) => {
                 for (k, v) in b.members {
-                    match a.position(&k) {
-                        Ok(i) => a.members[i].1 = v,
-                        Err(i) => a.members.insert(i, (k, v)),
-                    }
+                    a.insert(k, v);
                 }
                 Data::Raw(a)
             }
@@ -64,6 +60,14 @@ impl Data {
                 a.extend(b.into_tree());
                 Data::Tree(a)
             }
+        }
+    }
+
+    /// About how many bytes [`Data::write`] writes (exact for transcoded data).
+    pub(crate) fn size_hint(&self) -> usize {
+        match self {
+            Data::Raw(r) => r.size(),
+            Data::Tree(_) => 1024,
         }
     }
 
@@ -76,10 +80,67 @@ impl Data {
     }
 }
 
-/// A JSON object as its top-level members, sorted by key and unique, each value canonical JSON.
+/// A JSON object as its top-level members, sorted by key and unique.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RawObject {
-    members: Vec<(String, Bytes)>,
+    members: Vec<(String, RawValue)>,
+}
+
+/// A member's value: canonical JSON bytes, or an object split into members (by shaping, or
+/// built by grouping), written out only when the answer is.
+#[derive(Debug, Clone)]
+pub(crate) enum RawValue {
+    /// Canonical bytes, with the object's members when the transcoder kept them for shaping.
+    Bytes(Bytes, Option<Box<RawObject>>),
+    Object(RawObject),
+}
+
+impl RawValue {
+    /// The value as an object of members, split in place from its bytes; `None` when the value
+    /// is not an object.
+    pub(crate) fn object_mut(&mut self) -> Option<&mut RawObject> {
+        if let RawValue::Bytes(b, members) = self {
+            let object = match members.take() {
+                Some(members) => *members,
+                None => RawObject::split(b)?,
+            };
+            *self = RawValue::Object(object);
+        }
+        match self {
+            RawValue::Object(o) => Some(o),
+            RawValue::Bytes(..) => None,
+        }
+    }
+
+    pub(crate) fn into_object(mut self) -> Option<RawObject> {
+        self.object_mut()?;
+        match self {
+            RawValue::Object(o) => Some(o),
+            RawValue::Bytes(..) => None,
+        }
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            RawValue::Bytes(b, _) => b.len(),
+            RawValue::Object(o) => o.size(),
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            RawValue::Bytes(b, _) => out.extend_from_slice(b),
+            RawValue::Object(o) => o.write(out),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            // Canonical bytes always decode.
+            RawValue::Bytes(b, _) => json::decode_first(&b).unwrap_or(Value::Null),
+            RawValue::Object(o) => Value::Object(o.into_tree()),
+        }
+    }
 }
 
 impl RawObject {
@@ -89,9 +150,11 @@ impl RawObject {
 
     /// Transcodes a backend body whose first value is an object; `Ok(None)` for `null`. Any
     /// other value or malformed input is an `Err` (the caller then decodes it the usual way,
-    /// which words the error as Go does).
-    pub(crate) fn from_body(body: &[u8]) -> Result<Option<RawObject>, ()> {
+    /// which words the error as Go does). The members of objects nested in objects (not in
+    /// arrays) down to `split_depth` are kept too, for shaping to use without splitting again.
+    pub(crate) fn from_body(body: &[u8], split_depth: usize) -> Result<Option<RawObject>, ()> {
         let mut t = Transcoder::new(body);
+        t.split_depth = split_depth;
         t.ws();
         match t.b.get(t.i) {
             Some(b'n') => {
@@ -101,22 +164,21 @@ impl RawObject {
             Some(b'{') => {}
             _ => return Err(()),
         }
-        t.object(0)?;
+        t.object(0, true)?;
         t.flush_to(t.i);
         // The top level's members, in their final (sorted) order, from the member records.
         let out = Bytes::from(std::mem::take(&mut t.out));
-        let members = t.top.iter().map(|m| (t.key_text(m.key).to_owned(), out.slice(m.value_start..m.end))).collect();
-        Ok(Some(RawObject { members }))
+        Ok(Some(t.build(&out, &t.top, 0)))
     }
 
     /// `{group: self}`.
     pub(crate) fn grouped(self, group: &str) -> RawObject {
-        RawObject { members: vec![(group.to_owned(), self.to_bytes())] }
+        RawObject { members: vec![(group.to_owned(), RawValue::Object(self))] }
     }
 
     /// The members of a canonical value this module wrote (a member's value, say) when it is an
     /// object; `None` for any other value. Values are slices of `value`, not copies.
-    pub(crate) fn split(value: &Bytes) -> Option<RawObject> {
+    fn split(value: &Bytes) -> Option<RawObject> {
         let b = &value[..];
         if b.first() != Some(&b'{') {
             return None;
@@ -134,7 +196,7 @@ impl RawObject {
             // `key_end` is the `:`.
             let start = key_end + 1;
             let end = canonical_end(b, start);
-            members.push((key, value.slice(start..end)));
+            members.push((key, RawValue::Bytes(value.slice(start..end), None)));
             i = end + 1;
         }
         Some(RawObject { members })
@@ -144,16 +206,16 @@ impl RawObject {
         self.members.is_empty()
     }
 
-    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Bytes> {
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut RawValue> {
         self.position(key).ok().map(|i| &mut self.members[i].1)
     }
 
-    pub(crate) fn remove(&mut self, key: &str) -> Option<Bytes> {
+    pub(crate) fn remove(&mut self, key: &str) -> Option<RawValue> {
         self.position(key).ok().map(|i| self.members.remove(i).1)
     }
 
     /// Sets `key`, replacing any value it had.
-    pub(crate) fn insert(&mut self, key: String, value: Bytes) {
+    pub(crate) fn insert(&mut self, key: String, value: RawValue) {
         match self.position(&key) {
             Ok(i) => self.members[i].1 = value,
             Err(i) => self.members.insert(i, (key, value)),
@@ -161,15 +223,17 @@ impl RawObject {
     }
 
     /// Keeps the members for which `keep` returns true (it may rewrite their value).
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &mut Bytes) -> bool) {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &mut RawValue) -> bool) {
         self.members.retain_mut(|(k, v)| keep(k, v));
     }
 
-    /// The object as canonical bytes.
-    pub(crate) fn to_bytes(&self) -> Bytes {
-        let mut out = Vec::with_capacity(2 + self.members.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>());
-        self.write(&mut out);
-        Bytes::from(out)
+    fn into_tree(self) -> Object {
+        self.members.into_iter().map(|(k, v)| (k, v.into_value())).collect()
+    }
+
+    /// The length of the written object, keys taken as plain (escapes add a little).
+    fn size(&self) -> usize {
+        2 + self.members.iter().map(|(k, v)| k.len() + 4 + v.size()).sum::<usize>()
     }
 
     fn write(&self, out: &mut Vec<u8>) {
@@ -180,7 +244,7 @@ impl RawObject {
             }
             json::write_str(out, k);
             out.push(b':');
-            out.extend_from_slice(v);
+            v.write(out);
         }
         out.push(b'}');
     }
@@ -273,6 +337,8 @@ struct Member {
     start: usize,
     value_start: usize,
     end: usize,
+    /// The value's members when kept (an index into `Transcoder::kept_objects`).
+    members: Option<u32>,
 }
 
 /// A JSON transcoder to Go's canonical form: the same validation and decoding rules as
@@ -289,6 +355,10 @@ struct Transcoder<'a> {
     out: Vec<u8>,
     /// `b[pending..i]` is owed to `out` as it is.
     pending: usize,
+    /// Objects nested in objects down to this depth keep their members.
+    split_depth: usize,
+    /// The members kept, positions relative to their object's `{`.
+    kept_objects: Vec<Vec<Member>>,
     /// Decoded keys that could not be borrowed from the input.
     scratch: String,
     /// Member records of the objects being written (a stack across nesting levels).
@@ -309,6 +379,8 @@ impl<'a> Transcoder<'a> {
             i: 0,
             out: Vec::with_capacity(b.len() + b.len() / 16),
             pending: 0,
+            split_depth: 0,
+            kept_objects: Vec::new(),
             scratch: String::new(),
             stack: Vec::new(),
             top: Vec::new(),
@@ -382,7 +454,7 @@ impl<'a> Transcoder<'a> {
             return Err(());
         }
         match self.b.get(self.i) {
-            Some(b'{') => self.object(depth),
+            Some(b'{') => self.object(depth, false).map(drop),
             Some(b'[') => self.array(depth),
             Some(b'"') => self.string(false).map(drop),
             Some(b't') => self.literal(b"true"),
@@ -419,16 +491,20 @@ impl<'a> Transcoder<'a> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<(), ()> {
+    /// Reads an object; when `keep`, records its final members and returns their index in
+    /// `kept_objects` (the top level's go to `top`).
+    fn object(&mut self, depth: usize, keep: bool) -> Result<Option<u32>, ()> {
+        let open = self.vpos();
         self.i += 1;
         let base = self.stack.len();
+        let keep_children = keep && depth < self.split_depth;
         self.ws();
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
             if depth == 0 {
                 self.top.clear();
             }
-            return Ok(());
+            return Ok(self.keep_members(keep && depth > 0, open, false, base, 0));
         }
         let mut sorted = true;
         loop {
@@ -445,11 +521,19 @@ impl<'a> Transcoder<'a> {
             self.i += 1;
             self.ws();
             let value_start = self.vpos();
-            self.value(depth + 1)?;
+            let members = if keep_children && self.b.get(self.i) == Some(&b'{') {
+                if depth + 1 > MAX_DEPTH {
+                    return Err(());
+                }
+                self.object(depth + 1, true)?
+            } else {
+                self.value(depth + 1)?;
+                None
+            };
             if sorted && let Some(prev) = self.stack[base..].last() {
                 sorted = self.key_bytes(prev.key) < self.key_bytes(key);
             }
-            self.stack.push(Member { key, start, value_start, end: self.vpos() });
+            self.stack.push(Member { key, start, value_start, end: self.vpos(), members });
             self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
@@ -457,24 +541,64 @@ impl<'a> Transcoder<'a> {
                 _ => return Err(()),
             }
         }
-        if sorted {
+        let count = if sorted {
             if depth == 0 {
                 self.top.clear();
                 self.top.extend_from_slice(&self.stack[base..]);
             }
-            self.stack.truncate(base);
+            self.stack.len() - base
         } else {
-            // The members must be in `out` to be moved.
+            // The members must be in `out` to be moved; they end up in `kept`.
             self.flush_to(self.i);
-            self.sort_members(base, depth == 0);
-        }
+            self.sort_members(base, depth == 0)
+        };
+        let kept = self.keep_members(keep && depth > 0, open, !sorted, base, count);
+        self.stack.truncate(base);
         self.i += 1;
-        Ok(())
+        Ok(kept)
+    }
+
+    /// Records the `count` final members of the object opened at `open` (in `kept` after a
+    /// sort, else in `stack[base..]`), positions made relative to the `{`.
+    fn keep_members(&mut self, keep: bool, open: usize, sorted_out: bool, base: usize, count: usize) -> Option<u32> {
+        if !keep {
+            return None;
+        }
+        let members = if sorted_out { &self.kept[..count] } else { &self.stack[base..base + count] };
+        let relative = members
+            .iter()
+            .map(|m| Member {
+                key: m.key,
+                start: m.start - open,
+                value_start: m.value_start - open,
+                end: m.end - open,
+                members: m.members,
+            })
+            .collect();
+        self.kept_objects.push(relative);
+        u32::try_from(self.kept_objects.len() - 1).ok()
+    }
+
+    /// The object whose members are `members`, positions relative to `base` in `out`.
+    fn build(&self, out: &Bytes, members: &[Member], base: usize) -> RawObject {
+        let members = members
+            .iter()
+            .map(|m| {
+                let (start, end) = (base + m.value_start, base + m.end);
+                let inner = m
+                    .members
+                    .and_then(|k| self.kept_objects.get(k as usize))
+                    .map(|kept| Box::new(self.build(out, kept, start)));
+                (self.key_text(m.key).to_owned(), RawValue::Bytes(out.slice(start..end), inner))
+            })
+            .collect();
+        RawObject { members }
     }
 
     /// Reorders the members `stack[base..]` (already in `out`, which ends with the last one) by
-    /// key, the last of equal keys winning; records the top level's final layout when `top`.
-    fn sort_members(&mut self, base: usize, top: bool) {
+    /// key, the last of equal keys winning, into `kept`; records the top level's final layout
+    /// when `top`. Returns how many members are left.
+    fn sort_members(&mut self, base: usize, top: bool) -> usize {
         let members = &self.stack[base..];
         let mut order = std::mem::take(&mut self.order);
         order.clear();
@@ -512,13 +636,20 @@ impl<'a> Transcoder<'a> {
             let new_start = self.out.len();
             self.out.extend_from_slice(&self.reorder[m.start - region..m.end - region]);
             let shift = |p: usize| p - m.start + new_start;
-            *m = Member { key: m.key, start: new_start, value_start: shift(m.value_start), end: shift(m.end) };
+            *m = Member {
+                key: m.key,
+                start: new_start,
+                value_start: shift(m.value_start),
+                end: shift(m.end),
+                members: m.members,
+            };
         }
         if top {
             self.top.clone_from(&kept);
         }
+        let count = kept.len();
         self.kept = kept;
-        self.stack.truncate(base);
+        count
     }
 
     /// Reads the string whose opening quote is at `i`. A plain string stays owed as it is, with
@@ -610,7 +741,7 @@ pub(crate) mod tests {
     }
 
     fn via_raw(body: &[u8]) -> Option<Vec<u8>> {
-        let raw = RawObject::from_body(body).ok()??;
+        let raw = RawObject::from_body(body, 0).ok()??;
         let mut out = Vec::new();
         raw.write(&mut out);
         Some(out)
@@ -754,17 +885,17 @@ pub(crate) mod tests {
             b"{\"a\":1",
             b"{\"a\":tru}",
         ] {
-            assert!(RawObject::from_body(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(RawObject::from_body(bad, 0).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         let deep = format!("{{\"a\":{}", "[".repeat(MAX_DEPTH + 10));
-        assert!(RawObject::from_body(deep.as_bytes()).is_err());
-        assert!(RawObject::from_body(b" null ").unwrap().is_none());
+        assert!(RawObject::from_body(deep.as_bytes(), 0).is_err());
+        assert!(RawObject::from_body(b" null ", 0).unwrap().is_none());
     }
 
     #[test]
     fn merging_replaces_earlier_keys_and_grouping_wraps() {
-        let a = Data::Raw(RawObject::from_body(br#"{"b":1,"a":{"y":2,"x":1}}"#).unwrap().unwrap());
-        let b = Data::Raw(RawObject::from_body(br#"{"c":3,"b":"late"}"#).unwrap().unwrap());
+        let a = Data::Raw(RawObject::from_body(br#"{"b":1,"a":{"y":2,"x":1}}"#, 1).unwrap().unwrap());
+        let b = Data::Raw(RawObject::from_body(br#"{"c":3,"b":"late"}"#, 0).unwrap().unwrap());
         let merged = a.merge(b);
         let mut out = Vec::new();
         merged.write(&mut out, &[]);

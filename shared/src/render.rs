@@ -58,7 +58,7 @@ pub(crate) fn render(
     let tree = |data: Option<crate::rawjson::Data>| data.map(|d| Value::Object(d.into_tree()));
     let (content_type, body): (HeaderValue, Vec<u8>) = match output {
         Output::Json | Output::Negotiate | Output::NoOp => {
-            let mut out = Vec::with_capacity(1024);
+            let mut out = Vec::with_capacity(part.data.as_ref().map_or(4, |d| d.size_hint()));
             match &part.data {
                 Some(d) => d.write(&mut out, &part.detail_keys),
                 None => out.extend_from_slice(b"null"),

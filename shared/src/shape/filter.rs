@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::Object;
-use crate::rawjson::RawObject;
+use crate::rawjson::{RawObject, RawValue};
 
 /// The one field filter a backend runs: `allow` when it lists anything, else `deny`.
 #[derive(Debug)]
@@ -88,12 +88,8 @@ impl AllowTree {
         data.retain(|key, value| match self.0.get(key) {
             None => false,
             Some(None) => true,
-            Some(Some(children)) => match RawObject::split(value) {
-                Some(mut inner) => {
-                    let emptied = children.prune_raw(&mut inner);
-                    *value = inner.to_bytes();
-                    !emptied
-                }
+            Some(Some(children)) => match value.object_mut() {
+                Some(inner) => !children.prune_raw(inner),
                 None => false,
             },
         });
@@ -156,11 +152,8 @@ impl DenyTree {
                     data.remove(key);
                 }
                 Some(children) => {
-                    if let Some(value) = data.get_mut(key)
-                        && let Some(mut inner) = RawObject::split(value)
-                    {
-                        children.remove_from_raw(&mut inner);
-                        *value = inner.to_bytes();
+                    if let Some(inner) = data.get_mut(key).and_then(RawValue::object_mut) {
+                        children.remove_from_raw(inner);
                     }
                 }
             }
