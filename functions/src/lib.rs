@@ -3,5 +3,6 @@
 pub mod cli;
 pub mod demo;
 pub mod lambda;
+pub mod logs;
 pub mod server;
 pub mod source;

@@ -237,6 +237,7 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The end of the number literal starting at `b[i]`, or where it goes wrong and Go's words for it.
+#[inline]
 pub(crate) fn number_end(b: &[u8], mut i: usize) -> Result<usize, (usize, &'static str)> {
     let digits = |i: &mut usize| {
         let s = *i;

@@ -3,7 +3,10 @@
 
 use lambda_http::{Error, Request, run, service_fn};
 use std::sync::Arc;
-use tributary_functions::{lambda, source};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tributary_functions::{lambda, logs, source};
 
 // mimalloc: the pipeline allocates many small JSON nodes per request; measured with callgrind on
 // the shape-and-merge sample it needs 28% fewer instructions than glibc's allocator.
@@ -14,13 +17,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 // and keeps memory down.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_current_span(true)
-        .with_span_list(false)
-        .without_time()
-        .init();
+    let filter = logs::filter(std::env::var("RUST_LOG").ok().as_deref(), LevelFilter::INFO);
+    let json = tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false).without_time();
+    tracing_subscriber::registry().with(json).with(filter).init();
     let spec = source::lambda_config_spec();
     let gateway = match source::load_gateway(&spec).await {
         Ok(g) => Arc::new(g),

@@ -1,7 +1,11 @@
 //! `tributary`: the CLI and local server. Wiring only; the logic lives in the library.
 
 use clap::Parser;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tributary_functions::cli::{self, Cli, Command};
+use tributary_functions::logs;
 
 // mimalloc: the pipeline allocates many small JSON nodes per request; measured with callgrind on
 // the shape-and-merge sample it needs 28% fewer instructions than glibc's allocator.
@@ -11,10 +15,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let cli = Cli::parse();
     let debug = matches!(cli.command, Command::Run { debug: true, .. });
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| if debug { "debug".into() } else { "info".into() });
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
+    let default = if debug { LevelFilter::DEBUG } else { LevelFilter::INFO };
+    let filter = logs::filter(std::env::var("RUST_LOG").ok().as_deref(), default);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
