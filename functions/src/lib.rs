@@ -1,5 +1,6 @@
 //! Tributary's doors: each converts its transport's types to the core's and back, nothing more.
 
+pub mod aws_http;
 pub mod cli;
 pub mod demo;
 pub mod lambda;

@@ -42,7 +42,8 @@ pub async fn load(spec: &str) -> Result<Loaded> {
 }
 
 async fn load_ssm(name: &str) -> Result<Loaded> {
-    let conf = aws_config::load_from_env().await;
+    let http = crate::aws_http::SdkHttpClient::new().map_err(|e| anyhow!(e))?;
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http).load().await;
     let client = aws_sdk_ssm::Client::new(&conf);
     if name.ends_with('/') {
         let path = if name == "/" { "/" } else { name.trim_end_matches('/') };

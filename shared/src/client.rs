@@ -279,6 +279,17 @@ impl tower_service::Service<Uri> for Connector {
     }
 }
 
+/// An HTTP/1.1 connector for `http` and `https` URLs with the gateway's TLS set-up (the system's
+/// roots, aws-lc-rs), for the process's other clients (the AWS SDK's, in the doors): one TLS and
+/// HTTP stack ships, not two.
+pub fn https_connector(connect_timeout: Option<Duration>) -> Result<HttpsConnector<HttpConnector>, String> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(connect_timeout);
+    tls_connector(http, false)
+}
+
 fn tls_connector(http: HttpConnector, insecure: bool) -> Result<HttpsConnector<HttpConnector>, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())

@@ -36,6 +36,7 @@ mod shape;
 mod xml;
 mod yaml;
 
+pub use client::https_connector;
 pub use compile::ServerSettings;
 pub use config::{ConfigError, Problem, Severity};
 pub use gateway::{BuildTimings, Gateway};

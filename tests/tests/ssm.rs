@@ -276,10 +276,13 @@ fn json_body(reply: &Reply) -> Value {
 // ---------------------------------------------------------------------------------------------
 // SSM (moto) and configs
 
-/// An SSM client of the shared moto, configured explicitly: nothing from the environment.
+/// An SSM client of the shared moto, configured explicitly: nothing from the environment; its
+/// HTTP client is the one the gateway gives the SDK.
 fn ssm_client(endpoint: &str) -> aws_sdk_ssm::Client {
+    let http = tributary_functions::aws_http::SdkHttpClient::new().expect("the SDK's HTTP client builds");
     let conf = aws_sdk_ssm::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(http)
         .endpoint_url(endpoint)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
