@@ -62,7 +62,7 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn load(spec: &str) -> Result<Gateway, i32> {
-    source::load_gateway(spec).await.map_err(|e| {
+    source::load_gateway::<source::DefaultChain>(spec).await.map_err(|e| {
         eprintln!("{e:#}");
         eprintln!("error: `{spec}` cannot be served");
         1
@@ -70,7 +70,7 @@ async fn load(spec: &str) -> Result<Gateway, i32> {
 }
 
 async fn check(spec: &str, strict: bool) -> i32 {
-    let loaded = match source::load(spec).await {
+    let loaded = match source::load::<source::DefaultChain>(spec).await {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -2,13 +2,20 @@
 //! `ssm:NAME` (one String or SecureString parameter, decrypted) or `ssm:PATH/` (every parameter
 //! under the path, combined by `tributary_core::config::assemble`). Values may be JSON or
 //! gzip+base64 JSON. Failures are one clear message naming the source.
+//!
+//! Where the SSM client's region, credentials and endpoint come from is a type parameter
+//! ([`AwsEnv`]), so that each binary links only its own way: the CLI the SDK's default chain,
+//! the Lambda function the variables Lambda sets.
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_ssm::error::ProvideErrorMetadata;
 use base64::Engine;
+use std::future::Future;
 use std::io::Read;
 use std::time::{Duration, Instant};
 use tributary_core::Gateway;
+
+use crate::aws_http::SdkHttpClient;
 
 /// Largest config accepted after gunzipping one parameter (a guard against gzip bombs).
 const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
@@ -22,13 +29,60 @@ pub struct Loaded {
     pub endpoint_sources: Vec<String>,
 }
 
+/// Where an SSM client's region, credentials and endpoint come from.
+pub trait AwsEnv {
+    fn ssm_client(http: SdkHttpClient) -> impl Future<Output = Result<aws_sdk_ssm::Client>> + Send;
+}
+
+/// The AWS SDK's default chain (`aws-config`): environment variables, shared config and
+/// credentials files, web identity, ECS and EC2 roles. For the CLI, wherever it runs.
+#[derive(Debug)]
+pub struct DefaultChain;
+
+impl AwsEnv for DefaultChain {
+    async fn ssm_client(http: SdkHttpClient) -> Result<aws_sdk_ssm::Client> {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http).load().await;
+        Ok(aws_sdk_ssm::Client::new(&conf))
+    }
+}
+
+/// A Lambda function's environment: `AWS_REGION` (or `AWS_DEFAULT_REGION`), the credentials
+/// Lambda puts in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and the
+/// endpoint overrides `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL`. Without `aws-config`: its
+/// other providers (profiles, STS, EC2 metadata) never apply inside Lambda and weigh about
+/// 0.5 MB of the binary.
+#[derive(Debug)]
+pub struct LambdaEnv;
+
+impl AwsEnv for LambdaEnv {
+    async fn ssm_client(http: SdkHttpClient) -> Result<aws_sdk_ssm::Client> {
+        use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let region = var("AWS_REGION")
+            .or_else(|| var("AWS_DEFAULT_REGION"))
+            .ok_or_else(|| anyhow!("no region: AWS_REGION is not set"))?;
+        let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
+            bail!("no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them)");
+        };
+        let mut conf = aws_sdk_ssm::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(http)
+            .region(Region::new(region))
+            .credentials_provider(Credentials::new(key, secret, var("AWS_SESSION_TOKEN"), None, "environment"));
+        if let Some(endpoint) = var("AWS_ENDPOINT_URL_SSM").or_else(|| var("AWS_ENDPOINT_URL")) {
+            conf = conf.endpoint_url(endpoint);
+        }
+        Ok(aws_sdk_ssm::Client::from_conf(conf.build()))
+    }
+}
+
 /// Reads the config text from a source spec.
-pub async fn load(spec: &str) -> Result<Loaded> {
+pub async fn load<E: AwsEnv>(spec: &str) -> Result<Loaded> {
     match spec.strip_prefix("ssm:") {
         Some("") => {
             bail!("config source `ssm:`: name a parameter (`ssm:/gw/config`) or a path (`ssm:/gw/`)")
         }
-        Some(name) => tokio::time::timeout(SSM_TIMEOUT, load_ssm(name))
+        Some(name) => tokio::time::timeout(SSM_TIMEOUT, load_ssm::<E>(name))
             .await
             .map_err(|_| anyhow!("config source `{spec}`: no answer from SSM within {}s", SSM_TIMEOUT.as_secs()))?
             .with_context(|| format!("config source `{spec}`")),
@@ -41,10 +95,8 @@ pub async fn load(spec: &str) -> Result<Loaded> {
     }
 }
 
-async fn load_ssm(name: &str) -> Result<Loaded> {
-    let http = crate::aws_http::SdkHttpClient::new().map_err(|e| anyhow!(e))?;
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http).load().await;
-    let client = aws_sdk_ssm::Client::new(&conf);
+async fn load_ssm<E: AwsEnv>(name: &str) -> Result<Loaded> {
+    let client = E::ssm_client(SdkHttpClient::new().map_err(|e| anyhow!(e))?).await?;
     if name.ends_with('/') {
         let path = if name == "/" { "/" } else { name.trim_end_matches('/') };
         let mut parts = Vec::new();
@@ -135,9 +187,9 @@ pub fn decode_value(name: &str, raw: &str) -> Result<String> {
 
 /// Reads, parses, validates and compiles, logging each phase's time once; warnings are logged;
 /// errors name the source, the JSON path and (for `ssm:PATH/`) the parameter of the endpoint.
-pub async fn load_gateway(spec: &str) -> Result<Gateway> {
+pub async fn load_gateway<E: AwsEnv>(spec: &str) -> Result<Gateway> {
     let started = Instant::now();
-    let loaded = load(spec).await?;
+    let loaded = load::<E>(spec).await?;
     let fetched = started.elapsed();
     match Gateway::from_json_timed(&loaded.text) {
         Ok((g, timings)) => {

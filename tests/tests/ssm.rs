@@ -980,3 +980,28 @@ async fn the_lambda_function_fails_its_cold_start_on_a_missing_parameter() {
         assert!(body.contains(&spec), "the init error must name the source: {body}");
     }
 }
+
+/// The Lambda function reads region and credentials only from the variables Lambda sets: with
+/// the credentials missing it fails its cold start with a line naming them (no profile or
+/// metadata lookup, no hang).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_function_without_credentials_names_the_variables() {
+    let runtime = FakeRuntime::start(vec![("req-1", function_url_event("/__health", "req-1"))]).await;
+    let spec = "ssm:/tributary-e2e/lambda-no-credentials/config";
+    let env: Vec<(String, String)> = lambda_env(spec, &runtime)
+        .into_iter()
+        .filter(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY")
+        .collect();
+    let f = spawn(&binary("gateway"), &[], &env).finish(PROCESS_TIMEOUT);
+    assert!(f.code.is_some_and(|c| c != 0), "the function must exit non-zero: {}", f.show());
+    let error_line = f
+        .stdout
+        .lines()
+        .chain(f.stderr.lines())
+        .find(|l| l.contains("ERROR") && l.contains(&format!("config source `{spec}`")))
+        .unwrap_or_else(|| panic!("no error line naming `{spec}`: {}", f.show()));
+    let logged: Value = serde_json::from_str(error_line).expect("the function logs JSON lines");
+    let message = logged["fields"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"), "{error_line}");
+    assert!(!runtime.call_lines().iter().any(|c| c.ends_with("/invocation/next")), "no invocation with a failed init");
+}

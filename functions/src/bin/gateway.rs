@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     let json = tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false).without_time();
     tracing_subscriber::registry().with(json).with(filter).init();
     let spec = source::lambda_config_spec();
-    let gateway = match source::load_gateway(&spec).await {
+    let gateway = match source::load_gateway::<source::LambdaEnv>(&spec).await {
         Ok(g) => Arc::new(g),
         Err(e) => {
             // One clear line, then a failed init: Lambda reports it and retries the cold start.
