@@ -234,13 +234,11 @@ impl Gateway {
         match result {
             Ok((_, raw)) => {
                 resp.status = raw.status;
-                for (k, v) in &raw.headers {
-                    if k != http::header::CONTENT_LENGTH
-                        && k != http::header::TRANSFER_ENCODING
-                        && k != http::header::CONNECTION
-                    {
-                        resp.headers.append(k.clone(), v.clone());
-                    }
+                // The backend's map is moved, not copied; only the framing headers go.
+                resp.headers = raw.headers;
+                for framing in [http::header::CONTENT_LENGTH, http::header::TRANSFER_ENCODING, http::header::CONNECTION]
+                {
+                    resp.headers.remove(framing);
                 }
                 resp.body = raw.body;
             }

@@ -274,14 +274,36 @@ pub(crate) fn number_end(b: &[u8], mut i: usize) -> Result<usize, (usize, &'stat
     Ok(i)
 }
 
-const LOW: u64 = 0x0101_0101_0101_0101;
+pub(crate) const LOW: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// Marks (high bit of its byte) the zero bytes of `x`; the lowest mark is exact (carries only
 /// cause false marks above a true one), so `trailing_zeros() / 8` is the first zero byte.
 #[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
+pub(crate) fn zero_bytes(x: u64) -> u64 {
     x.wrapping_sub(LOW) & !x & HIGH
+}
+
+/// The first index from `i` whose byte `marks` flags (the high bit of its byte in the word read
+/// little-endian) or, for the last few bytes, `stops` (or `b.len()`): the loop of every
+/// eight-bytes-at-a-time (SWAR) scanner here and in `rawjson`.
+#[inline(always)]
+pub(crate) fn scan_words(b: &[u8], mut i: usize, marks: impl Fn(u64) -> u64, stops: impl Fn(u8) -> bool) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        let m = marks(x);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if stops(c) {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// The first index from `i` holding `"`, `\` or a control character (or `b.len()`).
@@ -289,25 +311,18 @@ fn zero_bytes(x: u64) -> u64 {
 /// Hand-written eight bytes at a time (SWAR): `memchr` finds at most three exact bytes, not a
 /// range, and strings are the bulk of every body this gateway decodes.
 #[inline]
-pub(crate) fn skip_string_run(b: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+pub(crate) fn skip_string_run(b: &[u8], i: usize) -> usize {
+    scan_words(
+        b,
+        i,
         // Bytes < 0x20: `x - 0x20..` borrows into the high bit; bytes >= 0x80 are masked by `!x`.
-        let marks = (x.wrapping_sub(0x20 * LOW) & !x & HIGH)
-            | zero_bytes(x ^ (b'"' as u64 * LOW))
-            | zero_bytes(x ^ (b'\\' as u64 * LOW));
-        if marks != 0 {
-            return i + (marks.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            break;
-        }
-        i += 1;
-    }
-    i
+        |x| {
+            (x.wrapping_sub(0x20 * LOW) & !x & HIGH)
+                | zero_bytes(x ^ (b'"' as u64 * LOW))
+                | zero_bytes(x ^ (b'\\' as u64 * LOW))
+        },
+        |c| c == b'"' || c == b'\\' || c < 0x20,
+    )
 }
 
 /// Appends bytes as UTF-8, each invalid byte replaced by U+FFFD (Go's per-byte rule).
@@ -354,27 +369,20 @@ const ESCAPE: [u8; 256] = {
 /// The first index from `i` whose byte may need escaping (see [`ESCAPE`]) or is not ASCII
 /// (or `b.len()`); eight bytes at a time, as [`skip_string_run`].
 #[inline]
-pub(crate) fn skip_plain_output(b: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+pub(crate) fn skip_plain_output(b: &[u8], i: usize) -> usize {
+    scan_words(
+        b,
+        i,
         // `"` and `&` differ only in bit 0x04, `<` and `>` only in bit 0x02.
-        let marks = (x & HIGH)
-            | (x.wrapping_sub(0x20 * LOW) & !x & HIGH)
-            | zero_bytes((x | (0x04 * LOW)) ^ (b'&' as u64 * LOW))
-            | zero_bytes((x | (0x02 * LOW)) ^ (b'>' as u64 * LOW))
-            | zero_bytes(x ^ (b'\\' as u64 * LOW));
-        if marks != 0 {
-            return i + (marks.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        if c >= 0x80 || ESCAPE[c as usize] != 0 {
-            break;
-        }
-        i += 1;
-    }
-    i
+        |x| {
+            (x & HIGH)
+                | (x.wrapping_sub(0x20 * LOW) & !x & HIGH)
+                | zero_bytes((x | (0x04 * LOW)) ^ (b'&' as u64 * LOW))
+                | zero_bytes((x | (0x02 * LOW)) ^ (b'>' as u64 * LOW))
+                | zero_bytes(x ^ (b'\\' as u64 * LOW))
+        },
+        |c| c >= 0x80 || ESCAPE[c as usize] != 0,
+    )
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

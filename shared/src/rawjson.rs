@@ -301,28 +301,20 @@ fn canonical_end(b: &[u8], mut i: usize) -> usize {
 
 /// The first index from `i` holding `"`, `[`, `]`, `{` or `}` (or `b.len()`), eight bytes at a
 /// time as `json::skip_string_run` does: skipping a kept array is the bulk of splitting.
-fn next_structural(b: &[u8], mut i: usize) -> usize {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    let zero_bytes = |x: u64| x.wrapping_sub(LOW) & !x & (0x80 * LOW);
-    while let Some(chunk) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+fn next_structural(b: &[u8], i: usize) -> usize {
+    use json::{LOW, zero_bytes};
+    json::scan_words(
+        b,
+        i,
         // `[` and `{` differ only in bit 0x20, as do `]` and `}`.
-        let folded = x | (0x20 * LOW);
-        let marks = zero_bytes(x ^ (b'"' as u64 * LOW))
-            | zero_bytes(folded ^ (b'{' as u64 * LOW))
-            | zero_bytes(folded ^ (b'}' as u64 * LOW));
-        if marks != 0 {
-            return i + (marks.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        if matches!(c, b'"' | b'[' | b']' | b'{' | b'}') {
-            break;
-        }
-        i += 1;
-    }
-    i
+        |x| {
+            let folded = x | (0x20 * LOW);
+            zero_bytes(x ^ (b'"' as u64 * LOW))
+                | zero_bytes(folded ^ (b'{' as u64 * LOW))
+                | zero_bytes(folded ^ (b'}' as u64 * LOW))
+        },
+        |c| matches!(c, b'"' | b'[' | b']' | b'{' | b'}'),
+    )
 }
 
 /// `a < b` for keys, which mostly differ in their first bytes: a byte loop beats a call to

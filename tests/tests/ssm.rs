@@ -945,6 +945,22 @@ async fn the_lambda_function_loads_its_config_from_ssm() {
     assert!(out.stdout.contains("config loaded"), "{}", out.show());
 }
 
+/// Runs the `gateway` with `env`, expecting a failed cold start: a non-zero exit and a JSON error
+/// line naming `spec`, returned as written and parsed.
+fn failed_cold_start(spec: &str, env: &[(String, String)]) -> (Finished, String, Value) {
+    let f = spawn(&binary("gateway"), &[], env).finish(PROCESS_TIMEOUT);
+    assert!(f.code.is_some_and(|c| c != 0), "the function must exit non-zero: {}", f.show());
+    let error_line = f
+        .stdout
+        .lines()
+        .chain(f.stderr.lines())
+        .find(|l| l.contains("ERROR") && l.contains(&format!("config source `{spec}`")))
+        .unwrap_or_else(|| panic!("no error line naming `{spec}`: {}", f.show()))
+        .to_owned();
+    let logged: Value = serde_json::from_str(&error_line).expect("the function logs JSON lines");
+    (f, error_line, logged)
+}
+
 /// A cold start whose config cannot be loaded: the function logs one error line naming the source
 /// and exits non-zero before asking for an invocation (Lambda then reports `Runtime.ExitError`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -953,16 +969,8 @@ async fn the_lambda_function_fails_its_cold_start_on_a_missing_parameter() {
     let name = "/tributary-e2e/lambda-missing/config";
     let spec = format!("ssm:{name}");
     let env = lambda_env(&spec, &runtime);
-    let f = spawn(&binary("gateway"), &[], &env).finish(PROCESS_TIMEOUT);
-    assert!(f.code.is_some_and(|c| c != 0), "the function must exit non-zero: {}", f.show());
-    let error_line = f
-        .stdout
-        .lines()
-        .chain(f.stderr.lines())
-        .find(|l| l.contains("ERROR") && l.contains(&format!("config source `{spec}`")))
-        .unwrap_or_else(|| panic!("no error line naming `{spec}`: {}", f.show()));
+    let (f, error_line, logged) = failed_cold_start(&spec, &env);
     eprintln!("[ssm] gateway, TRIBUTARY_CONFIG={spec}: {error_line}");
-    let logged: Value = serde_json::from_str(error_line).expect("the function logs JSON lines");
     assert_eq!(logged["level"], "ERROR", "{error_line}");
     assert_eq!(
         logged["fields"]["message"],
@@ -992,15 +1000,7 @@ async fn the_lambda_function_without_credentials_names_the_variables() {
         .into_iter()
         .filter(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY")
         .collect();
-    let f = spawn(&binary("gateway"), &[], &env).finish(PROCESS_TIMEOUT);
-    assert!(f.code.is_some_and(|c| c != 0), "the function must exit non-zero: {}", f.show());
-    let error_line = f
-        .stdout
-        .lines()
-        .chain(f.stderr.lines())
-        .find(|l| l.contains("ERROR") && l.contains(&format!("config source `{spec}`")))
-        .unwrap_or_else(|| panic!("no error line naming `{spec}`: {}", f.show()));
-    let logged: Value = serde_json::from_str(error_line).expect("the function logs JSON lines");
+    let (_, error_line, logged) = failed_cold_start(spec, &env);
     let message = logged["fields"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"), "{error_line}");
     assert!(!runtime.call_lines().iter().any(|c| c.ends_with("/invocation/next")), "no invocation with a failed init");
