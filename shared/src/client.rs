@@ -13,7 +13,7 @@ use crate::compile::ClientSettings;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -93,7 +93,7 @@ impl HttpClient {
         headers: HeaderMap,
         body: Option<Bytes>,
     ) -> Result<RawResponse, String> {
-        self.send_limited(method, url, headers, body, usize::MAX).await
+        self.send_limited(method, url, headers, body, usize::MAX).await.map_err(|e| e.to_string())
     }
 
     /// [`HttpClient::send`], refusing answers whose (decoded) body is larger than `max_body`.
@@ -104,7 +104,7 @@ impl HttpClient {
         mut headers: HeaderMap,
         mut body: Option<Bytes>,
         max_body: usize,
-    ) -> Result<RawResponse, String> {
+    ) -> Result<RawResponse, SendError> {
         // Go's transport asks for gzip (and decodes it) only when the request did not choose.
         let gzip = self.gzip && !headers.contains_key(header::ACCEPT_ENCODING);
         if gzip {
@@ -126,7 +126,10 @@ impl HttpClient {
             if let (true, Some(location)) = (is_redirect(status), location) {
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
-                    return Err(format!("{} \"{uri}\": stopped after {MAX_REDIRECTS} redirects", go_method(&method)));
+                    return Err(SendError::Failed(format!(
+                        "{} \"{uri}\": stopped after {MAX_REDIRECTS} redirects",
+                        go_method(&method)
+                    )));
                 }
                 let next = resolve(&uri, location).map_err(|e| format!("{} \"{uri}\": {e}", go_method(&method)))?;
                 let first_host = first_host.get_or_insert_with(|| uri.host().unwrap_or_default().to_ascii_lowercase());
@@ -138,7 +141,10 @@ impl HttpClient {
             let raw = Limited::new(incoming, max_body)
                 .collect()
                 .await
-                .map_err(|e| format!("{} \"{uri}\": {}", go_method(&method), chain(&*e)))?
+                .map_err(|e| match e.downcast_ref::<LengthLimitError>() {
+                    Some(_) => SendError::TooLarge,
+                    None => SendError::Failed(format!("{} \"{uri}\": {}", go_method(&method), chain(&*e))),
+                })?
                 .to_bytes();
             let body = if gzip && is_gzip(&parts.headers) {
                 parts.headers.remove(header::CONTENT_ENCODING);
@@ -212,14 +218,42 @@ fn is_gzip(headers: &HeaderMap) -> bool {
 }
 
 /// Decodes a whole gzip body (every member, as Go's `gzip.Reader`), at most `max` bytes.
-fn gunzip(raw: &[u8], max: usize) -> Result<Bytes, String> {
+fn gunzip(raw: &[u8], max: usize) -> Result<Bytes, SendError> {
     let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(max).min(1 << 20));
     let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::MultiGzDecoder::new(raw).take(limit).read_to_end(&mut out).map_err(|e| format!("gzip: {e}"))?;
+    flate2::read::MultiGzDecoder::new(raw)
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| SendError::Failed(format!("gzip: {e}")))?;
     if out.len() > max {
-        return Err("length limit exceeded".to_owned());
+        return Err(SendError::TooLarge);
     }
     Ok(Bytes::from(out))
+}
+
+/// Why [`HttpClient::send_limited`] has no answer.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SendError {
+    /// The body, decoded, is larger than the caller's limit.
+    TooLarge,
+    /// Anything else, worded as Go's client words it.
+    Failed(String),
+}
+
+impl From<String> for SendError {
+    fn from(text: String) -> Self {
+        SendError::Failed(text)
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // http-body-util's words for it.
+            SendError::TooLarge => f.write_str("length limit exceeded"),
+            SendError::Failed(text) => f.write_str(text),
+        }
+    }
 }
 
 /// Go's spelling of a method in client errors (`Get`, `Post`, ...).
@@ -521,7 +555,7 @@ mod tests {
             let url = format!("http://127.0.0.1:{port}/");
             let c = client();
             let err = c.send_limited(&Method::GET, &url, HeaderMap::new(), None, 1000).await.unwrap_err();
-            assert!(err.ends_with("length limit exceeded"), "{err}");
+            assert_eq!(err, SendError::TooLarge);
             assert!(c.send_limited(&Method::GET, &url, HeaderMap::new(), None, 1 << 21).await.is_ok());
         }
     }

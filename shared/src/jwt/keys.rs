@@ -6,6 +6,7 @@
 //! on key sets that KrakenD reads; aws-lc-rs (already built for rustls) covers all 13 algorithms
 //! with the same few calls, and the JWK fields are simple enough to read by hand.
 
+use crate::client::SendError;
 use aws_lc_rs::{hmac, signature};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -361,7 +362,7 @@ impl RemoteKeys {
             self.client.send_limited(&http::Method::GET, &self.url, http::HeaderMap::new(), None, MAX_JWKS_BYTES);
         let resp = match tokio::time::timeout(FETCH_TIMEOUT, download).await {
             Err(_) => return Err(format!("download failed: no answer within {FETCH_TIMEOUT:?}")),
-            Ok(Err(e)) if e.ends_with("length limit exceeded") => {
+            Ok(Err(SendError::TooLarge)) => {
                 return Err(format!("the JWK set is larger than {MAX_JWKS_BYTES} bytes"));
             }
             Ok(Err(e)) => return Err(format!("download failed: {e}")),
@@ -441,5 +442,42 @@ mod tests {
         assert!(!oct.verify(Alg::RS256, b"msg", tag.as_ref()));
         let ec = Key::Ec { curve: Curve::P384, point: vec![4; 97] };
         assert!(!ec.verify(Alg::ES256, b"msg", &[0; 64]));
+    }
+
+    /// A key set server on 127.0.0.1 answering every request with `body` (one connection).
+    async fn key_server(body: Vec<u8>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.ends_with(b"\r\n\r\n") {
+                let n = conn.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return;
+                }
+                head.extend_from_slice(&buf[..n]);
+            }
+            let answer =
+                format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+            // The client may hang up once it has read past its limit.
+            let _ = conn.write_all(answer.as_bytes()).await;
+            let _ = conn.write_all(&body).await;
+        });
+        format!("http://{addr}/jwks.json")
+    }
+
+    #[tokio::test]
+    async fn a_key_set_over_the_size_limit_is_refused_by_name() {
+        let mut body = br#"{"keys":[{"kty":"oct","kid":"a","k":"c2VjcmV0","pad":""#.to_vec();
+        body.resize(MAX_JWKS_BYTES + 10, b'x');
+        body.extend_from_slice(br#""}]}"#);
+        let client = crate::client::HttpClient::new(&crate::compile::ClientSettings::default());
+        let keys =
+            RemoteKeys::new(key_server(body).await, client, KeyIdStrategy::Kid, Duration::from_secs(60), MIN_REFRESH);
+        let Err(err) = keys.get("a", Instant::now()).await else { panic!("an oversized key set must be refused") };
+        assert!(err.contains(&format!("the JWK set is larger than {MAX_JWKS_BYTES} bytes")), "{err}");
     }
 }
