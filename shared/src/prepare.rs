@@ -198,17 +198,20 @@ pub(crate) fn endpoint_headers(client: &HeaderMap, filter: &HeaderFilter, client
         }
     }
     out.remove(http::header::CONTENT_LENGTH);
+    // Names, not strings: a `&str` key is parsed into a header name at every call.
+    let forwarded_for = HeaderName::from_static("x-forwarded-for");
+    let forwarded_host = HeaderName::from_static("x-forwarded-host");
     if let Some(ip) = client_ip.and_then(|ip| HeaderValue::from_str(ip).ok()) {
-        out.insert(HeaderName::from_static("x-forwarded-for"), ip);
+        out.insert(forwarded_for, ip);
     } else {
-        out.remove("x-forwarded-for");
+        out.remove(&forwarded_for);
     }
     match client.get(http::header::HOST) {
         Some(h) => {
-            out.insert(HeaderName::from_static("x-forwarded-host"), h.clone());
+            out.insert(forwarded_host, h.clone());
         }
         None => {
-            out.remove("x-forwarded-host");
+            out.remove(&forwarded_host);
         }
     }
     if out.contains_key(USER_AGENT) {
