@@ -2,22 +2,22 @@
 //! `http.Client` does for KrakenD: keep-alive pools per host, redirects followed (at most 10),
 //! gzip asked for and decoded transparently, and TLS set up only when a first `https` URL is used.
 //!
-//! Built on hyper-util's pooled client rather than reqwest: measured with callgrind, reqwest's
-//! URL parsing (three times per call, IDNA included) and its tower layers cost about 40 k
-//! instructions per backend call, and its TLS set-up (reading the system's CA bundle) runs
-//! when the client is built, about 17 M instructions of every cold start even with no `https`
-//! backend at all.
+//! Built on hyper's HTTP/1.1 connections and our own pool (`pool`) rather than reqwest:
+//! measured with callgrind, reqwest's URL parsing (three times per call, IDNA included) and its
+//! tower layers cost about 40 k instructions per backend call, and its TLS set-up (reading the
+//! system's CA bundle) runs when the client is built, about 17 M instructions of every cold
+//! start even with no `https` backend at all.
 
 use crate::backend::RawResponse;
 use crate::compile::ClientSettings;
+use crate::pool::Pool;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::io::Read;
 use std::pin::Pin;
@@ -37,7 +37,7 @@ type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
 /// The shared client: cheap to clone (the pools are shared).
 #[derive(Clone)]
 pub(crate) struct HttpClient {
-    pool: Client<Connector, Full<Bytes>>,
+    pool: Arc<Pool>,
     gzip: bool,
     /// The connector's lazily built TLS set-up (shared with the pool's connector).
     tls: TlsSlot,
@@ -56,33 +56,25 @@ impl std::fmt::Debug for HttpClient {
 
 impl HttpClient {
     pub(crate) fn new(s: &ClientSettings) -> HttpClient {
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_max_idle_per_host(if s.disable_keep_alives { 0 } else { s.max_idle_per_host })
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(s.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT))
-            // Go's client has no header-count limit (only a size limit); hyper's default is 100.
-            .http1_max_headers(10_000);
-        HttpClient::with_builder(&builder, s)
+        let max_idle = if s.disable_keep_alives { 0 } else { s.max_idle_per_host };
+        HttpClient::with_pool(s, max_idle, Some(s.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT)))
     }
 
-    /// A client whose pool never expires idle connections and runs no timer (for tests on a
-    /// paused clock).
+    /// A client whose pool never expires idle connections (for tests on a paused clock).
     #[cfg(test)]
     pub(crate) fn without_timers() -> HttpClient {
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder.pool_idle_timeout(None);
-        HttpClient::with_builder(&builder, &ClientSettings::default())
+        let s = ClientSettings::default();
+        HttpClient::with_pool(&s, usize::MAX, None)
     }
 
-    fn with_builder(builder: &hyper_util::client::legacy::Builder, s: &ClientSettings) -> HttpClient {
+    fn with_pool(s: &ClientSettings, max_idle: usize, idle_timeout: Option<Duration>) -> HttpClient {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(s.connect_timeout);
         let tls = TlsSlot::default();
         let connector = Connector { http, tls: tls.clone(), insecure: s.insecure };
-        HttpClient { pool: builder.build(connector), gzip: !s.disable_compression, tls }
+        HttpClient { pool: Arc::new(Pool::new(connector, max_idle, idle_timeout)), gzip: !s.disable_compression, tls }
     }
 
     /// Sends one request, follows redirects and reads the whole answer.
@@ -120,7 +112,8 @@ impl HttpClient {
             *req.method_mut() = method.clone();
             *req.uri_mut() = uri.clone();
             *req.headers_mut() = headers.clone();
-            let resp = self.pool.request(req).await.map_err(|e| describe(&method, &uri, &e))?;
+            let (resp, lease) =
+                self.pool.send(req).await.map_err(|e| format!("{} \"{uri}\": {}", go_method(&method), chain(&*e)))?;
             let status = resp.status();
             let location = resp.headers().get(header::LOCATION).and_then(|l| l.to_str().ok());
             if let (true, Some(location)) = (is_redirect(status), location) {
@@ -146,6 +139,9 @@ impl HttpClient {
                     None => SendError::Failed(format!("{} \"{uri}\": {}", go_method(&method), chain(&*e))),
                 })?
                 .to_bytes();
+            if let Some(authority) = uri.authority() {
+                self.pool.check_in(authority.as_str(), lease);
+            }
             let body = if gzip && is_gzip(&parts.headers) {
                 parts.headers.remove(header::CONTENT_ENCODING);
                 parts.headers.remove(header::CONTENT_LENGTH);
@@ -264,10 +260,6 @@ fn go_method(m: &Method) -> String {
         out.push(if i == 0 { c } else { c.to_ascii_lowercase() });
     }
     out
-}
-
-fn describe(method: &Method, uri: &Uri, e: &hyper_util::client::legacy::Error) -> String {
-    format!("{} \"{uri}\": {}", go_method(method), chain(e))
 }
 
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {

@@ -24,6 +24,7 @@ mod cors;
 mod gateway;
 mod json;
 mod jwt;
+mod pool;
 mod prepare;
 mod proxy;
 mod qos;
