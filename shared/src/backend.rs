@@ -51,7 +51,7 @@ pub(crate) async fn send(
     client: &HttpClient,
     method: &Method,
     url: &str,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     body: Option<Bytes>,
 ) -> Result<RawResponse, BackendError> {
     client.send(method, url, headers, body).await.map_err(BackendError::plain)

@@ -83,12 +83,37 @@ pub(crate) fn client_ip(settings: &Settings, headers: &HeaderMap, peer: Option<I
                     break;
                 };
                 if i == 0 || !trusted(&ip) {
-                    return Some(ip.to_string());
+                    return Some(ip_text(ip));
                 }
             }
         }
     }
-    peer.map(|p| p.to_string())
+    peer.map(ip_text)
+}
+
+/// An address as `Display` writes it. IPv4 by hand: `Ipv4Addr`'s `Display` goes through the
+/// formatting machinery (padding support, a stack buffer) and cost about 2.5 k instructions of
+/// every request, callgrind says; this is about a tenth of that.
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut out = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+            out
+        }
+        IpAddr::V6(v6) => v6.to_string(),
+    }
 }
 
 fn in_cidr(ip: &IpAddr, net: &IpAddr, bits: u8) -> bool {
@@ -138,6 +163,18 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for a in [0u8, 1, 9, 10, 99, 100, 127, 200, 255] {
+            for b in [0u8, 5, 50, 255] {
+                let ip = IpAddr::from([a, b, 0, 255 - b]);
+                assert_eq!(ip_text(ip), ip.to_string());
+            }
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(ip_text(v6), "2001:db8::1");
+    }
 
     #[test]
     fn civil_dates_are_right() {

@@ -82,7 +82,7 @@ impl HttpClient {
         &self,
         method: &Method,
         url: &str,
-        headers: HeaderMap,
+        headers: &HeaderMap,
         body: Option<Bytes>,
     ) -> Result<RawResponse, String> {
         self.send_limited(method, url, headers, body, usize::MAX).await.map_err(|e| e.to_string())
@@ -93,15 +93,15 @@ impl HttpClient {
         &self,
         method: &Method,
         url: &str,
-        mut headers: HeaderMap,
+        headers: &HeaderMap,
         mut body: Option<Bytes>,
         max_body: usize,
     ) -> Result<RawResponse, SendError> {
         // Go's transport asks for gzip (and decodes it) only when the request did not choose.
         let gzip = self.gzip && !headers.contains_key(header::ACCEPT_ENCODING);
-        if gzip {
-            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        }
+        // Copied once per request sent; the caller's map is copied for keeps only when a
+        // redirect changes it.
+        let mut headers = std::borrow::Cow::Borrowed(headers);
         let mut method = method.clone();
         let mut uri: Uri = url.parse().map_err(|e| format!("parse \"{url}\": {e}"))?;
         // The first URL's host (credentials follow redirects within it); set at the first redirect.
@@ -110,10 +110,15 @@ impl HttpClient {
         loop {
             let mut req = Request::new(Full::new(body.clone().unwrap_or_default()));
             *req.method_mut() = method.clone();
-            *req.uri_mut() = uri.clone();
-            *req.headers_mut() = headers.clone();
-            let (resp, lease) =
-                self.pool.send(req).await.map_err(|e| format!("{} \"{uri}\": {}", go_method(&method), chain(&*e)))?;
+            *req.headers_mut() = headers.as_ref().clone();
+            if gzip {
+                req.headers_mut().insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            let (resp, lease) = self
+                .pool
+                .send(&uri, req)
+                .await
+                .map_err(|e| format!("{} \"{uri}\": {}", go_method(&method), chain(&*e)))?;
             let status = resp.status();
             let location = resp.headers().get(header::LOCATION).and_then(|l| l.to_str().ok());
             if let (true, Some(location)) = (is_redirect(status), location) {
@@ -126,7 +131,7 @@ impl HttpClient {
                 }
                 let next = resolve(&uri, location).map_err(|e| format!("{} \"{uri}\": {e}", go_method(&method)))?;
                 let first_host = first_host.get_or_insert_with(|| uri.host().unwrap_or_default().to_ascii_lowercase());
-                follow(&mut method, &mut body, &mut headers, status, &uri, &next, first_host);
+                follow(&mut method, &mut body, headers.to_mut(), status, &uri, &next, first_host);
                 uri = next;
                 continue;
             }
@@ -442,7 +447,7 @@ mod tests {
         let (port, seen) = server(gzip_answer).await;
         let url = format!("http://127.0.0.1:{port}/z");
         let c = client();
-        let got = c.send(&Method::GET, &url, HeaderMap::new(), None).await.unwrap();
+        let got = c.send(&Method::GET, &url, &HeaderMap::new(), None).await.unwrap();
         assert_eq!(got.body, Bytes::from_static(br#"{"zipped":true}"#));
         assert!(got.headers.get(header::CONTENT_ENCODING).is_none());
         let first = seen.lock().unwrap()[0].clone();
@@ -454,12 +459,12 @@ mod tests {
         // A client that asked for gzip itself gets the bytes as they came (Go's transport).
         let mut mine = HeaderMap::new();
         mine.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        let got = c.send(&Method::GET, &url, mine, None).await.unwrap();
+        let got = c.send(&Method::GET, &url, &mine, None).await.unwrap();
         assert_eq!(got.body, Bytes::from(gzipped(br#"{"zipped":true}"#)));
 
         // `disable_compression`: nothing asked, nothing decoded.
         let plain = HttpClient::new(&ClientSettings { disable_compression: true, ..ClientSettings::default() });
-        plain.send(&Method::GET, &url, HeaderMap::new(), None).await.unwrap();
+        plain.send(&Method::GET, &url, &HeaderMap::new(), None).await.unwrap();
         assert!(seen.lock().unwrap()[2].headers.get(header::ACCEPT_ENCODING).is_none());
     }
 
@@ -470,7 +475,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_that_is_not_gzip_is_an_error() {
         let (port, _) = server(broken_gzip).await;
-        let err = client().send(&Method::GET, &format!("http://127.0.0.1:{port}/"), HeaderMap::new(), None).await;
+        let err = client().send(&Method::GET, &format!("http://127.0.0.1:{port}/"), &HeaderMap::new(), None).await;
         assert!(err.unwrap_err().starts_with("gzip:"));
     }
 
@@ -502,7 +507,7 @@ mod tests {
         let body = Some(Bytes::from_static(b"{\"a\":1}"));
 
         // 303: the POST becomes a GET without its body; the Referer names the redirecting URL.
-        let got = c.send(&Method::POST, &format!("{base}/303"), post_headers(), body.clone()).await.unwrap();
+        let got = c.send(&Method::POST, &format!("{base}/303"), &post_headers(), body.clone()).await.unwrap();
         assert_eq!(got.status, StatusCode::OK);
         let log = seen.lock().unwrap().clone();
         assert_eq!((log[1].method.clone(), log[1].path.as_str(), log[1].body.len()), (Method::GET, "/landing", 0));
@@ -511,20 +516,20 @@ mod tests {
         assert_eq!(log[1].headers.get(header::AUTHORIZATION).unwrap(), "Bearer secret");
 
         // 307: method and body are kept (relative Location resolved against the old URL).
-        c.send(&Method::POST, &format!("{base}/307"), post_headers(), body.clone()).await.unwrap();
+        c.send(&Method::POST, &format!("{base}/307"), &post_headers(), body.clone()).await.unwrap();
         let log = seen.lock().unwrap().clone();
         assert_eq!((log[3].method.clone(), log[3].path.as_str()), (Method::POST, "/landing"));
         assert_eq!(log[3].body, body.clone().unwrap());
 
         // Another host: the credentials stay behind.
-        c.send(&Method::GET, &format!("{base}/elsewhere"), post_headers(), None).await.unwrap();
+        c.send(&Method::GET, &format!("{base}/elsewhere"), &post_headers(), None).await.unwrap();
         let log = seen.lock().unwrap().clone();
         assert_eq!(log[5].path, "/landing");
         assert!(log[5].headers.get(header::AUTHORIZATION).is_none());
         assert_eq!(log[5].headers.get(header::HOST).unwrap().to_str().unwrap(), format!("localhost:{port}"));
 
         // A loop: the first request and 10 redirects, then Go's error.
-        let err = c.send(&Method::GET, &format!("{base}/loop"), HeaderMap::new(), None).await.unwrap_err();
+        let err = c.send(&Method::GET, &format!("{base}/loop"), &HeaderMap::new(), None).await.unwrap_err();
         assert!(err.ends_with("stopped after 10 redirects"), "{err}");
         assert_eq!(seen.lock().unwrap().len(), 6 + 11);
     }
@@ -546,9 +551,9 @@ mod tests {
             let (port, _) = server(answer).await;
             let url = format!("http://127.0.0.1:{port}/");
             let c = client();
-            let err = c.send_limited(&Method::GET, &url, HeaderMap::new(), None, 1000).await.unwrap_err();
+            let err = c.send_limited(&Method::GET, &url, &HeaderMap::new(), None, 1000).await.unwrap_err();
             assert_eq!(err, SendError::TooLarge);
-            assert!(c.send_limited(&Method::GET, &url, HeaderMap::new(), None, 1 << 21).await.is_ok());
+            assert!(c.send_limited(&Method::GET, &url, &HeaderMap::new(), None, 1 << 21).await.is_ok());
         }
     }
 
@@ -556,10 +561,10 @@ mod tests {
     async fn tls_is_set_up_on_the_first_https_url_only() {
         let (port, _) = server(big).await;
         let c = client();
-        c.send(&Method::GET, &format!("http://127.0.0.1:{port}/"), HeaderMap::new(), None).await.unwrap();
+        c.send(&Method::GET, &format!("http://127.0.0.1:{port}/"), &HeaderMap::new(), None).await.unwrap();
         assert!(c.tls.get().is_none(), "plain http built the TLS connector");
         // Our plain server does not speak TLS: the handshake fails, but the set-up happened.
-        let err = c.send(&Method::GET, &format!("https://127.0.0.1:{port}/"), HeaderMap::new(), None).await;
+        let err = c.send(&Method::GET, &format!("https://127.0.0.1:{port}/"), &HeaderMap::new(), None).await;
         assert!(err.is_err());
         assert!(matches!(c.tls.get(), Some(Ok(_))));
     }

@@ -76,23 +76,23 @@ impl Pool {
         self.hosts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Sends `req` (an absolute URI) on an idle connection to its host, or on a new one; an
+    /// Sends `req` to `uri` (absolute) on an idle connection to its host, or on a new one; an
     /// idle connection that turns out closed before the request was written is replaced, as
     /// hyper-util and Go's transport do. The answer's body is still to be read.
     pub(crate) async fn send(
         &self,
+        uri: &Uri,
         mut req: Request<Full<Bytes>>,
     ) -> Result<(Response<Incoming>, Lease), Box<dyn std::error::Error + Send + Sync>> {
-        let uri = req.uri().clone();
         let https = uri.scheme_str() == Some("https");
         let authority = uri.authority().ok_or("client requires absolute-form URIs")?.as_str();
         let (mut idle, host_header) = self.check_out(https, authority);
         req.headers_mut().entry(header::HOST).or_insert(host_header);
-        *req.uri_mut() = origin_form(&uri);
+        *req.uri_mut() = origin_form(uri);
         loop {
             let (mut sender, reused) = match idle.take() {
                 Some(sender) => (sender, true),
-                None => (self.connect(&uri).await?, false),
+                None => (self.connect(uri).await?, false),
             };
             match sender.try_send_request(req).await {
                 Ok(resp) => return Ok((resp, Lease { sender, https })),
@@ -233,7 +233,7 @@ mod tests {
     }
 
     async fn get(c: &HttpClient, url: &str) -> Bytes {
-        c.send(&Method::GET, url, HeaderMap::new(), None).await.expect("the call succeeds").body
+        c.send(&Method::GET, url, &HeaderMap::new(), None).await.expect("the call succeeds").body
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ use crate::json::Object;
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt::Write;
 
 /// Characters escaped in a parameter substituted into a path: everything Go's URL serialiser
@@ -223,9 +224,9 @@ pub(crate) fn endpoint_headers(client: &HeaderMap, filter: &HeaderFilter, client
 }
 
 /// A backend's own `input_headers` keeps only the listed headers of the endpoint's set.
-pub(crate) fn backend_headers(base: &HeaderMap, filter: Option<&[HeaderName]>) -> HeaderMap {
+pub(crate) fn backend_headers<'a>(base: &'a HeaderMap, filter: Option<&[HeaderName]>) -> Cow<'a, HeaderMap> {
     match filter {
-        None => base.clone(),
+        None => Cow::Borrowed(base),
         Some(names) => {
             let mut out = HeaderMap::new();
             for name in names {
@@ -233,7 +234,7 @@ pub(crate) fn backend_headers(base: &HeaderMap, filter: Option<&[HeaderName]>) -
                     out.append(name.clone(), v.clone());
                 }
             }
-            out
+            Cow::Owned(out)
         }
     }
 }

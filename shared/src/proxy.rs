@@ -167,8 +167,8 @@ pub(crate) async fn exchange(
     let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
     let body = sends_body.then(|| ctx.body.clone());
     let raw = match &backend.cache {
-        Some(cache) => cache.send(ctx.client, &backend.method, &url, headers, body).await?,
-        None => backend::send(ctx.client, &backend.method, &url, headers, body).await?,
+        Some(cache) => cache.send(ctx.client, &backend.method, &url, headers.into_owned(), body).await?,
+        None => backend::send(ctx.client, &backend.method, &url, &headers, body).await?,
     };
     Ok((url, raw))
 }

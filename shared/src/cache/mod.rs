@@ -360,7 +360,7 @@ impl HttpCache {
             let resp = if req_cc.has("only-if-cached") {
                 gateway_timeout()
             } else {
-                backend::send(client, method, url, headers, body).await?
+                backend::send(client, method, url, &headers, body).await?
             };
             self.lock().delete(&key);
             return Ok(resp);
@@ -378,7 +378,7 @@ impl HttpCache {
                         Freshness::Transparent => {}
                     }
                 }
-                let result = backend::send(client, method, url, headers.clone(), body).await;
+                let result = backend::send(client, method, url, &headers, body).await;
                 match result {
                     Ok(r) if is_get && r.status == StatusCode::NOT_MODIFIED => {
                         let (r, c) = refreshed(&entry, &r);
@@ -398,7 +398,7 @@ impl HttpCache {
                 }
             }
             None if req_cc.has("only-if-cached") => gateway_timeout(),
-            None => backend::send(client, method, url, headers.clone(), body).await?,
+            None => backend::send(client, method, url, &headers, body).await?,
         };
 
         let resp_cc = CacheControl::parse(&resp.headers);

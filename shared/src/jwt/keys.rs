@@ -358,8 +358,8 @@ impl RemoteKeys {
     }
 
     async fn download(&self) -> Result<KeySet, String> {
-        let download =
-            self.client.send_limited(&http::Method::GET, &self.url, http::HeaderMap::new(), None, MAX_JWKS_BYTES);
+        let no_headers = http::HeaderMap::new();
+        let download = self.client.send_limited(&http::Method::GET, &self.url, &no_headers, None, MAX_JWKS_BYTES);
         let resp = match tokio::time::timeout(FETCH_TIMEOUT, download).await {
             Err(_) => return Err(format!("download failed: no answer within {FETCH_TIMEOUT:?}")),
             Ok(Err(SendError::TooLarge)) => {
