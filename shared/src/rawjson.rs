@@ -439,6 +439,19 @@ impl<'a> Transcoder<'a> {
         }
     }
 
+    /// The byte at `i` after any whitespace (dropped). One comparison when there is none, the
+    /// common case: a byte above the space is never whitespace.
+    #[inline(always)]
+    fn peek(&mut self) -> Option<u8> {
+        match self.b.get(self.i) {
+            Some(&c) if c > b' ' => Some(c),
+            _ => {
+                self.ws();
+                self.b.get(self.i).copied()
+            }
+        }
+    }
+
     #[inline(never)]
     fn drop_ws(&mut self) {
         self.flush_to(self.i);
@@ -455,39 +468,53 @@ impl<'a> Transcoder<'a> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<(), ()> {
-        if depth > MAX_DEPTH {
-            return Err(());
+    /// The value whose first byte `c` is at `i`, at nesting `depth`. Inlined into the member and
+    /// element loops, so that a scalar (most values) costs no call.
+    #[inline(always)]
+    fn value(&mut self, c: u8, depth: usize) -> Result<(), ()> {
+        // Tests in order of frequency rather than one `match`, which compiles to a jump table:
+        // an indirect branch that the mix of value kinds keeps mispredicting.
+        if c == b'"' {
+            return self.string(false).map(drop);
         }
-        match self.b.get(self.i) {
-            Some(b'{') => self.object(depth, false).map(drop),
-            Some(b'[') => self.array(depth),
-            Some(b'"') => self.string(false).map(drop),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
+        if c.is_ascii_digit() || c == b'-' {
             // Go keeps number literals as they are.
-            Some(b'-' | b'0'..=b'9') => {
-                self.i = json::number_end(self.b, self.i).map_err(drop)?;
-                Ok(())
-            }
+            self.i = json::number_end(self.b, self.i).map_err(drop)?;
+            return Ok(());
+        }
+        self.other_value(c, depth)
+    }
+
+    fn other_value(&mut self, c: u8, depth: usize) -> Result<(), ()> {
+        match c {
+            b'{' => self.object(depth, false).map(drop),
+            b'[' => self.array(depth),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
             _ => Err(()),
         }
     }
 
     fn array(&mut self, depth: usize) -> Result<(), ()> {
         self.i += 1;
-        self.ws();
-        if self.b.get(self.i) == Some(&b']') {
+        let mut c = self.peek().ok_or(())?;
+        if c == b']' {
             self.i += 1;
             return Ok(());
         }
+        // As `json::decode_first`, any value (scalars too) deeper than the limit is refused;
+        // checked for non-empty containers only, since a deeper container is inside one.
+        if depth >= MAX_DEPTH {
+            return Err(());
+        }
         loop {
-            self.ws();
-            self.value(depth + 1)?;
-            self.ws();
-            match self.b.get(self.i) {
-                Some(b',') => self.i += 1,
+            self.value(c, depth + 1)?;
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    c = self.peek().ok_or(())?;
+                }
                 Some(b']') => {
                     self.i += 1;
                     return Ok(());
@@ -504,44 +531,40 @@ impl<'a> Transcoder<'a> {
         self.i += 1;
         let base = self.stack.len();
         let keep_children = keep && depth < self.split_depth;
-        self.ws();
-        if self.b.get(self.i) == Some(&b'}') {
+        if self.peek() == Some(b'}') {
             self.i += 1;
             if depth == 0 {
                 self.top.clear();
             }
             return Ok(self.keep_members(keep && depth > 0, open, false, base, 0));
         }
+        if depth >= MAX_DEPTH {
+            return Err(());
+        }
         let mut sorted = true;
         loop {
-            self.ws();
-            if self.b.get(self.i) != Some(&b'"') {
+            if self.peek() != Some(b'"') {
                 return Err(());
             }
             let start = self.vpos();
             let key = self.string(true)?;
-            self.ws();
-            if self.b.get(self.i) != Some(&b':') {
+            if self.peek() != Some(b':') {
                 return Err(());
             }
             self.i += 1;
-            self.ws();
+            let c = self.peek().ok_or(())?;
             let value_start = self.vpos();
-            let members = if keep_children && self.b.get(self.i) == Some(&b'{') {
-                if depth + 1 > MAX_DEPTH {
-                    return Err(());
-                }
+            let members = if keep_children && c == b'{' {
                 self.object(depth + 1, true)?
             } else {
-                self.value(depth + 1)?;
+                self.value(c, depth + 1)?;
                 None
             };
             if sorted && let Some(prev) = self.stack[base..].last() {
                 sorted = key_less(self.key_bytes(prev.key), self.key_bytes(key));
             }
             self.stack.push(Member { key, start, value_start, end: self.vpos(), members });
-            self.ws();
-            match self.b.get(self.i) {
+            match self.peek() {
                 Some(b',') => self.i += 1,
                 Some(b'}') => break,
                 _ => return Err(()),
@@ -663,12 +686,23 @@ impl<'a> Transcoder<'a> {
     /// UTF-8 is decoded and written again with `json`'s rules (its key kept in `scratch`).
     #[inline(always)]
     fn string(&mut self, is_key: bool) -> Result<Key, ()> {
+        let start = self.i + 1;
+        match json::plain_string_end(self.b, start) {
+            Ok(end) => {
+                self.i = end + 1;
+                Ok(Key::Input(start, end))
+            }
+            Err(at) => self.special_string(is_key, at),
+        }
+    }
+
+    /// [`Transcoder::string`] once a byte other than the closing quote needs a look, at `at`.
+    #[inline(never)]
+    fn special_string(&mut self, is_key: bool, mut i: usize) -> Result<Key, ()> {
         let quote = self.i;
         let quote_at = self.vpos();
         let start = quote + 1;
-        let mut i = start;
         loop {
-            i = json::skip_plain_output(self.b, i);
             let Some(&c) = self.b.get(i) else { return Err(()) };
             let escape: &[u8] = match c {
                 b'"' => {
@@ -682,21 +716,21 @@ impl<'a> Transcoder<'a> {
                     Some([0x80, 0xA8]) => b"\\u2028",
                     Some([0x80, 0xA9]) => b"\\u2029",
                     _ => {
-                        i += 3;
+                        i = json::skip_plain_output(self.b, i + 3);
                         continue;
                     }
                 },
                 // Valid UTF-8 (checked once for the whole body): skip the character.
                 0xC0..=0xDF if self.text.is_some() => {
-                    i += 2;
+                    i = json::skip_plain_output(self.b, i + 2);
                     continue;
                 }
                 0xE0..=0xEF if self.text.is_some() => {
-                    i += 3;
+                    i = json::skip_plain_output(self.b, i + 3);
                     continue;
                 }
                 0xF0.. if self.text.is_some() => {
-                    i += 4;
+                    i = json::skip_plain_output(self.b, i + 4);
                     continue;
                 }
                 _ => return self.decoded_string(quote, quote_at, is_key),
@@ -706,6 +740,7 @@ impl<'a> Transcoder<'a> {
             self.out.extend_from_slice(escape);
             i += width;
             self.pending = i;
+            i = json::skip_plain_output(self.b, i);
         }
     }
 
@@ -875,6 +910,20 @@ pub(crate) mod tests {
             checked += usize::from(want.is_some());
         }
         assert!(checked > 4000, "only {checked} bodies decoded");
+    }
+
+    #[test]
+    fn nesting_at_the_depth_limit_is_refused_or_accepted_as_the_tree_decoder_does() {
+        for levels in MAX_DEPTH - 2..=MAX_DEPTH + 2 {
+            for inner in ["1", "", "{}"] {
+                let body = format!(r#"{{"a":{}{inner}{}}}"#, "[".repeat(levels), "]".repeat(levels));
+                let (raw, tree) = (via_raw(body.as_bytes()), via_tree(body.as_bytes()));
+                assert_eq!(raw, tree, "{levels} levels around `{inner}`");
+            }
+        }
+        assert!(
+            via_tree(format!(r#"{{"a":{}1{}}}"#, "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH)).as_bytes()).is_none()
+        );
     }
 
     #[test]
