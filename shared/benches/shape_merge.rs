@@ -1,12 +1,13 @@
 //! Criterion benchmark of the pure shape-and-merge step (decode, shape, merge, render) of one
-//! endpoint with three backends answering ~10 KB of JSON each, through `tributary_core::bench_api`.
+//! endpoint with three backends answering ~10 KB of JSON each, through `tributary_core::bench_api`:
+//! compact with sorted keys (the best case), and the same documents spaced with keys unsorted.
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
 use std::hint::black_box;
 use tributary_core::bench_api::ShapeMergeFixture;
-use tributary_core::bench_api::sample::{CONFIG, bodies};
+use tributary_core::bench_api::sample::{CONFIG, bodies, spaced_unsorted};
 
 // mimalloc: the pipeline allocates many small JSON nodes per request; measured with callgrind on
 // the shape-and-merge sample it needs 28% fewer instructions than glibc's allocator.
@@ -14,9 +15,11 @@ use tributary_core::bench_api::sample::{CONFIG, bodies};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn shape_merge(c: &mut Criterion) {
-    let bodies = bodies();
-    let input_bytes: usize = bodies.iter().map(Bytes::len).sum();
-    let fixture = ShapeMergeFixture::new(CONFIG, bodies).expect("the bench config compiles");
+    let sorted = bodies();
+    let input_bytes: usize = sorted.iter().map(Bytes::len).sum();
+    // The same documents as a backend keeping its own key order and Python's spacing sends them.
+    let spaced: Vec<Bytes> = sorted.iter().map(|b| spaced_unsorted(b)).collect();
+    let fixture = ShapeMergeFixture::new(CONFIG, sorted).expect("the bench config compiles");
 
     // Measure a correct path: every backend contributed its shaped part.
     let out: Value = serde_json::from_slice(&fixture.run()).expect("the output is JSON");
@@ -26,9 +29,15 @@ fn shape_merge(c: &mut Criterion) {
     assert!(out["sales"].get("internal").is_none(), "deny did not apply");
     assert!(out["shop"].get("tracking").is_none(), "deny did not apply");
 
+    let spaced_bytes: usize = spaced.iter().map(Bytes::len).sum();
+    let spaced = ShapeMergeFixture::new(CONFIG, spaced).expect("the bench config compiles");
+    assert_eq!(spaced.run(), fixture.run(), "key order and spacing changed the answer");
+
     let mut group = c.benchmark_group("shape_merge");
     group.throughput(Throughput::Bytes(input_bytes as u64));
     group.bench_function("3_backends_10KB_each", |b| b.iter(|| black_box(fixture.run())));
+    group.throughput(Throughput::Bytes(spaced_bytes as u64));
+    group.bench_function("3_backends_10KB_each_spaced_unsorted", |b| b.iter(|| black_box(spaced.run())));
     group.finish();
 }
 

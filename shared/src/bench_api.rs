@@ -255,6 +255,43 @@ pub mod sample {
         );
         vec![users, orders, products]
     }
+
+    /// The same document as a backend that keeps its own key order and Python's `json.dumps`
+    /// spacing would send it: `", "` and `": "` separators, every object's keys in reverse
+    /// order (so each one with two keys or more must be reordered).
+    pub fn spaced_unsorted(body: &[u8]) -> Bytes {
+        fn write(v: &Value, out: &mut String) {
+            match v {
+                Value::Object(members) => {
+                    out.push('{');
+                    for (i, (k, v)) in members.iter().rev().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        out.push_str(&Value::String(k.clone()).to_string());
+                        out.push_str(": ");
+                        write(v, out);
+                    }
+                    out.push('}');
+                }
+                Value::Array(items) => {
+                    out.push('[');
+                    for (i, v) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        write(v, out);
+                    }
+                    out.push(']');
+                }
+                other => out.push_str(&other.to_string()),
+            }
+        }
+        let value: Value = serde_json::from_slice(body).expect("the sample is JSON");
+        let mut out = String::new();
+        write(&value, &mut out);
+        Bytes::from(out)
+    }
 }
 
 #[cfg(test)]
@@ -282,6 +319,14 @@ mod tests {
             Bytes::from_static(br#"[{"sku":"p1"},{"sku":"p2"}]"#),
         ];
         ShapeMergeFixture::new(CONFIG, bodies).expect("the test config compiles")
+    }
+
+    #[test]
+    fn the_spaced_unsorted_sample_shapes_to_the_same_answer() {
+        let sorted = ShapeMergeFixture::new(sample::CONFIG, sample::bodies()).unwrap().run();
+        let spaced: Vec<Bytes> = sample::bodies().iter().map(|b| sample::spaced_unsorted(b)).collect();
+        assert!(spaced[0].starts_with(b"{\"meta\": {\"took_ms\": 12, "), "{:?}", &spaced[0][..40]);
+        assert_eq!(ShapeMergeFixture::new(sample::CONFIG, spaced).unwrap().run(), sorted);
     }
 
     #[test]
