@@ -144,9 +144,7 @@ impl HttpClient {
                     None => SendError::Failed(format!("{} \"{uri}\": {}", go_method(&method), chain(&*e))),
                 })?
                 .to_bytes();
-            if let Some(authority) = uri.authority() {
-                self.pool.check_in(authority.as_str(), lease);
-            }
+            self.pool.check_in(&uri, lease);
             let body = if gzip && is_gzip(&parts.headers) {
                 parts.headers.remove(header::CONTENT_ENCODING);
                 parts.headers.remove(header::CONTENT_LENGTH);

@@ -61,7 +61,6 @@ impl Host {
 /// A connection checked out of the pool for one exchange; give it back with [`Pool::check_in`].
 pub(crate) struct Lease {
     sender: Sender,
-    https: bool,
 }
 
 impl Pool {
@@ -84,8 +83,7 @@ impl Pool {
         uri: &Uri,
         mut req: Request<Full<Bytes>>,
     ) -> Result<(Response<Incoming>, Lease), Box<dyn std::error::Error + Send + Sync>> {
-        let https = uri.scheme_str() == Some("https");
-        let authority = uri.authority().ok_or("client requires absolute-form URIs")?.as_str();
+        let (https, authority) = host_of(uri).ok_or("client requires absolute-form URIs")?;
         let (mut idle, host_header) = self.check_out(https, authority);
         req.headers_mut().entry(header::HOST).or_insert(host_header);
         *req.uri_mut() = origin_form(uri);
@@ -95,7 +93,7 @@ impl Pool {
                 None => (self.connect(uri).await?, false),
             };
             match sender.try_send_request(req).await {
-                Ok(resp) => return Ok((resp, Lease { sender, https })),
+                Ok(resp) => return Ok((resp, Lease { sender })),
                 Err(mut e) => match e.take_message() {
                     // Not written: the idle connection was closed under us; try a fresh one.
                     Some(back) if reused => {
@@ -125,30 +123,31 @@ impl Pool {
     /// Gives a connection back once its answer was read whole: it stays idle for the next call
     /// to its host unless keep-alive is off, the host has `max_idle` idle already, or the
     /// connection is closing. Idle connections older than the idle timeout are closed here.
-    pub(crate) fn check_in(self: &Arc<Self>, authority: &str, lease: Lease) {
+    pub(crate) fn check_in(self: &Arc<Self>, uri: &Uri, lease: Lease) {
         if self.max_idle == 0 || lease.sender.is_closed() {
             return;
         }
         if lease.sender.is_ready() {
-            self.put(authority, lease);
+            self.put(uri, lease);
             return;
         }
         // The connection task has not yet seen the end of the answer; wait for it off the
         // request's path.
         let pool = Arc::clone(self);
-        let authority: Box<str> = authority.into();
+        let uri = uri.clone();
         tokio::spawn(async move {
             let mut lease = lease;
             if lease.sender.ready().await.is_ok() {
-                pool.put(&authority, lease);
+                pool.put(&uri, lease);
             }
         });
     }
 
-    fn put(&self, authority: &str, lease: Lease) {
+    fn put(&self, uri: &Uri, lease: Lease) {
+        let Some((https, authority)) = host_of(uri) else { return };
         let now = Instant::now();
         let mut hosts = self.hosts();
-        let Some(host) = hosts[usize::from(lease.https)].get_mut(authority) else { return };
+        let Some(host) = hosts[usize::from(https)].get_mut(authority) else { return };
         if let Some(timeout) = self.idle_timeout {
             host.idle.retain(|(_, since)| now.duration_since(*since) < timeout);
         }
@@ -168,6 +167,11 @@ impl Pool {
         });
         Ok(sender)
     }
+}
+
+/// Which idle list a URI's connections belong to: `https` or not, and the authority.
+fn host_of(uri: &Uri) -> Option<(bool, &str)> {
+    Some((uri.scheme_str() == Some("https"), uri.authority()?.as_str()))
 }
 
 /// `Host` as Go's client sends it: the URL's host and port as written, without user info.
