@@ -166,17 +166,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn object(value: Value) -> Object {
-        match value {
-            Value::Object(map) => map,
-            other => panic!("test data must be an object, got {other}"),
-        }
-    }
-
-    fn strings(paths: &[&str]) -> Vec<String> {
-        paths.iter().map(|p| (*p).to_owned()).collect()
-    }
+    use crate::shape::test_data::{object, strings};
 
     fn allow(paths: &[&str], data: Value) -> Value {
         let mut data = object(data);

@@ -91,13 +91,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn object(value: Value) -> Object {
-        match value {
-            Value::Object(map) => map,
-            other => panic!("test data must be an object, got {other}"),
-        }
-    }
+    use crate::shape::test_data::object;
 
     fn run(filter: Value, data: Value) -> Value {
         let flatmap = Flatmap::compile(&filter).expect("filter has a typed op");

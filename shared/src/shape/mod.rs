@@ -192,22 +192,31 @@ fn rename(mapping: &[(String, String)], data: &mut Object) {
     }
 }
 
+/// Test data helpers shared by this module's tests and its submodules'.
 #[cfg(test)]
-mod tests {
-    use serde_json::{Value, json};
+pub(crate) mod test_data {
+    use super::Object;
+    use serde_json::Value;
 
-    use super::*;
-
-    fn object(value: Value) -> Object {
+    /// The object a `json!` literal holds.
+    pub(crate) fn object(value: Value) -> Object {
         match value {
             Value::Object(map) => map,
             other => panic!("test data must be an object, got {other}"),
         }
     }
 
-    fn strings(items: &[&str]) -> Vec<String> {
+    pub(crate) fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::test_data::{object, strings};
+    use super::*;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
