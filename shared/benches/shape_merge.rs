@@ -1,6 +1,8 @@
 //! Criterion benchmark of the pure shape-and-merge step (decode, shape, merge, render) of one
 //! endpoint with three backends answering ~10 KB of JSON each, through `tributary_core::bench_api`:
 //! compact with sorted keys (the best case), and the same documents spaced with keys unsorted.
+//! A reference case times serde_json only validating the same three documents (deserialising
+//! into `IgnoredAny`: no tree, no output), the floor of a byte-at-a-time parser.
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -19,7 +21,7 @@ fn shape_merge(c: &mut Criterion) {
     let input_bytes: usize = sorted.iter().map(Bytes::len).sum();
     // The same documents as a backend keeping its own key order and Python's spacing sends them.
     let spaced: Vec<Bytes> = sorted.iter().map(|b| spaced_unsorted(b)).collect();
-    let fixture = ShapeMergeFixture::new(CONFIG, sorted).expect("the bench config compiles");
+    let fixture = ShapeMergeFixture::new(CONFIG, sorted.clone()).expect("the bench config compiles");
 
     // Measure a correct path: every backend contributed its shaped part.
     let out: Value = serde_json::from_slice(&fixture.run()).expect("the output is JSON");
@@ -38,6 +40,15 @@ fn shape_merge(c: &mut Criterion) {
     group.bench_function("3_backends_10KB_each", |b| b.iter(|| black_box(fixture.run())));
     group.throughput(Throughput::Bytes(spaced_bytes as u64));
     group.bench_function("3_backends_10KB_each_spaced_unsorted", |b| b.iter(|| black_box(spaced.run())));
+    group.throughput(Throughput::Bytes(input_bytes as u64));
+    group.bench_function("reference_serde_json_validate_only_3x10KB", |b| {
+        b.iter(|| {
+            for body in &sorted {
+                let valid = serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body)).is_ok();
+                assert!(valid);
+            }
+        })
+    });
     group.finish();
 }
 
