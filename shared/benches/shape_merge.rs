@@ -2,7 +2,9 @@
 //! endpoint with three backends answering ~10 KB of JSON each, through `tributary_core::bench_api`:
 //! compact with sorted keys (the best case), and the same documents spaced with keys unsorted.
 //! A reference case times serde_json only validating the same three documents (deserialising
-//! into `IgnoredAny`: no tree, no output), the floor of a byte-at-a-time parser.
+//! into `IgnoredAny`: no tree, no output), the floor of a byte-at-a-time parser; two more time the
+//! SIMD JSON crates on the same documents (sonic-rs building its tree, simd-json building its tape
+//! with runtime CPU detection), the measurement behind keeping our own transcoder.
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -46,6 +48,28 @@ fn shape_merge(c: &mut Criterion) {
             for body in &sorted {
                 let valid = serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body)).is_ok();
                 assert!(valid);
+            }
+        })
+    });
+    group.bench_function("reference_sonic_rs_value_3x10KB", |b| {
+        b.iter(|| {
+            for body in &sorted {
+                let value: sonic_rs::Value = sonic_rs::from_slice(black_box(body)).expect("valid JSON");
+                black_box(&value);
+            }
+        })
+    });
+    // simd-json parses in place, so each run copies the documents into its buffers first (about
+    // 1 us of the figure for 31 KB).
+    let mut scratch: Vec<Vec<u8>> = sorted.iter().map(|body| body.to_vec()).collect();
+    let mut buffers = simd_json::Buffers::default();
+    group.bench_function("reference_simd_json_tape_3x10KB", |b| {
+        b.iter(|| {
+            for (body, buf) in sorted.iter().zip(scratch.iter_mut()) {
+                buf.clear();
+                buf.extend_from_slice(body);
+                let tape = simd_json::to_tape_with_buffers(black_box(buf), &mut buffers).expect("valid JSON");
+                black_box(tape.0.len());
             }
         })
     });
