@@ -986,6 +986,38 @@ pub(crate) mod tests {
         assert!(checked > 4000, "only {checked} bodies decoded");
     }
 
+    /// Damaged bodies (truncated, a byte replaced, dropped or doubled): the transcoder never
+    /// panics, and whatever it accepts it writes exactly as the tree path does; what it refuses
+    /// goes to the tree decoder, which gives KrakenD's answer.
+    #[test]
+    fn damaged_bodies_are_refused_or_written_as_the_tree_decoder_does() {
+        const SIGNIFICANT: &[u8] = b"\"\\{}[],:0-.eE+u \x00\x1f\x7f\x80\xc3\xe2\xff";
+        let mut g = Gen(0xD1B5_4A32_D192_ED03);
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let mut body = Vec::new();
+            g.object(&mut body, 0);
+            let at = (g.next() % body.len() as u64) as usize;
+            match g.next() % 4 {
+                0 => body.truncate(at),
+                1 => body[at] = SIGNIFICANT[(g.next() % SIGNIFICANT.len() as u64) as usize],
+                2 => {
+                    body.remove(at);
+                }
+                _ => body.insert(at, body[at]),
+            }
+            match via_raw(&body) {
+                Some(raw) => {
+                    accepted += 1;
+                    assert_eq!(Some(raw), via_tree(&body), "{}", String::from_utf8_lossy(&body));
+                }
+                None => refused += 1,
+            }
+        }
+        // Both outcomes must be exercised for the comparison to mean anything.
+        assert!(accepted > 2_000 && refused > 2_000, "accepted {accepted}, refused {refused}");
+    }
+
     #[test]
     fn keys_sharing_long_prefixes_sort_and_deduplicate_as_the_tree_decoder_does() {
         let keys = [
