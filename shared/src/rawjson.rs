@@ -345,6 +345,19 @@ fn key_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
+/// The length of the valid UTF-8 character that `b` starts with (its first byte not ASCII), or
+/// `None` when those bytes are not one.
+#[inline]
+fn utf8_char_len(b: &[u8]) -> Option<usize> {
+    let width = match b.first()? {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return None,
+    };
+    std::str::from_utf8(b.get(..width)?).ok().map(|_| width)
+}
+
 /// Where a decoded key lives: in the input (no escapes, valid UTF-8) or in the scratch buffer.
 #[derive(Debug, Clone, Copy)]
 enum Key {
@@ -372,7 +385,6 @@ struct Member {
 /// reordered), so a compact body with sorted keys and plain strings costs one copy.
 struct Transcoder<'a> {
     b: &'a [u8],
-    text: Option<&'a str>,
     i: usize,
     out: Vec<u8>,
     /// `b[pending..i]` is owed to `out` as it is.
@@ -397,7 +409,6 @@ impl<'a> Transcoder<'a> {
     fn new(b: &'a [u8]) -> Self {
         Transcoder {
             b,
-            text: std::str::from_utf8(b).ok(),
             i: 0,
             out: Vec::with_capacity(b.len() + b.len() / 16),
             pending: 0,
@@ -412,14 +423,10 @@ impl<'a> Transcoder<'a> {
         }
     }
 
-    /// A range of the input as text (input ranges are only recorded for plain strings: ASCII,
-    /// or within a valid UTF-8 body).
+    /// A range of the input as text (input ranges are only recorded for plain strings, whose
+    /// characters were each checked as UTF-8 on the way).
     fn input_str(&self, start: usize, end: usize) -> &str {
-        match self.text {
-            Some(t) => t.get(start..end),
-            None => std::str::from_utf8(&self.b[start..end]).ok(),
-        }
-        .unwrap_or_default()
+        std::str::from_utf8(&self.b[start..end]).unwrap_or_default()
     }
 
     fn key_text(&self, key: Key) -> &str {
@@ -786,27 +793,20 @@ impl<'a> Transcoder<'a> {
                 b'<' => b"\\u003c",
                 b'>' => b"\\u003e",
                 b'&' => b"\\u0026",
-                0xE2 if self.text.is_some() => match self.b.get(i + 1..i + 3) {
-                    Some([0x80, 0xA8]) => b"\\u2028",
-                    Some([0x80, 0xA9]) => b"\\u2029",
-                    _ => {
-                        i = json::skip_plain_output(self.b, i + 3);
+                // A character that is valid UTF-8 is kept (U+2028 and U+2029 escaped); any other
+                // byte sequence is decoded and written again, invalid bytes replaced as Go does.
+                // Checked per character rather than once for the whole body: most bodies are
+                // ASCII, and the whole-body pass cost the sample bench 2 us of 33 (12 k of 584 k
+                // instructions).
+                0x80.. => match utf8_char_len(&self.b[i..]) {
+                    Some(3) if self.b[i..i + 3] == [0xE2, 0x80, 0xA8] => b"\\u2028",
+                    Some(3) if self.b[i..i + 3] == [0xE2, 0x80, 0xA9] => b"\\u2029",
+                    Some(width) => {
+                        i = json::skip_plain_output(self.b, i + width);
                         continue;
                     }
+                    None => return self.decoded_string(quote, quote_at, is_key),
                 },
-                // Valid UTF-8 (checked once for the whole body): skip the character.
-                0xC0..=0xDF if self.text.is_some() => {
-                    i = json::skip_plain_output(self.b, i + 2);
-                    continue;
-                }
-                0xE0..=0xEF if self.text.is_some() => {
-                    i = json::skip_plain_output(self.b, i + 3);
-                    continue;
-                }
-                0xF0.. if self.text.is_some() => {
-                    i = json::skip_plain_output(self.b, i + 4);
-                    continue;
-                }
                 _ => return self.decoded_string(quote, quote_at, is_key),
             };
             let width = if c == 0xE2 { 3 } else { 1 };
@@ -827,7 +827,7 @@ impl<'a> Transcoder<'a> {
         } else {
             self.out.truncate(quote_at);
         }
-        let (decoded, next) = json::decode_string_at(self.b, self.text, quote).map_err(drop)?;
+        let (decoded, next) = json::decode_string_at(self.b, None, quote).map_err(drop)?;
         json::write_str(&mut self.out, &decoded);
         self.i = next;
         self.pending = next;
@@ -984,6 +984,47 @@ pub(crate) mod tests {
             checked += usize::from(want.is_some());
         }
         assert!(checked > 4000, "only {checked} bodies decoded");
+    }
+
+    /// Each non-ASCII character is checked where a string meets it: valid ones are kept (U+2028
+    /// and U+2029 escaped), every other byte sequence (surrogates, overlong forms, code points
+    /// above U+10FFFF, lone or cut-short sequences) is replaced as the tree path does, in keys
+    /// and values, and whether or not the rest of the body is valid UTF-8.
+    #[test]
+    fn characters_are_checked_as_utf8_one_by_one_as_the_tree_decoder_does() {
+        let sequences: &[&[u8]] = &[
+            "é".as_bytes(),
+            "\u{2028}".as_bytes(),
+            "\u{2029}".as_bytes(),
+            "\u{3028}".as_bytes(),
+            "\u{2027}".as_bytes(),
+            "\u{10FFFF}".as_bytes(),
+            "😀".as_bytes(),
+            b"\xed\xa0\x80",
+            b"\xe0\x80\xaf",
+            b"\xc0\xaf",
+            b"\xf4\x90\x80\x80",
+            b"\xf5\x80\x80\x80",
+            b"\xe2\x80",
+            b"\xe2",
+            b"\xc3",
+            b"\x80",
+            b"\xf0\x9f\x98",
+        ];
+        for seq in sequences {
+            for elsewhere in [&b"ok"[..], "ü".as_bytes(), b"\xff"] {
+                let mut body = b"{\"k".to_vec();
+                body.extend_from_slice(seq);
+                body.extend_from_slice(b"\":\"v");
+                body.extend_from_slice(seq);
+                body.extend_from_slice(b"<\",\"z\":\"");
+                body.extend_from_slice(elsewhere);
+                body.extend_from_slice(b"\"}");
+                // Accepted by the transcoder (not left to the tree decoder), with the same output.
+                let want = via_tree(&body).expect("strings with any bytes decode");
+                assert_eq!(via_raw(&body), Some(want), "{}", String::from_utf8_lossy(&body));
+            }
+        }
     }
 
     /// Damaged bodies (truncated, a byte replaced, dropped or doubled): the transcoder never
