@@ -595,6 +595,7 @@ impl<'a> Transcoder<'a> {
             return Err(());
         }
         let mut sorted = true;
+        let mut prev_prefix = 0;
         loop {
             if self.peek() != Some(b'"') {
                 return Err(());
@@ -613,9 +614,15 @@ impl<'a> Transcoder<'a> {
                 self.value(c, depth + 1)?;
                 None
             };
-            if sorted && let Some(prev) = self.stack[base..].last() {
-                sorted = key_less(self.key_bytes(prev.key), self.key_bytes(key));
+            let prefix = self.key_prefix(key);
+            if let Some(prev) = self.stack[base..].last() {
+                sorted &= if prefix != prev_prefix {
+                    prev_prefix < prefix
+                } else {
+                    key_less(self.key_bytes(prev.key), self.key_bytes(key))
+                };
             }
+            prev_prefix = prefix;
             self.stack.push(Member { key, start, value_start, end: self.vpos(), members });
             match self.peek() {
                 Some(b',') => self.i += 1,
