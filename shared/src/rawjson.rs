@@ -162,8 +162,10 @@ impl RawObject {
     }
 
     /// One pass of [`RawObject::from_body`]: unless `record_all`, objects nobody keeps are read
-    /// without member records while their keys come in order, and the first whose keys do not
-    /// stops the pass (the body is then read again, recording every object: at most twice).
+    /// without member records while their keys come in order. The first whose keys do not is
+    /// read again with records, as is every object after it; should an object around it then
+    /// turn out unsorted too, the pass stops and the body is read again recording every object.
+    /// So each byte is read at most three times, most bodies once.
     fn transcode(body: &[u8], split_depth: usize, record_all: bool) -> Result<Option<RawObject>, Restart> {
         let mut t = Transcoder::new(body);
         t.split_depth = split_depth;
@@ -427,6 +429,8 @@ struct Transcoder<'a> {
     record_all: bool,
     /// The pass stopped at an object read without records whose keys are out of order.
     unsorted: bool,
+    /// An object read without records was read again with them.
+    read_again: bool,
 }
 
 impl<'a> Transcoder<'a> {
@@ -446,6 +450,7 @@ impl<'a> Transcoder<'a> {
             kept: Vec::new(),
             record_all: false,
             unsorted: false,
+            read_again: false,
         }
     }
 
@@ -607,7 +612,21 @@ impl<'a> Transcoder<'a> {
     /// `kept_objects` (the top level's go to `top`).
     fn object(&mut self, depth: usize, keep: bool) -> Result<Option<u32>, ()> {
         if !keep && !self.record_all {
-            return self.object_in_order(depth).map(|()| None);
+            let (at, written, pending) = (self.i, self.out.len(), self.pending);
+            match self.object_in_order(depth) {
+                Ok(()) => return Ok(None),
+                // The first such object is read again here, with records, and so is every
+                // object after it (the body's other objects likely come from the same encoder).
+                Err(()) if self.unsorted && !self.read_again => {
+                    self.unsorted = false;
+                    self.read_again = true;
+                    self.record_all = true;
+                    self.i = at;
+                    self.out.truncate(written);
+                    self.pending = pending;
+                }
+                Err(()) => return Err(()),
+            }
         }
         let open = self.vpos();
         self.i += 1;
@@ -677,7 +696,7 @@ impl<'a> Transcoder<'a> {
     }
 
     /// [`Transcoder::object`] for an object nobody keeps, while its keys are in order: nothing
-    /// recorded but the last key. Keys out of order (or repeated) stop the pass (`unsorted`).
+    /// recorded but the last key. Keys out of order (or repeated) end it with `unsorted` set.
     /// Member records cost the sample bench about a sixth of its instructions, and most bodies
     /// come from encoders that sort keys (Go's among them).
     fn object_in_order(&mut self, depth: usize) -> Result<(), ()> {
@@ -1114,9 +1133,10 @@ pub(crate) mod tests {
         }
     }
 
-    /// Objects nobody keeps are first read without member records; one whose keys are out of
-    /// order or repeated, at any depth, makes the transcoder read the body again with records,
-    /// and the answer is still the tree path's (sorted, the last duplicate winning).
+    /// Objects nobody keeps are first read without member records; the first whose keys are out
+    /// of order or repeated, at any depth, is read again with records (and so is the rest of the
+    /// body); an object around it found unsorted afterwards has the whole body read again. Every
+    /// answer is still the tree path's (sorted, the last duplicate winning).
     #[test]
     fn nested_objects_out_of_order_are_read_again_and_written_sorted() {
         let bodies: &[&[u8]] = &[
@@ -1124,6 +1144,8 @@ pub(crate) mod tests {
             br#"{"a":[{"k":1},{"k":1,"k":2}],"b":{"c":{"d":{"f":1,"e":2}}}}"#,
             br#"{"z":{"b":1,"a":2},"a":{"b":1,"a":2}}"#,
             br#"{"a":[[{"b":[{"d":4,"c":3}]}]]}"#,
+            br#"{"a":{"y":{"d":1,"c":2},"x":1}}"#,
+            br#"{"a":[{"y":[{"d":1,"c":2}],"x":1},{"y":[],"x":2}]}"#,
         ];
         for body in bodies {
             let want = via_tree(body).expect("valid JSON");
@@ -1133,7 +1155,11 @@ pub(crate) mod tests {
         let sorted = br#"{"a":{"x":1,"y":{"q":[{"m":1,"n":2},{"m":1,"n":2}]}},"b":2}"#;
         assert_eq!(via_raw(sorted).as_deref(), Some(&sorted[..]));
         assert!(matches!(RawObject::transcode(sorted, 0, false), Ok(Some(_))));
-        assert!(matches!(RawObject::transcode(bodies[0], 0, false), Err(Restart::Unsorted)));
+        // Read again in place: one pass.
+        assert!(matches!(RawObject::transcode(bodies[0], 0, false), Ok(Some(_))));
+        // `a` turns out unsorted after `y`'s object was read again: the pass stops.
+        assert!(matches!(RawObject::transcode(bodies[4], 0, false), Err(Restart::Unsorted)));
+        assert!(matches!(RawObject::transcode(bodies[4], 0, true), Ok(Some(_))));
     }
 
     /// Damaged bodies (truncated, a byte replaced, dropped or doubled): the transcoder never
