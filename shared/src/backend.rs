@@ -87,7 +87,7 @@ pub(crate) fn process(backend: &Backend, url: &str, raw: RawResponse) -> Result<
     if backend.decoding == Decoding::Json
         && !backend.is_collection
         && backend.shaper.shapes_raw()
-        && let Ok(raw) = RawObject::from_body(&raw.body, backend.shaper.split_depth())
+        && let Ok(raw) = RawObject::from_body_hinted(&raw.body, backend.shaper.split_depth(), &backend.key_order)
     {
         let data = raw.map(|r| Data::Raw(backend.shaper.apply_raw(r)));
         return Ok(Part { data, complete: true, detail_keys: Vec::new() });

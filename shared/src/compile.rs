@@ -104,6 +104,8 @@ pub(crate) struct Backend {
     pub error_code: bool,
     /// The label used in error texts: `[GET /users/{{.Id}}]`.
     pub pattern_label: String,
+    /// Whether its recent JSON bodies had keys out of order.
+    pub key_order: crate::rawjson::KeyOrderHint,
 }
 
 pub(crate) struct Endpoint {
@@ -445,6 +447,7 @@ fn compile_backend(
         next_host: AtomicUsize::new(0),
         method: method.clone(),
         pattern_label: format!("[{} {}]", method, template_label(&pattern)),
+        key_order: crate::rawjson::KeyOrderHint::default(),
         url,
         decoding,
         is_collection: b.is_collection,

@@ -11,6 +11,7 @@
 use crate::json::{self, MAX_DEPTH, Object};
 use bytes::Bytes;
 use serde_json::Value;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A part's data: canonical bytes per top-level member, or a tree.
 #[derive(Debug, Clone)]
@@ -155,9 +156,31 @@ impl RawObject {
     /// which words the error as Go does). The members of objects nested in objects (not in
     /// arrays) down to `split_depth` are kept too, for shaping to use without splitting again.
     pub(crate) fn from_body(body: &[u8], split_depth: usize) -> Result<Option<RawObject>, ()> {
-        match Self::transcode(body, split_depth, false) {
-            Err(Restart::Unsorted) => Self::transcode(body, split_depth, true).map_err(drop),
-            other => other.map_err(drop),
+        Self::from_body_with(body, split_depth, false).0
+    }
+
+    /// [`RawObject::from_body`] for a backend whose last bodies `hint` remembers: after a body
+    /// with an object out of key order, the next [`KeyOrderHint::BODIES`] are read recording
+    /// every object from the start (a backend that sends keys unsorted mostly always does).
+    pub(crate) fn from_body_hinted(body: &[u8], split_depth: usize, hint: &KeyOrderHint) -> Result<Option<RawObject>, ()> {
+        let left = hint.0.load(Ordering::Relaxed);
+        if left > 0 {
+            // Racing updates may lose a count; it is only a hint.
+            hint.0.store(left - 1, Ordering::Relaxed);
+        }
+        let (result, unsorted) = Self::from_body_with(body, split_depth, left > 0);
+        if unsorted && left == 0 {
+            hint.0.store(KeyOrderHint::BODIES, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// The transcoding, and whether an object read without records was found out of order.
+    fn from_body_with(body: &[u8], split_depth: usize, record_all: bool) -> (Result<Option<RawObject>, ()>, bool) {
+        let mut read_again = false;
+        match Self::transcode(body, split_depth, record_all, &mut read_again) {
+            Err(Restart::Unsorted) => (Self::transcode(body, split_depth, true, &mut read_again).map_err(drop), true),
+            other => (other.map_err(drop), read_again),
         }
     }
 
@@ -165,11 +188,27 @@ impl RawObject {
     /// without member records while their keys come in order. The first whose keys do not is
     /// read again with records, as is every object after it; should an object around it then
     /// turn out unsorted too, the pass stops and the body is read again recording every object.
-    /// So each byte is read at most three times, most bodies once.
-    fn transcode(body: &[u8], split_depth: usize, record_all: bool) -> Result<Option<RawObject>, Restart> {
+    /// So each byte is read at most three times, most bodies once. `read_again` tells whether an
+    /// object was read again.
+    fn transcode(
+        body: &[u8],
+        split_depth: usize,
+        record_all: bool,
+        read_again: &mut bool,
+    ) -> Result<Option<RawObject>, Restart> {
         let mut t = Transcoder::new(body);
         t.split_depth = split_depth;
         t.record_all = record_all;
+        let result = t.transcode();
+        *read_again = t.read_again;
+        result
+    }
+}
+
+impl Transcoder<'_> {
+    /// See [`RawObject::transcode`].
+    fn transcode(&mut self) -> Result<Option<RawObject>, Restart> {
+        let t = self;
         t.ws();
         match t.b.get(t.i) {
             Some(b'n') => {
@@ -187,7 +226,9 @@ impl RawObject {
         let out = Bytes::from(std::mem::take(&mut t.out));
         Ok(Some(t.build(&out, &t.top, 0)))
     }
+}
 
+impl RawObject {
     /// `{group: self}`.
     pub(crate) fn grouped(self, group: &str) -> RawObject {
         RawObject { members: vec![(group.to_owned(), RawValue::Object(self))] }
@@ -371,6 +412,17 @@ fn utf8_char_len(b: &[u8]) -> Option<usize> {
         _ => return None,
     };
     std::str::from_utf8(b.get(..width)?).ok().map(|_| width)
+}
+
+/// Per backend: how many more of its bodies to read recording every object from the start
+/// (see [`RawObject::from_body_hinted`]).
+#[derive(Debug, Default)]
+pub(crate) struct KeyOrderHint(AtomicU32);
+
+impl KeyOrderHint {
+    /// Bodies read with records after one found out of key order: the one in 64 that tries
+    /// without costs the rereading of one object's first members.
+    const BODIES: u32 = 63;
 }
 
 /// Why a pass of the transcoder stopped.
@@ -1154,12 +1206,40 @@ pub(crate) mod tests {
         // The same bodies with every object in order are read in one pass, unchanged.
         let sorted = br#"{"a":{"x":1,"y":{"q":[{"m":1,"n":2},{"m":1,"n":2}]}},"b":2}"#;
         assert_eq!(via_raw(sorted).as_deref(), Some(&sorted[..]));
-        assert!(matches!(RawObject::transcode(sorted, 0, false), Ok(Some(_))));
+        let mut read_again = false;
+        assert!(matches!(RawObject::transcode(sorted, 0, false, &mut read_again), Ok(Some(_))));
+        assert!(!read_again);
         // Read again in place: one pass.
-        assert!(matches!(RawObject::transcode(bodies[0], 0, false), Ok(Some(_))));
+        assert!(matches!(RawObject::transcode(bodies[0], 0, false, &mut read_again), Ok(Some(_))));
+        assert!(read_again);
         // `a` turns out unsorted after `y`'s object was read again: the pass stops.
-        assert!(matches!(RawObject::transcode(bodies[4], 0, false), Err(Restart::Unsorted)));
-        assert!(matches!(RawObject::transcode(bodies[4], 0, true), Ok(Some(_))));
+        assert!(matches!(RawObject::transcode(bodies[4], 0, false, &mut read_again), Err(Restart::Unsorted)));
+        assert!(matches!(RawObject::transcode(bodies[4], 0, true, &mut read_again), Ok(Some(_))));
+    }
+
+    /// After a body with keys out of order, a backend's next 63 bodies are read recording every
+    /// object from the start, then the record-free reading is tried again; the answers are the
+    /// tree path's all along.
+    #[test]
+    fn a_backend_sending_unsorted_keys_has_its_next_bodies_read_with_records() {
+        let unsorted: &[u8] = br#"{"a":[{"y":1,"x":2}]}"#;
+        let sorted: &[u8] = br#"{"a":[{"x":2,"y":1}]}"#;
+        let hint = KeyOrderHint::default();
+        let read = |body: &[u8]| {
+            let raw = RawObject::from_body_hinted(body, 0, &hint).expect("valid").expect("an object");
+            let mut out = Vec::new();
+            raw.write(&mut out);
+            assert_eq!(Some(out), via_tree(body));
+            hint.0.load(Ordering::Relaxed)
+        };
+        assert_eq!(read(sorted), 0);
+        assert_eq!(read(unsorted), KeyOrderHint::BODIES);
+        assert_eq!(read(unsorted), KeyOrderHint::BODIES - 1, "read with records: not found again");
+        for left in (0..KeyOrderHint::BODIES - 1).rev() {
+            assert_eq!(read(sorted), left);
+        }
+        assert_eq!(read(sorted), 0);
+        assert_eq!(read(unsorted), KeyOrderHint::BODIES);
     }
 
     /// Damaged bodies (truncated, a byte replaced, dropped or doubled): the transcoder never
