@@ -162,7 +162,11 @@ impl RawObject {
     /// [`RawObject::from_body`] for a backend whose last bodies `hint` remembers: after a body
     /// with an object out of key order, the next [`KeyOrderHint::BODIES`] are read recording
     /// every object from the start (a backend that sends keys unsorted mostly always does).
-    pub(crate) fn from_body_hinted(body: &[u8], split_depth: usize, hint: &KeyOrderHint) -> Result<Option<RawObject>, ()> {
+    pub(crate) fn from_body_hinted(
+        body: &[u8],
+        split_depth: usize,
+        hint: &KeyOrderHint,
+    ) -> Result<Option<RawObject>, ()> {
         let left = hint.0.load(Ordering::Relaxed);
         if left > 0 {
             // Racing updates may lose a count; it is only a hint.
