@@ -1219,6 +1219,16 @@ pub(crate) mod tests {
         // `a` turns out unsorted after `y`'s object was read again: the pass stops.
         assert!(matches!(RawObject::transcode(bodies[4], 0, false, &mut read_again), Err(Restart::Unsorted)));
         assert!(matches!(RawObject::transcode(bodies[4], 0, true, &mut read_again), Ok(Some(_))));
+
+        // Every level of a chain near the depth limit out of order after its child: the
+        // innermost is read again in place, the next one out stops the pass, and the second
+        // pass records everything.
+        let levels = MAX_DEPTH - 2;
+        let chain = format!(r#"{}{{"b":1,"a":2}}{}"#, r#"{"z":"#.repeat(levels), r#","a":1}"#.repeat(levels));
+        let want = via_tree(chain.as_bytes()).expect("within the depth limit");
+        assert_eq!(via_raw(chain.as_bytes()), Some(want));
+        assert!(matches!(RawObject::transcode(chain.as_bytes(), 0, false, &mut read_again), Err(Restart::Unsorted)));
+        assert!(matches!(RawObject::transcode(chain.as_bytes(), 0, true, &mut read_again), Ok(Some(_))));
     }
 
     /// After a body with keys out of order, a backend's next 63 bodies are read recording every
