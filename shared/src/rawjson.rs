@@ -207,32 +207,7 @@ impl RawObject {
         *read_again = t.read_again;
         result
     }
-}
 
-impl Transcoder<'_> {
-    /// See [`RawObject::transcode`].
-    fn transcode(&mut self) -> Result<Option<RawObject>, Restart> {
-        let t = self;
-        t.ws();
-        match t.b.get(t.i) {
-            Some(b'n') => {
-                t.literal(b"null").map_err(|_| Restart::Malformed)?;
-                return Ok(None);
-            }
-            Some(b'{') => {}
-            _ => return Err(Restart::Malformed),
-        }
-        if t.object(0, true).is_err() {
-            return Err(if t.unsorted { Restart::Unsorted } else { Restart::Malformed });
-        }
-        t.flush_to(t.i);
-        // The top level's members, in their final (sorted) order, from the member records.
-        let out = Bytes::from(std::mem::take(&mut t.out));
-        Ok(Some(t.build(&out, &t.top, 0)))
-    }
-}
-
-impl RawObject {
     /// `{group: self}`.
     pub(crate) fn grouped(self, group: &str) -> RawObject {
         RawObject { members: vec![(group.to_owned(), RawValue::Object(self))] }
@@ -510,6 +485,26 @@ impl<'a> Transcoder<'a> {
         }
     }
 
+    /// See [`RawObject::transcode`].
+    fn transcode(&mut self) -> Result<Option<RawObject>, Restart> {
+        self.ws();
+        match self.b.get(self.i) {
+            Some(b'n') => {
+                self.literal(b"null").map_err(|_| Restart::Malformed)?;
+                return Ok(None);
+            }
+            Some(b'{') => {}
+            _ => return Err(Restart::Malformed),
+        }
+        if self.object(0, true).is_err() {
+            return Err(if self.unsorted { Restart::Unsorted } else { Restart::Malformed });
+        }
+        self.flush_to(self.i);
+        // The top level's members, in their final (sorted) order, from the member records.
+        let out = Bytes::from(std::mem::take(&mut self.out));
+        Ok(Some(self.build(&out, &self.top, 0)))
+    }
+
     /// A range of the input as text (input ranges are only recorded for plain strings, whose
     /// characters were each checked as UTF-8 on the way).
     fn input_str(&self, start: usize, end: usize) -> &str {
@@ -541,6 +536,13 @@ impl<'a> Transcoder<'a> {
             Key::Input(s, e) => &self.b[s..e],
             Key::Scratch(s, e) => &self.scratch.as_bytes()[s..e],
         }
+    }
+
+    /// Whether `key` sorts strictly after `prev` (their [`Transcoder::key_prefix`]es given): one
+    /// integer comparison unless the prefixes tie.
+    #[inline(always)]
+    fn key_follows(&self, prev: Key, prev_prefix: u64, key: Key, prefix: u64) -> bool {
+        if prefix != prev_prefix { prev_prefix < prefix } else { key_less(self.key_bytes(prev), self.key_bytes(key)) }
     }
 
     /// Where the byte at `i` lands in the output.
@@ -720,11 +722,7 @@ impl<'a> Transcoder<'a> {
             };
             let prefix = self.key_prefix(key);
             if let Some(prev) = self.stack[base..].last() {
-                sorted &= if prefix != prev_prefix {
-                    prev_prefix < prefix
-                } else {
-                    key_less(self.key_bytes(prev.key), self.key_bytes(key))
-                };
+                sorted &= self.key_follows(prev.key, prev_prefix, key, prefix);
             }
             prev_prefix = prefix;
             self.stack.push(Member { key, start, value_start, end: self.vpos(), members });
@@ -772,16 +770,11 @@ impl<'a> Transcoder<'a> {
             }
             let key = self.string(true)?;
             let prefix = self.key_prefix(key);
-            if let Some(prev) = prev {
-                let in_order = if prefix != prev_prefix {
-                    prev_prefix < prefix
-                } else {
-                    key_less(self.key_bytes(prev), self.key_bytes(key))
-                };
-                if !in_order {
-                    self.unsorted = true;
-                    return Err(());
-                }
+            if let Some(prev) = prev
+                && !self.key_follows(prev, prev_prefix, key, prefix)
+            {
+                self.unsorted = true;
+                return Err(());
             }
             prev = Some(key);
             prev_prefix = prefix;
