@@ -945,6 +945,10 @@ impl<'a> Transcoder<'a> {
                     self.i = i + 1;
                     return Ok(Key::Input(start, i));
                 }
+                b'^' | b'|' | b'~' => {
+                    i = json::skip_plain_output(self.b, i + 1);
+                    continue;
+                }
                 b'<' => b"\\u003c",
                 b'>' => b"\\u003e",
                 b'&' => b"\\u0026",
@@ -1051,6 +1055,7 @@ pub(crate) mod tests {
                     b"b",
                     b"plain text long enough for words",
                     b"<b>&amp;</b>",
+                    b"a^b|c~d",
                     b"\\\"q\\\"",
                     b"\\\\",
                     b"\\n\\t\\/",
