@@ -395,8 +395,9 @@ fn plain_key(b: &[u8], i: usize) -> Option<(usize, u64)> {
         let x = word(j)?;
         let marks = json::plain_output_marks(x);
         if marks != 0 {
-            let end = j + (marks.trailing_zeros() / 8) as usize;
-            if b.get(end) != Some(&b'"') {
+            let bit = marks.trailing_zeros();
+            let end = j + (bit / 8) as usize;
+            if (x >> (bit - 7)) as u8 != b'"' {
                 return None;
             }
             let prefix = if j == i {
@@ -669,11 +670,13 @@ impl<'a> Transcoder<'a> {
         }
     }
 
+    /// Reads an array, its position kept in a local as [`Transcoder::object_in_order`] does.
     fn array(&mut self, depth: usize) -> Result<(), ()> {
-        self.i += 1;
-        let mut c = self.peek().ok_or(())?;
+        let b = self.b;
+        let mut i = self.i + 1;
+        let mut c = self.byte_at(b, &mut i).ok_or(())?;
         if c == b']' {
-            self.i += 1;
+            self.i = i + 1;
             return Ok(());
         }
         // As `json::decode_first`, any value (scalars too) deeper than the limit is refused;
@@ -682,14 +685,14 @@ impl<'a> Transcoder<'a> {
             return Err(());
         }
         loop {
-            self.value(c, depth + 1)?;
-            match self.peek() {
+            i = self.value_at(b, i, c, depth + 1)?;
+            match self.byte_at(b, &mut i) {
                 Some(b',') => {
-                    self.i += 1;
-                    c = self.peek().ok_or(())?;
+                    i += 1;
+                    c = self.byte_at(b, &mut i).ok_or(())?;
                 }
                 Some(b']') => {
-                    self.i += 1;
+                    self.i = i + 1;
                     return Ok(());
                 }
                 _ => return Err(()),
@@ -839,36 +842,9 @@ impl<'a> Transcoder<'a> {
                 }
             }
             i += 1;
-            let c = match b.get(i) {
-                Some(&c) if c > b' ' => c,
-                _ => {
-                    i = self.ws_at(i);
-                    *b.get(i).ok_or(())?
-                }
-            };
-            if c == b'"' {
-                match json::plain_string_end(b, i + 1) {
-                    Ok(end) => i = end + 1,
-                    Err(at) => {
-                        self.i = i;
-                        self.special_string(false, at)?;
-                        i = self.i;
-                    }
-                }
-            } else if c.is_ascii_digit() || c == b'-' {
-                i = json::number_end(b, i).map_err(drop)?;
-            } else {
-                self.i = i;
-                self.other_value(c, depth + 1)?;
-                i = self.i;
-            }
-            let c = match b.get(i) {
-                Some(&c) if c > b' ' => c,
-                _ => {
-                    i = self.ws_at(i);
-                    *b.get(i).ok_or(())?
-                }
-            };
+            let c = self.byte_at(b, &mut i).ok_or(())?;
+            i = self.value_at(b, i, c, depth + 1)?;
+            let c = self.byte_at(b, &mut i).ok_or(())?;
             if c == b',' {
                 i += 1;
                 if b.get(i) != Some(&b'"') {
@@ -893,6 +869,46 @@ impl<'a> Transcoder<'a> {
         self.i = i;
         self.ws();
         self.i
+    }
+
+    /// [`Transcoder::peek`] for loops that keep their position `i` in a local (`b` is `self.b`).
+    #[inline(always)]
+    fn byte_at(&mut self, b: &[u8], i: &mut usize) -> Option<u8> {
+        match b.get(*i) {
+            Some(&c) if c > b' ' => Some(c),
+            _ => {
+                *i = self.ws_at(*i);
+                b.get(*i).copied()
+            }
+        }
+    }
+
+    /// [`Transcoder::value`] for loops that keep their position in a local: reads the value
+    /// whose first byte `c` is at `b[i]` (`b` is `self.b`) and returns the position after it.
+    #[inline(always)]
+    fn value_at(&mut self, b: &[u8], i: usize, c: u8, depth: usize) -> Result<usize, ()> {
+        if c == b'"' {
+            match json::plain_string_end(b, i + 1) {
+                Ok(end) => Ok(end + 1),
+                Err(at) => {
+                    self.i = i;
+                    self.special_string(false, at)?;
+                    Ok(self.i)
+                }
+            }
+        } else if c.is_ascii_digit() || c == b'-' {
+            json::number_end(b, i).map_err(drop)
+        } else {
+            self.i = i;
+            // Objects (most values that are not scalars) called straight, not through
+            // `other_value`'s jump table.
+            if c == b'{' {
+                self.object(depth, false)?;
+            } else {
+                self.other_value(c, depth)?;
+            }
+            Ok(self.i)
+        }
     }
 
     /// Records the `count` final members of the object opened at `open` (in `kept` after a
