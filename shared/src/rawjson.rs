@@ -642,23 +642,6 @@ impl<'a> Transcoder<'a> {
         }
     }
 
-    /// The value whose first byte `c` is at `i`, at nesting `depth`. Inlined into the member and
-    /// element loops, so that a scalar (most values) costs no call.
-    #[inline(always)]
-    fn value(&mut self, c: u8, depth: usize) -> Result<(), ()> {
-        // Tests in order of frequency rather than one `match`, which compiles to a jump table:
-        // an indirect branch that the mix of value kinds keeps mispredicting.
-        if c == b'"' {
-            return self.string(false).map(drop);
-        }
-        if c.is_ascii_digit() || c == b'-' {
-            // Go keeps number literals as they are.
-            self.i = json::number_end(self.b, self.i).map_err(drop)?;
-            return Ok(());
-        }
-        self.other_value(c, depth)
-    }
-
     fn other_value(&mut self, c: u8, depth: usize) -> Result<(), ()> {
         match c {
             b'{' => self.object(depth, false).map(drop),
@@ -751,7 +734,7 @@ impl<'a> Transcoder<'a> {
             let members = if keep_children && c == b'{' {
                 self.object(depth + 1, true)?
             } else {
-                self.value(c, depth + 1)?;
+                self.i = self.value_at(self.b, self.i, c, depth + 1)?;
                 None
             };
             let prefix = self.key_prefix(key);
@@ -835,24 +818,14 @@ impl<'a> Transcoder<'a> {
             }
             prev = key;
             prev_prefix = prefix;
-            if b.get(i) != Some(&b':') {
-                i = self.ws_at(i);
-                if b.get(i) != Some(&b':') {
-                    return Err(());
-                }
-            }
+            self.expect_at(b, &mut i, b':')?;
             i += 1;
             let c = self.byte_at(b, &mut i).ok_or(())?;
             i = self.value_at(b, i, c, depth + 1)?;
             let c = self.byte_at(b, &mut i).ok_or(())?;
             if c == b',' {
                 i += 1;
-                if b.get(i) != Some(&b'"') {
-                    i = self.ws_at(i);
-                    if b.get(i) != Some(&b'"') {
-                        return Err(());
-                    }
-                }
+                self.expect_at(b, &mut i, b'"')?;
             } else if c == b'}' {
                 self.i = i + 1;
                 return Ok(());
@@ -871,6 +844,19 @@ impl<'a> Transcoder<'a> {
         self.i
     }
 
+    /// Moves `i` past any whitespace to `byte`, which must follow (`b` is `self.b`): one
+    /// comparison when it follows at once, as in compact JSON.
+    #[inline(always)]
+    fn expect_at(&mut self, b: &[u8], i: &mut usize, byte: u8) -> Result<(), ()> {
+        if b.get(*i) != Some(&byte) {
+            *i = self.ws_at(*i);
+            if b.get(*i) != Some(&byte) {
+                return Err(());
+            }
+        }
+        Ok(())
+    }
+
     /// [`Transcoder::peek`] for loops that keep their position `i` in a local (`b` is `self.b`).
     #[inline(always)]
     fn byte_at(&mut self, b: &[u8], i: &mut usize) -> Option<u8> {
@@ -883,10 +869,13 @@ impl<'a> Transcoder<'a> {
         }
     }
 
-    /// [`Transcoder::value`] for loops that keep their position in a local: reads the value
-    /// whose first byte `c` is at `b[i]` (`b` is `self.b`) and returns the position after it.
+    /// Reads the value whose first byte `c` is at `b[i]` (`b` is `self.b`), at nesting `depth`,
+    /// and returns the position after it; for loops that keep their position in a local.
+    /// Inlined into the member and element loops, so that a scalar (most values) costs no call.
     #[inline(always)]
     fn value_at(&mut self, b: &[u8], i: usize, c: u8, depth: usize) -> Result<usize, ()> {
+        // Tests in order of frequency rather than one `match`, which compiles to a jump table:
+        // an indirect branch that the mix of value kinds keeps mispredicting.
         if c == b'"' {
             match json::plain_string_end(b, i + 1) {
                 Ok(end) => Ok(end + 1),
@@ -897,6 +886,7 @@ impl<'a> Transcoder<'a> {
                 }
             }
         } else if c.is_ascii_digit() || c == b'-' {
+            // Go keeps number literals as they are.
             json::number_end(b, i).map_err(drop)
         } else {
             self.i = i;
@@ -1061,7 +1051,7 @@ impl<'a> Transcoder<'a> {
                     self.i = i + 1;
                     return Ok(Key::Input(start, i));
                 }
-                b'^' | b'|' | b'~' => {
+                _ if json::FALSE_MARKS.contains(&c) => {
                     i = json::skip_plain_output(self.b, i + 1);
                     continue;
                 }
