@@ -8,7 +8,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let body = std::fs::read(args.get(1).map_or("missing.json", String::as_str)).unwrap_or_default();
+    let body =
+        bytes::Bytes::from(std::fs::read(args.get(1).map_or("missing.json", String::as_str)).unwrap_or_default());
     let n: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let tree = args.get(3).is_some_and(|a| a == "tree");
     let mut total = 0;

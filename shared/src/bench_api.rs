@@ -101,7 +101,7 @@ impl ShapeMergeFixture {
 
 /// The two ways a backend's JSON object reaches the output, for instruction counts: transcoded
 /// (no tree; backends without reshaping) and decoded then encoded. Both return the output.
-pub fn transcode_object(body: &[u8]) -> Option<Vec<u8>> {
+pub fn transcode_object(body: &Bytes) -> Option<Vec<u8>> {
     let data = crate::rawjson::Data::Raw(crate::rawjson::RawObject::from_body(body, 0).ok()??);
     let mut out = Vec::with_capacity(body.len());
     data.write(&mut out, &[]);

@@ -2,7 +2,8 @@
 //! write for them), for every JSON object backend whose shaping needs no tree (all but a
 //! flatmap filter): `target`, `allow`/`deny` and `mapping` work on members, `group` wraps them.
 //! Decoding a typical body into a tree and encoding it again costs about 65 instructions per
-//! byte, transcoding it about half that (input already in canonical form is copied in one go).
+//! byte, transcoding it about half that (runs of input already in canonical form are copied in
+//! one go, and a body wholly canonical is not copied at all: its members are slices of it).
 //!
 //! [`Data`] is what a backend part carries: a [`RawObject`] (top-level members, each value
 //! canonical JSON bytes or, once shaping or grouping went into it, an object of members) or a
@@ -155,7 +156,7 @@ impl RawObject {
     /// other value or malformed input is an `Err` (the caller then decodes it the usual way,
     /// which words the error as Go does). The members of objects nested in objects (not in
     /// arrays) down to `split_depth` are kept too, for shaping to use without splitting again.
-    pub(crate) fn from_body(body: &[u8], split_depth: usize) -> Result<Option<RawObject>, ()> {
+    pub(crate) fn from_body(body: &Bytes, split_depth: usize) -> Result<Option<RawObject>, ()> {
         Self::from_body_with(body, split_depth, false).0
     }
 
@@ -163,7 +164,7 @@ impl RawObject {
     /// with an object out of key order, the next [`KeyOrderHint::BODIES`] are read recording
     /// every object from the start (a backend that sends keys unsorted mostly always does).
     pub(crate) fn from_body_hinted(
-        body: &[u8],
+        body: &Bytes,
         split_depth: usize,
         hint: &KeyOrderHint,
     ) -> Result<Option<RawObject>, ()> {
@@ -180,7 +181,7 @@ impl RawObject {
     }
 
     /// The transcoding, and whether an object read without records was found out of order.
-    fn from_body_with(body: &[u8], split_depth: usize, record_all: bool) -> (Result<Option<RawObject>, ()>, bool) {
+    fn from_body_with(body: &Bytes, split_depth: usize, record_all: bool) -> (Result<Option<RawObject>, ()>, bool) {
         let mut read_again = false;
         match Self::transcode(body, split_depth, record_all, &mut read_again) {
             Err(Restart::Unsorted) => (Self::transcode(body, split_depth, true, &mut read_again).map_err(drop), true),
@@ -195,7 +196,7 @@ impl RawObject {
     /// So each byte is read at most three times, most bodies once. `read_again` tells whether an
     /// object was read again.
     fn transcode(
-        body: &[u8],
+        body: &Bytes,
         split_depth: usize,
         record_all: bool,
         read_again: &mut bool,
@@ -469,6 +470,8 @@ struct Member {
 /// in one go when something must differ (whitespace dropped, a character escaped, members
 /// reordered), so a compact body with sorted keys and plain strings costs one copy.
 struct Transcoder<'a> {
+    /// The input, and its bytes.
+    src: &'a Bytes,
     b: &'a [u8],
     i: usize,
     out: Vec<u8>,
@@ -497,8 +500,10 @@ struct Transcoder<'a> {
 }
 
 impl<'a> Transcoder<'a> {
-    fn new(b: &'a [u8]) -> Self {
+    fn new(src: &'a Bytes) -> Self {
+        let b = &src[..];
         Transcoder {
+            src,
             b,
             i: 0,
             out: Vec::with_capacity(b.len() + b.len() / 16),
@@ -531,9 +536,15 @@ impl<'a> Transcoder<'a> {
         if self.object(0, true).is_err() {
             return Err(if self.unsorted { Restart::Unsorted } else { Restart::Malformed });
         }
-        self.flush_to(self.i);
+        // Input already in canonical form (nothing rewritten, dropped or reordered) is its own
+        // output: the members are slices of the body, not of a copy of it.
+        let out = if self.out.is_empty() {
+            self.src.slice(self.pending..self.i)
+        } else {
+            self.flush_to(self.i);
+            Bytes::from(std::mem::take(&mut self.out))
+        };
         // The top level's members, in their final (sorted) order, from the member records.
-        let out = Bytes::from(std::mem::take(&mut self.out));
         Ok(Some(self.build(&out, &self.top, 0)))
     }
 
@@ -1122,7 +1133,7 @@ pub(crate) mod tests {
     }
 
     fn via_raw(body: &[u8]) -> Option<Vec<u8>> {
-        let raw = RawObject::from_body(body, 0).ok()??;
+        let raw = RawObject::from_body(&Bytes::copy_from_slice(body), 0).ok()??;
         let mut out = Vec::new();
         raw.write(&mut out);
         Some(out)
@@ -1315,14 +1326,26 @@ pub(crate) mod tests {
         let sorted = br#"{"a":{"x":1,"y":{"q":[{"m":1,"n":2},{"m":1,"n":2}]}},"b":2}"#;
         assert_eq!(via_raw(sorted).as_deref(), Some(&sorted[..]));
         let mut read_again = false;
-        assert!(matches!(RawObject::transcode(sorted, 0, false, &mut read_again), Ok(Some(_))));
+        assert!(matches!(
+            RawObject::transcode(&Bytes::copy_from_slice(sorted), 0, false, &mut read_again),
+            Ok(Some(_))
+        ));
         assert!(!read_again);
         // Read again in place: one pass.
-        assert!(matches!(RawObject::transcode(bodies[0], 0, false, &mut read_again), Ok(Some(_))));
+        assert!(matches!(
+            RawObject::transcode(&Bytes::copy_from_slice(bodies[0]), 0, false, &mut read_again),
+            Ok(Some(_))
+        ));
         assert!(read_again);
         // `a` turns out unsorted after `y`'s object was read again: the pass stops.
-        assert!(matches!(RawObject::transcode(bodies[4], 0, false, &mut read_again), Err(Restart::Unsorted)));
-        assert!(matches!(RawObject::transcode(bodies[4], 0, true, &mut read_again), Ok(Some(_))));
+        assert!(matches!(
+            RawObject::transcode(&Bytes::copy_from_slice(bodies[4]), 0, false, &mut read_again),
+            Err(Restart::Unsorted)
+        ));
+        assert!(matches!(
+            RawObject::transcode(&Bytes::copy_from_slice(bodies[4]), 0, true, &mut read_again),
+            Ok(Some(_))
+        ));
 
         // Every level of a chain near the depth limit out of order after its child: the
         // innermost is read again in place, the next one out stops the pass, and the second
@@ -1331,8 +1354,14 @@ pub(crate) mod tests {
         let chain = format!(r#"{}{{"b":1,"a":2}}{}"#, r#"{"z":"#.repeat(levels), r#","a":1}"#.repeat(levels));
         let want = via_tree(chain.as_bytes()).expect("within the depth limit");
         assert_eq!(via_raw(chain.as_bytes()), Some(want));
-        assert!(matches!(RawObject::transcode(chain.as_bytes(), 0, false, &mut read_again), Err(Restart::Unsorted)));
-        assert!(matches!(RawObject::transcode(chain.as_bytes(), 0, true, &mut read_again), Ok(Some(_))));
+        assert!(matches!(
+            RawObject::transcode(&Bytes::copy_from_slice(chain.as_bytes()), 0, false, &mut read_again),
+            Err(Restart::Unsorted)
+        ));
+        assert!(matches!(
+            RawObject::transcode(&Bytes::copy_from_slice(chain.as_bytes()), 0, true, &mut read_again),
+            Ok(Some(_))
+        ));
     }
 
     /// After a body with keys out of order, a backend's next 63 bodies are read recording every
@@ -1344,7 +1373,9 @@ pub(crate) mod tests {
         let sorted: &[u8] = br#"{"a":[{"x":2,"y":1}]}"#;
         let hint = KeyOrderHint::default();
         let read = |body: &[u8]| {
-            let raw = RawObject::from_body_hinted(body, 0, &hint).expect("valid").expect("an object");
+            let raw = RawObject::from_body_hinted(&Bytes::copy_from_slice(body), 0, &hint)
+                .expect("valid")
+                .expect("an object");
             let mut out = Vec::new();
             raw.write(&mut out);
             assert_eq!(Some(out), via_tree(body));
@@ -1452,17 +1483,45 @@ pub(crate) mod tests {
             b"{\"a\":1",
             b"{\"a\":tru}",
         ] {
-            assert!(RawObject::from_body(bad, 0).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(RawObject::from_body(&Bytes::copy_from_slice(bad), 0).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         let deep = format!("{{\"a\":{}", "[".repeat(MAX_DEPTH + 10));
-        assert!(RawObject::from_body(deep.as_bytes(), 0).is_err());
-        assert!(RawObject::from_body(b" null ", 0).unwrap().is_none());
+        assert!(RawObject::from_body(&Bytes::copy_from_slice(deep.as_bytes()), 0).is_err());
+        assert!(RawObject::from_body(&Bytes::copy_from_slice(b" null "), 0).unwrap().is_none());
+    }
+
+    #[test]
+    fn canonical_bodies_are_kept_as_slices_of_the_body_and_others_rewritten() {
+        // Whether every member's bytes lie inside `body`'s own buffer.
+        let in_body = |body: &Bytes, raw: &RawObject| {
+            let range = body.as_ptr_range();
+            raw.members.iter().all(|(_, v)| match v {
+                RawValue::Bytes(b, _) => range.contains(&b.as_ptr()),
+                RawValue::Object(_) => false,
+            })
+        };
+        let canonical = Bytes::from_static(br#"  {"a":[1,"x"],"b":{"c":true},"d":null}"#);
+        let raw = RawObject::from_body(&canonical, 0).unwrap().unwrap();
+        assert!(in_body(&canonical, &raw), "a canonical body was copied");
+        let mut out = Vec::new();
+        raw.write(&mut out);
+        assert_eq!(out, &canonical[2..]);
+
+        for rewritten in [&br#"{"b":1,"a":2}"#[..], br#"{"a": 1}"#, br#"{"a":"<"}"#, br#"{"a":"\u0041"}"#] {
+            let body = Bytes::copy_from_slice(rewritten);
+            let raw = RawObject::from_body(&body, 0).unwrap().unwrap();
+            assert!(!in_body(&body, &raw), "{} was not rewritten", String::from_utf8_lossy(rewritten));
+            let mut out = Vec::new();
+            raw.write(&mut out);
+            assert_eq!(Some(out), via_tree(rewritten), "{}", String::from_utf8_lossy(rewritten));
+        }
     }
 
     #[test]
     fn merging_replaces_earlier_keys_and_grouping_wraps() {
-        let a = Data::Raw(RawObject::from_body(br#"{"b":1,"a":{"y":2,"x":1}}"#, 1).unwrap().unwrap());
-        let b = Data::Raw(RawObject::from_body(br#"{"c":3,"b":"late"}"#, 0).unwrap().unwrap());
+        let a =
+            Data::Raw(RawObject::from_body(&Bytes::from_static(br#"{"b":1,"a":{"y":2,"x":1}}"#), 1).unwrap().unwrap());
+        let b = Data::Raw(RawObject::from_body(&Bytes::from_static(br#"{"c":3,"b":"late"}"#), 0).unwrap().unwrap());
         let merged = a.merge(b);
         let mut out = Vec::new();
         merged.write(&mut out, &[]);
