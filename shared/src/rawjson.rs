@@ -470,7 +470,8 @@ struct Member {
 /// in one go when something must differ (whitespace dropped, a character escaped, members
 /// reordered), so a compact body with sorted keys and plain strings costs one copy.
 struct Transcoder<'a> {
-    /// The input, and its bytes.
+    /// The input (members of a body that needs no rewriting are slices of it), and its bytes
+    /// as a plain slice for the scanning loops.
     src: &'a Bytes,
     b: &'a [u8],
     i: usize,
@@ -1132,8 +1133,13 @@ pub(crate) mod tests {
         }
     }
 
+    /// A test body as the `Bytes` a backend answer arrives in.
+    fn bytes_of(b: &[u8]) -> Bytes {
+        Bytes::copy_from_slice(b)
+    }
+
     fn via_raw(body: &[u8]) -> Option<Vec<u8>> {
-        let raw = RawObject::from_body(&Bytes::copy_from_slice(body), 0).ok()??;
+        let raw = RawObject::from_body(&bytes_of(body), 0).ok()??;
         let mut out = Vec::new();
         raw.write(&mut out);
         Some(out)
@@ -1326,26 +1332,17 @@ pub(crate) mod tests {
         let sorted = br#"{"a":{"x":1,"y":{"q":[{"m":1,"n":2},{"m":1,"n":2}]}},"b":2}"#;
         assert_eq!(via_raw(sorted).as_deref(), Some(&sorted[..]));
         let mut read_again = false;
-        assert!(matches!(
-            RawObject::transcode(&Bytes::copy_from_slice(sorted), 0, false, &mut read_again),
-            Ok(Some(_))
-        ));
+        assert!(matches!(RawObject::transcode(&bytes_of(sorted), 0, false, &mut read_again), Ok(Some(_))));
         assert!(!read_again);
         // Read again in place: one pass.
-        assert!(matches!(
-            RawObject::transcode(&Bytes::copy_from_slice(bodies[0]), 0, false, &mut read_again),
-            Ok(Some(_))
-        ));
+        assert!(matches!(RawObject::transcode(&bytes_of(bodies[0]), 0, false, &mut read_again), Ok(Some(_))));
         assert!(read_again);
         // `a` turns out unsorted after `y`'s object was read again: the pass stops.
         assert!(matches!(
-            RawObject::transcode(&Bytes::copy_from_slice(bodies[4]), 0, false, &mut read_again),
+            RawObject::transcode(&bytes_of(bodies[4]), 0, false, &mut read_again),
             Err(Restart::Unsorted)
         ));
-        assert!(matches!(
-            RawObject::transcode(&Bytes::copy_from_slice(bodies[4]), 0, true, &mut read_again),
-            Ok(Some(_))
-        ));
+        assert!(matches!(RawObject::transcode(&bytes_of(bodies[4]), 0, true, &mut read_again), Ok(Some(_))));
 
         // Every level of a chain near the depth limit out of order after its child: the
         // innermost is read again in place, the next one out stops the pass, and the second
@@ -1355,13 +1352,10 @@ pub(crate) mod tests {
         let want = via_tree(chain.as_bytes()).expect("within the depth limit");
         assert_eq!(via_raw(chain.as_bytes()), Some(want));
         assert!(matches!(
-            RawObject::transcode(&Bytes::copy_from_slice(chain.as_bytes()), 0, false, &mut read_again),
+            RawObject::transcode(&bytes_of(chain.as_bytes()), 0, false, &mut read_again),
             Err(Restart::Unsorted)
         ));
-        assert!(matches!(
-            RawObject::transcode(&Bytes::copy_from_slice(chain.as_bytes()), 0, true, &mut read_again),
-            Ok(Some(_))
-        ));
+        assert!(matches!(RawObject::transcode(&bytes_of(chain.as_bytes()), 0, true, &mut read_again), Ok(Some(_))));
     }
 
     /// After a body with keys out of order, a backend's next 63 bodies are read recording every
@@ -1373,9 +1367,7 @@ pub(crate) mod tests {
         let sorted: &[u8] = br#"{"a":[{"x":2,"y":1}]}"#;
         let hint = KeyOrderHint::default();
         let read = |body: &[u8]| {
-            let raw = RawObject::from_body_hinted(&Bytes::copy_from_slice(body), 0, &hint)
-                .expect("valid")
-                .expect("an object");
+            let raw = RawObject::from_body_hinted(&bytes_of(body), 0, &hint).expect("valid").expect("an object");
             let mut out = Vec::new();
             raw.write(&mut out);
             assert_eq!(Some(out), via_tree(body));
@@ -1483,11 +1475,11 @@ pub(crate) mod tests {
             b"{\"a\":1",
             b"{\"a\":tru}",
         ] {
-            assert!(RawObject::from_body(&Bytes::copy_from_slice(bad), 0).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(RawObject::from_body(&bytes_of(bad), 0).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         let deep = format!("{{\"a\":{}", "[".repeat(MAX_DEPTH + 10));
-        assert!(RawObject::from_body(&Bytes::copy_from_slice(deep.as_bytes()), 0).is_err());
-        assert!(RawObject::from_body(&Bytes::copy_from_slice(b" null "), 0).unwrap().is_none());
+        assert!(RawObject::from_body(&bytes_of(deep.as_bytes()), 0).is_err());
+        assert!(RawObject::from_body(&bytes_of(b" null "), 0).unwrap().is_none());
     }
 
     #[test]
@@ -1508,7 +1500,7 @@ pub(crate) mod tests {
         assert_eq!(out, &canonical[2..]);
 
         for rewritten in [&br#"{"b":1,"a":2}"#[..], br#"{"a": 1}"#, br#"{"a":"<"}"#, br#"{"a":"\u0041"}"#] {
-            let body = Bytes::copy_from_slice(rewritten);
+            let body = bytes_of(rewritten);
             let raw = RawObject::from_body(&body, 0).unwrap().unwrap();
             assert!(!in_body(&body, &raw), "{} was not rewritten", String::from_utf8_lossy(rewritten));
             let mut out = Vec::new();
