@@ -468,7 +468,8 @@ struct Member {
 ///
 /// Output is written lazily: input already in canonical form is owed (`pending..i`) and copied
 /// in one go when something must differ (whitespace dropped, a character escaped, members
-/// reordered), so a compact body with sorted keys and plain strings costs one copy.
+/// reordered), so a compact body with sorted keys and plain strings is never copied: the
+/// output is then a slice of the input.
 struct Transcoder<'a> {
     /// The input (members of a body that needs no rewriting are slices of it), and its bytes
     /// as a plain slice for the scanning loops.
