@@ -65,30 +65,39 @@ pub(crate) fn canonical(name: &str) -> String {
     out
 }
 
-/// The client IP: the left-most valid address of the first remote-IP header, walking from the
-/// right while addresses are trusted proxies (all are, by default), else the peer address.
+/// The client IP as gin's `ClientIP` finds it: when the peer is a trusted proxy (every peer is,
+/// unless `trusted_proxies` is set) and `forwarded_by_client_ip` holds, the first
+/// `remote_ip_headers` header giving an address (its values walked from the right while they are
+/// trusted proxies, the left-most one otherwise), else the peer address.
 pub(crate) fn client_ip(settings: &Settings, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<String> {
     let trusted = |ip: &IpAddr| match &settings.trusted_proxies {
         None => true,
         Some(list) => list.iter().any(|(net, bits)| in_cidr(ip, net, *bits)),
     };
-    if peer.is_none_or(|p| trusted(&p)) {
+    // Lambda has no TCP peer when the event carries no source IP: the headers are all there is.
+    if settings.forwarded_by_client_ip && peer.is_none_or(|p| trusted(&p)) {
         for name in &settings.remote_ip_headers {
-            let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) else {
-                continue;
-            };
-            let items: Vec<&str> = value.split(',').collect();
-            for i in (0..items.len()).rev() {
-                let Ok(ip) = items[i].trim().parse::<IpAddr>() else {
-                    break;
-                };
-                if i == 0 || !trusted(&ip) {
-                    return Some(ip_text(ip));
-                }
+            if let Some(ip) = headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| from_header(v, &trusted)) {
+                return Some(ip);
             }
         }
     }
-    peer.map(ip_text)
+    peer.map(|p| ip_text(p.to_canonical()))
+}
+
+/// gin's `validateHeader`: the address found in one remote-IP header's value, written as sent.
+fn from_header(value: &str, trusted: &impl Fn(&IpAddr) -> bool) -> Option<String> {
+    let items: Vec<&str> = value.split(',').collect();
+    for i in (0..items.len()).rev() {
+        let text = items[i].trim();
+        let Ok(ip) = text.parse::<IpAddr>() else {
+            break;
+        };
+        if i == 0 || !trusted(&ip) {
+            return Some(text.to_owned());
+        }
+    }
+    None
 }
 
 /// An address as `Display` writes it. IPv4 by hand: `Ipv4Addr`'s `Display` goes through the

@@ -14,7 +14,8 @@ use crate::pool::Pool;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
@@ -30,6 +31,11 @@ use tokio::net::TcpStream;
 const MAX_REDIRECTS: usize = 10;
 /// Go's default `IdleConnTimeout`.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Largest backend body, decoded, unless `tributary/backend.max_body_bytes` says otherwise: above
+/// the 50 MB bodies KrakenD is seen to handle, far below what a gzip bomb expands to.
+pub(crate) const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
+/// First capacity of a body buffer when the answer announces no length.
+const FIRST_BODY_CAPACITY: usize = 64 * 1024;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
@@ -39,6 +45,8 @@ type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
 pub(crate) struct HttpClient {
     pool: Arc<Pool>,
     gzip: bool,
+    /// Largest body [`HttpClient::send`] accepts, after gunzip.
+    max_body: usize,
     /// The connector's lazily built TLS set-up (shared with the pool's connector).
     tls: TlsSlot,
 }
@@ -74,10 +82,17 @@ impl HttpClient {
         http.set_connect_timeout(s.connect_timeout);
         let tls = TlsSlot::default();
         let connector = Connector { http, tls: tls.clone(), insecure: s.insecure };
-        HttpClient { pool: Arc::new(Pool::new(connector, max_idle, idle_timeout)), gzip: !s.disable_compression, tls }
+        let max_body = if s.max_body == 0 { DEFAULT_MAX_BODY } else { s.max_body };
+        HttpClient {
+            pool: Arc::new(Pool::new(connector, max_idle, idle_timeout)),
+            gzip: !s.disable_compression,
+            max_body,
+            tls,
+        }
     }
 
-    /// Sends one request, follows redirects and reads the whole answer.
+    /// Sends one request, follows redirects and reads the whole answer, at most the client's
+    /// body limit (decoded).
     pub(crate) async fn send(
         &self,
         method: &Method,
@@ -85,7 +100,11 @@ impl HttpClient {
         headers: &HeaderMap,
         body: Option<Bytes>,
     ) -> Result<RawResponse, String> {
-        self.send_limited(method, url, headers, body, usize::MAX).await.map_err(|e| e.to_string())
+        let max = self.max_body;
+        self.send_limited(method, url, headers, body, max).await.map_err(|e| match e {
+            SendError::TooLarge => format!("{} \"{url}\": the body is larger than {max} bytes", go_method(method)),
+            SendError::Failed(text) => text,
+        })
     }
 
     /// [`HttpClient::send`], refusing answers whose (decoded) body is larger than `max_body`.
@@ -136,14 +155,8 @@ impl HttpClient {
                 continue;
             }
             let (mut parts, incoming) = resp.into_parts();
-            let raw = Limited::new(incoming, max_body)
-                .collect()
-                .await
-                .map_err(|e| match e.downcast_ref::<LengthLimitError>() {
-                    Some(_) => SendError::TooLarge,
-                    None => SendError::Failed(format!("{} \"{uri}\": {}", go_method(&method), chain(&*e))),
-                })?
-                .to_bytes();
+            let announced = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+            let raw = collect_capped(incoming, max_body, announced).await.map_err(|e| e.in_exchange(&method, &uri))?;
             self.pool.check_in(&uri, lease);
             let body = if gzip && is_gzip(&parts.headers) {
                 parts.headers.remove(header::CONTENT_ENCODING);
@@ -216,18 +229,87 @@ fn is_gzip(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
 }
 
-/// Decodes a whole gzip body (every member, as Go's `gzip.Reader`), at most `max` bytes.
+/// Decodes a whole gzip body (every member, as Go's `gzip.Reader`), at most `max` bytes. The
+/// output buffer is sized once from the gzip trailer's length: growing it by doubling would hold
+/// the old and the new copy at once, up to twice the limit for a body that lies about its size.
 fn gunzip(raw: &[u8], max: usize) -> Result<Bytes, SendError> {
-    let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(max).min(1 << 20));
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::MultiGzDecoder::new(raw)
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| SendError::Failed(format!("gzip: {e}")))?;
-    if out.len() > max {
+    let failed = |e: std::io::Error| SendError::Failed(format!("gzip: {e}"));
+    // ISIZE: the last member's decoded length, modulo 2^32 (a hint; it may lie).
+    let hint = raw.len().checked_sub(4).map_or(0, |at| {
+        let mut word = [0u8; 4];
+        word.copy_from_slice(&raw[at..]);
+        u32::from_le_bytes(word) as usize
+    });
+    let first_guess = hint.min(max);
+    let mut out = Vec::with_capacity(first_guess.saturating_add(1));
+    let mut decoder = flate2::read::MultiGzDecoder::new(raw);
+    (&mut decoder).take(first_guess as u64 + 1).read_to_end(&mut out).map_err(failed)?;
+    if out.len() <= first_guess {
+        return Ok(Bytes::from(out));
+    }
+    if first_guess == max {
         return Err(SendError::TooLarge);
     }
+    // The trailer undersold the body (several members, or a lie): measure, then decode once more
+    // into a buffer of the right size, never holding two.
+    let rest = u64::try_from(max - out.len()).unwrap_or(u64::MAX).saturating_add(1);
+    let more = std::io::copy(&mut (&mut decoder).take(rest), &mut std::io::sink()).map_err(failed)?;
+    let total = out.len() + usize::try_from(more).unwrap_or(usize::MAX);
+    if total > max {
+        return Err(SendError::TooLarge);
+    }
+    drop(out);
+    let mut out = Vec::with_capacity(total);
+    flate2::read::MultiGzDecoder::new(raw).take(total as u64).read_to_end(&mut out).map_err(failed)?;
     Ok(Bytes::from(out))
+}
+
+/// Why a body could not be read whole.
+enum CollectError {
+    TooLarge,
+    Io(hyper::Error),
+}
+
+impl CollectError {
+    fn in_exchange(self, method: &Method, uri: &Uri) -> SendError {
+        match self {
+            CollectError::TooLarge => SendError::TooLarge,
+            CollectError::Io(e) => SendError::Failed(format!("{} \"{uri}\": {}", go_method(method), chain(&e))),
+        }
+    }
+}
+
+/// Reads a whole body, refusing it as soon as it passes `max` bytes (or announces more).
+/// Frames are appended to one buffer sized from `Content-Length`, so a body near the limit costs
+/// its own size once (http-body-util's `collect` keeps the frames and then copies them all into
+/// one more buffer); a body that comes in one frame is kept as it came.
+async fn collect_capped(mut body: Incoming, max: usize, announced: Option<u64>) -> Result<Bytes, CollectError> {
+    if announced.is_some_and(|n| n > max as u64) {
+        return Err(CollectError::TooLarge);
+    }
+    let mut first: Option<Bytes> = None;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(CollectError::Io)?.into_data() else {
+            continue;
+        };
+        total += data.len();
+        if total > max {
+            return Err(CollectError::TooLarge);
+        }
+        if first.is_none() && buf.is_empty() {
+            first = Some(data);
+            continue;
+        }
+        if let Some(f) = first.take() {
+            let wanted = announced.map_or(FIRST_BODY_CAPACITY, |n| n as usize).max(total);
+            buf.reserve_exact(wanted);
+            buf.extend_from_slice(&f);
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok(first.unwrap_or_else(|| Bytes::from(buf)))
 }
 
 /// Why [`HttpClient::send_limited`] has no answer.
@@ -248,8 +330,7 @@ impl From<String> for SendError {
 impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            // http-body-util's words for it.
-            SendError::TooLarge => f.write_str("length limit exceeded"),
+            SendError::TooLarge => f.write_str("the body is larger than the limit"),
             SendError::Failed(text) => f.write_str(text),
         }
     }

@@ -134,6 +134,9 @@ pub(crate) struct Settings {
     pub error_body_404: Option<bytes::Bytes>,
     pub error_body_405: Option<bytes::Bytes>,
     pub version_header: HeaderValue,
+    /// gin's `ForwardedByClientIP`: whether the client IP may come from `remote_ip_headers`.
+    pub forwarded_by_client_ip: bool,
+    /// gin's trusted CIDRs; `None` trusts every peer (gin's default, kept by KrakenD).
     pub trusted_proxies: Option<Vec<(std::net::IpAddr, u8)>>,
     pub remote_ip_headers: Vec<HeaderName>,
 }
@@ -169,6 +172,8 @@ pub(crate) struct ClientSettings {
     pub insecure: bool,
     pub disable_compression: bool,
     pub disable_keep_alives: bool,
+    /// Largest backend body, decoded (`tributary/backend.max_body_bytes`; 0 for the default).
+    pub max_body: usize,
 }
 
 pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem>> {
@@ -190,6 +195,12 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         insecure: service.allow_insecure_connections,
         disable_compression: service.disable_compression,
         disable_keep_alives: service.disable_keep_alives,
+        max_body: service
+            .extra_config
+            .tributary_backend
+            .as_ref()
+            .and_then(|t| t.max_body_bytes)
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
     let http = crate::client::HttpClient::new(&client);
     let mut router = Router::new(service.debug_endpoint, service.echo_endpoint, rc);
@@ -230,6 +241,13 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         }
         if let Some(rl) = &e.extra_config.ratelimit_router {
             let (limiter, warning) = crate::qos::ratelimit::RouterLimiter::compile(rl, &params);
+            if let Some(w) = limiter.as_ref().and_then(|l| spoofable_client_ip(l, rc)) {
+                warnings.push(Problem::warning(
+                    format!("endpoints[{i}].extra_config.qos/ratelimit/router.strategy"),
+                    Some(&label),
+                    w,
+                ));
+            }
             endpoint.limiter = limiter;
             if let Some(w) = warning {
                 warnings.push(Problem::warning(
@@ -268,10 +286,17 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         error_body_404: error_body("404"),
         error_body_405: error_body("405"),
         version_header,
-        trusted_proxies: rc.trusted_proxies.as_ref().map(|list| list.iter().filter_map(|c| parse_cidr(c)).collect()),
+        forwarded_by_client_ip: rc.forwarded_by_client_ip.unwrap_or(true),
+        // KrakenD applies both lists only when they are not empty (validation refused bad entries).
+        trusted_proxies: rc
+            .trusted_proxies
+            .as_ref()
+            .filter(|list| !list.is_empty())
+            .map(|list| list.iter().filter_map(|c| config::parse_cidr(c)).collect()),
         remote_ip_headers: rc
             .remote_ip_headers
             .clone()
+            .filter(|list| !list.is_empty())
             .unwrap_or_else(|| vec!["X-Forwarded-For".to_owned(), "X-Real-IP".to_owned()])
             .iter()
             .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
@@ -292,6 +317,24 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         None => None,
     };
     Ok(Compiled { cors, security, warnings, endpoints, router, settings, server, http })
+}
+
+/// Why a per-client `ip` limit can be dodged by any client (a new address per request), if it can:
+/// it reads a header every client may set, from any peer.
+fn spoofable_client_ip(limiter: &crate::qos::ratelimit::RouterLimiter, rc: &config::RouterConfig) -> Option<String> {
+    use crate::qos::ratelimit::ClientKey;
+    match limiter.clients.as_ref().map(|(key, _)| key) {
+        Some(ClientKey::Ip(Some(header))) => Some(format!(
+            "the per-client limit takes the client IP from `{header}`, which any client can set to a new value per request; put the gateway behind a proxy that overwrites it, or drop `key` and set `extra_config.router.trusted_proxies`"
+        )),
+        Some(ClientKey::Ip(None))
+            if rc.forwarded_by_client_ip != Some(false)
+                && rc.trusted_proxies.as_ref().is_none_or(|list| list.is_empty()) =>
+        {
+            Some("the per-client limit trusts `X-Forwarded-For` and `X-Real-IP` (or `router.remote_ip_headers`) from any peer, so a client can claim a new IP per request; set `extra_config.router.trusted_proxies` to your load balancer's addresses, or `forwarded_by_client_ip: false`".to_owned())
+        }
+        _ => None,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -532,16 +575,6 @@ fn placeholder_part(name: &str, params: &[String], in_query: bool) -> UrlPart {
         return UrlPart::Jwt { claim: claim.to_owned(), raw: template_key(name), in_query };
     }
     UrlPart::Unresolved(template_key(name))
-}
-
-fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
-    match text.split_once('/') {
-        Some((ip, bits)) => Some((ip.parse().ok()?, bits.parse().ok()?)),
-        None => {
-            let ip: std::net::IpAddr = text.parse().ok()?;
-            Some((ip, if ip.is_ipv4() { 32 } else { 128 }))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -88,15 +88,9 @@ impl Gateway {
             }
             preflight_headers = Some(pf.headers);
         }
-        if let Some(sec) = &self.compiled.security {
-            let target = if req.query.is_empty() { req.path.clone() } else { format!("{}?{}", req.path, req.query) };
-            if let Some(r) = sec.check(&req.headers, &target) {
-                return r;
-            }
-        }
         let method = req.method.clone();
         let headers = (self.compiled.cors.is_some() || self.compiled.security.is_some()).then(|| req.headers.clone());
-        let mut resp = self.serve(req).await;
+        let (mut resp, secured) = self.serve(req).await;
         if let Some(req_headers) = headers {
             if let Some(cors) = &self.compiled.cors {
                 match preflight_headers {
@@ -104,19 +98,20 @@ impl Gateway {
                     None => cors.decorate(&method, &req_headers, &mut resp),
                 }
             }
-            if let Some(sec) = &self.compiled.security {
+            if let Some(sec) = self.compiled.security.as_ref().filter(|_| secured == Secured::Yes) {
                 sec.decorate(&req_headers, &mut resp);
             }
         }
         resp
     }
 
-    /// Route, guard, prepare, call, render.
-    async fn serve(&self, req: GatewayRequest) -> GatewayResponse {
+    /// Route, then `security/http`'s checks where KrakenD's middleware order applies them, then
+    /// the endpoint.
+    async fn serve(&self, req: GatewayRequest) -> (GatewayResponse, Secured) {
         let settings = &self.compiled.settings;
         // route
         let Some(path) = decode_path(&req.path) else {
-            return plain(StatusCode::BAD_REQUEST, "400 Bad Request");
+            return (plain(StatusCode::BAD_REQUEST, "400 Bad Request"), Secured::No);
         };
         let lookup = self.compiled.router.lookup(
             &req.method,
@@ -125,37 +120,70 @@ impl Gateway {
             settings.redirect_fixed_path,
             settings.handle_method_not_allowed,
         );
+        // gin answers redirects before any middleware, and KrakenD registers `/__health` before
+        // `security/http`'s: neither is checked nor decorated by it (SEMANTICS 8.3).
+        match &lookup {
+            Lookup::Redirect(_) | Lookup::Found(RouteTarget::Health, _) => {}
+            _ => {
+                if let Some(sec) = &self.compiled.security {
+                    let target = if req.query.is_empty() {
+                        Cow::Borrowed(&req.path)
+                    } else {
+                        Cow::Owned(format!("{}?{}", req.path, req.query))
+                    };
+                    if let Some(r) = sec.check(&req.headers, &target) {
+                        return (r, Secured::No);
+                    }
+                }
+            }
+        }
         let (target, values) = match lookup {
             Lookup::Found(t, v) => (t, v),
-            Lookup::Redirect(to) => return self.redirect(&req, to),
+            Lookup::Redirect(to) => return (self.redirect(&req, to), Secured::No),
             Lookup::MethodNotAllowed(allow) => {
                 let mut r = self.not_routed(StatusCode::METHOD_NOT_ALLOWED);
                 r.headers.insert(ALLOW, allow);
-                return r;
+                return (r, Secured::Yes);
             }
-            Lookup::NotFound => return self.not_routed(StatusCode::NOT_FOUND),
+            Lookup::NotFound => return (self.not_routed(StatusCode::NOT_FOUND), Secured::Yes),
         };
         let endpoint = match target {
             RouteTarget::Endpoint(i) => &self.compiled.endpoints[*i],
-            RouteTarget::Health => return builtin::health(),
-            RouteTarget::Debug => return builtin::debug(),
-            RouteTarget::Echo => return builtin::echo(&req),
+            RouteTarget::Health => return (builtin::health(), Secured::No),
+            RouteTarget::Debug => return (builtin::debug(), Secured::Yes),
+            RouteTarget::Echo => return (builtin::echo(&req), Secured::Yes),
             RouteTarget::Options(allow) => {
                 let mut r = GatewayResponse::new(StatusCode::OK);
                 r.headers.insert(ALLOW, allow.clone());
                 r.headers.insert(X_KRAKEND, settings.version_header.clone());
-                return r;
+                return (r, Secured::Yes);
             }
         };
+        (self.run_endpoint(endpoint, &req, &values).await, Secured::Yes)
+    }
+
+    /// Guard, prepare, call, shape, merge, render.
+    async fn run_endpoint(
+        &self,
+        endpoint: &compile::Endpoint,
+        req: &GatewayRequest,
+        values: &[&str],
+    ) -> GatewayResponse {
+        let settings = &self.compiled.settings;
+        // The endpoint's deadline runs from here: the token check's key download counts against it.
+        let started = tokio::time::Instant::now();
+        let deadline = started + endpoint.timeout;
         // guard
         if settings.path_decoding && values.iter().any(|v| still_encoded(v)) {
             return plain(StatusCode::BAD_REQUEST, "error: encoded url params");
         }
-        if values.iter().any(|v| escapes_its_segment(v)) {
+        if values.iter().any(|v| crate::request::escapes_its_segment(v)) {
             return plain(StatusCode::BAD_REQUEST, "error: invalid url params");
         }
         let claims = match &endpoint.jwt {
-            Some(jwt) => match jwt.check(&req.headers).await {
+            Some(jwt) => match tokio::time::timeout_at(deadline, jwt.check(&req.headers)).await.unwrap_or_else(|_| {
+                Err(Rejection::Unauthorized("the key set did not arrive before the endpoint's timeout".into()))
+            }) {
                 Ok(claims) => Some(claims),
                 Err(Rejection::Unauthorized(why)) => {
                     tracing::debug!(endpoint = %endpoint.label, reason = %why, "token rejected");
@@ -195,10 +223,9 @@ impl Gateway {
             _ => crate::prepare::endpoint_headers(&req.headers, &endpoint.headers, client_ip.as_deref()),
         };
         let query = crate::prepare::parse_query(&req.query);
-        let started = tokio::time::Instant::now();
         let ctx = CallContext {
             client: &self.client,
-            deadline: started + endpoint.timeout,
+            deadline,
             claims: claims.as_ref(),
             params: &params,
             query: &query,
@@ -342,10 +369,12 @@ fn still_encoded(v: &str) -> bool {
     v.contains(['?', '#']) || (v.contains('%') && percent_decode_str(v).decode_utf8().is_ok_and(|d| d != v))
 }
 
-/// Our own guard (KrakenD lacks it): a parameter must not move the backend path outside its
-/// `url_pattern` (`.`, `..`) nor smuggle control characters (NUL, CR, LF).
-fn escapes_its_segment(v: &str) -> bool {
-    v == "." || v == ".." || v.contains('/') || v.contains('\\') || v.chars().any(char::is_control)
+/// Whether `security/http` applies to an answer (its headers are added), as KrakenD's middleware
+/// order decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secured {
+    Yes,
+    No,
 }
 
 fn plain(status: StatusCode, text: &'static str) -> GatewayResponse {

@@ -85,7 +85,9 @@ impl Pool {
     ) -> Result<(Response<Incoming>, Lease), Box<dyn std::error::Error + Send + Sync>> {
         let (https, authority) = host_of(uri).ok_or("client requires absolute-form URIs")?;
         let (mut idle, host_header) = self.check_out(https, authority);
-        req.headers_mut().entry(header::HOST).or_insert(host_header);
+        // Always the URL's host, as Go's client writes `req.Host`: a `Host` in the header map
+        // (a client's, forwarded by `input_headers`) must not pick the backend's virtual host.
+        req.headers_mut().insert(header::HOST, host_header);
         *req.uri_mut() = origin_form(uri);
         loop {
             let (mut sender, reused) = match idle.take() {

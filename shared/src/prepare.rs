@@ -35,7 +35,9 @@ const GO_QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b
 
 pub(crate) const KRAKEND_UA: &str = concat!("KrakenD Version Tributary ", env!("CARGO_PKG_VERSION"));
 
-/// The backend URL: host + url_pattern with its placeholders filled, + forwarded query.
+/// The backend URL: host + url_pattern with its placeholders filled, + forwarded query. `Err`
+/// names a placeholder whose value would step out of its path segment (`.` or `..`; the rest is
+/// escaped), the rule path parameters get at the guard, here for values from tokens and responses.
 pub(crate) fn backend_url(
     backend: &Backend,
     host: &str,
@@ -43,7 +45,7 @@ pub(crate) fn backend_url(
     responses: &[Option<Object>],
     claims: Option<&crate::jwt::Claims>,
     query: Option<&str>,
-) -> String {
+) -> Result<String, String> {
     let mut url = String::with_capacity(host.len() + 64);
     url.push_str(host);
     for part in &backend.url {
@@ -55,27 +57,19 @@ pub(crate) fn backend_url(
                 let _ = write!(url, "{}", utf8_percent_encode(value, set));
             }
             UrlPart::Resp { backend, path, raw, in_query } => {
-                let set = if *in_query { QUERY_VALUE } else { PATH_VALUE };
                 match responses.get(*backend).and_then(Option::as_ref).and_then(|d| lookup(d, path)) {
-                    Some(v) => {
-                        let _ = write!(url, "{}", utf8_percent_encode(&go_string(v), set));
-                    }
+                    Some(v) => fill(&mut url, &go_string(v), *in_query, raw)?,
                     None => {
                         let _ = write!(url, "{}", utf8_percent_encode(raw, PATH_VALUE));
                     }
                 }
             }
-            UrlPart::Jwt { claim, raw, in_query } => {
-                let set = if *in_query { QUERY_VALUE } else { PATH_VALUE };
-                match claims.and_then(|c| c.get(claim)) {
-                    Some(v) => {
-                        let _ = write!(url, "{}", utf8_percent_encode(&v, set));
-                    }
-                    None => {
-                        let _ = write!(url, "{}", utf8_percent_encode(raw, PATH_VALUE));
-                    }
+            UrlPart::Jwt { claim, raw, in_query } => match claims.and_then(|c| c.get(claim)) {
+                Some(v) => fill(&mut url, &v, *in_query, raw)?,
+                None => {
+                    let _ = write!(url, "{}", utf8_percent_encode(raw, PATH_VALUE));
                 }
-            }
+            },
             UrlPart::Unresolved(raw) => {
                 let _ = write!(url, "{}", utf8_percent_encode(raw, PATH_VALUE));
             }
@@ -85,7 +79,20 @@ pub(crate) fn backend_url(
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(q);
     }
-    url
+    Ok(url)
+}
+
+/// Writes a placeholder's value, escaped for where it stands; a dot segment in the path is refused.
+fn fill(url: &mut String, value: &str, in_query: bool, placeholder: &str) -> Result<(), String> {
+    if in_query {
+        let _ = write!(url, "{}", utf8_percent_encode(value, QUERY_VALUE));
+        return Ok(());
+    }
+    if crate::request::escapes_its_segment(value) {
+        return Err(format!("invalid url params: `{placeholder}` would be `{}`", value.escape_debug()));
+    }
+    let _ = write!(url, "{}", utf8_percent_encode(value, PATH_VALUE));
+    Ok(())
 }
 
 fn lookup<'a>(data: &'a Object, path: &[String]) -> Option<&'a Value> {
@@ -185,9 +192,7 @@ pub(crate) fn endpoint_headers(client: &HeaderMap, filter: &HeaderFilter, client
     match filter {
         HeaderFilter::All => {
             for (k, v) in client {
-                if k != http::header::HOST && k != http::header::CONNECTION && k != http::header::TRANSFER_ENCODING {
-                    out.append(k.clone(), v.clone());
-                }
+                out.append(k.clone(), v.clone());
             }
         }
         HeaderFilter::Names(names) => {
@@ -198,7 +203,7 @@ pub(crate) fn endpoint_headers(client: &HeaderMap, filter: &HeaderFilter, client
             }
         }
     }
-    out.remove(http::header::CONTENT_LENGTH);
+    strip_framing_and_hop_by_hop(client, &mut out);
     // Names, not strings: a `&str` key is parsed into a header name at every call.
     let forwarded_for = HeaderName::from_static("x-forwarded-for");
     let forwarded_host = HeaderName::from_static("x-forwarded-host");
@@ -221,6 +226,26 @@ pub(crate) fn endpoint_headers(client: &HeaderMap, filter: &HeaderFilter, client
         out.insert(USER_AGENT, HeaderValue::from_static(KRAKEND_UA));
     }
     out
+}
+
+/// What Go's client never writes from a request's header map (`Host`, `Content-Length`,
+/// `Transfer-Encoding`, `Trailer`: the client frames the body and names the host itself), plus the
+/// hop-by-hop headers: `Connection` and every header it names, which concern only the client's
+/// connection to the gateway.
+fn strip_framing_and_hop_by_hop(client: &HeaderMap, out: &mut HeaderMap) {
+    for name in
+        [http::header::HOST, http::header::CONTENT_LENGTH, http::header::TRANSFER_ENCODING, http::header::TRAILER]
+    {
+        out.remove(name);
+    }
+    for value in client.get_all(http::header::CONNECTION) {
+        for token in value.as_bytes().split(|b| *b == b',') {
+            if let Ok(name) = HeaderName::from_bytes(token.trim_ascii()) {
+                out.remove(name);
+            }
+        }
+    }
+    out.remove(http::header::CONNECTION);
 }
 
 /// A backend's own `input_headers` keeps only the listed headers of the endpoint's set.

@@ -43,3 +43,10 @@ impl GatewayResponse {
         GatewayResponse { status, headers: HeaderMap::new(), body: Bytes::new() }
     }
 }
+
+/// Our own guard (KrakenD lacks it): a value filling a path segment (a path parameter, a
+/// `{JWT.x}` claim, a `{respN_x}` field) must not move the backend path outside its
+/// `url_pattern` (`.`, `..`) nor smuggle control characters (NUL, CR, LF).
+pub(crate) fn escapes_its_segment(v: &str) -> bool {
+    v == "." || v == ".." || v.contains('/') || v.contains('\\') || v.chars().any(char::is_control)
+}

@@ -6,6 +6,31 @@ use crate::request::GatewayResponse;
 use http::StatusCode;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
+/// What Go's URL serialiser escapes in a host: all but letters, digits, `-._~` and
+/// `!$&'()*+,;=:[]<>"`.
+const GO_HOST: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'[')
+    .remove(b']')
+    .remove(b'<')
+    .remove(b'>')
+    .remove(b'"');
+
 pub(crate) struct SecurityHttp {
     allowed_hosts: Vec<String>,
     host_proxy_headers: Vec<HeaderName>,
@@ -90,6 +115,9 @@ impl SecurityHttp {
                 .or_else(|| headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
                 .unwrap_or_default();
             let mut r = GatewayResponse::new(StatusCode::MOVED_PERMANENTLY);
+            // Escaped as Go's `url.URL.String` escapes a host: a `Host` of `a.com/b` or
+            // `a.com@b.com` must not choose the path or the host the client is sent to.
+            let host = percent_encoding::utf8_percent_encode(&host, GO_HOST);
             if let Ok(v) = HeaderValue::from_str(&format!("https://{host}{path_and_query}")) {
                 r.headers.insert(http::header::LOCATION, v);
             }
@@ -174,6 +202,25 @@ mod tests {
         assert_eq!(r.headers[http::header::LOCATION], "https://secure.example.com/a?b=1");
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         assert!(s.check(&h, "/a").is_none());
+    }
+
+    #[test]
+    fn ssl_redirect_escapes_a_host_that_would_pick_another_path_or_host() {
+        let cfg: SecurityHttpConfig =
+            serde_json::from_str(r#"{"ssl_redirect": true, "ssl_proxy_headers": {"X-Forwarded-Proto": "https"}}"#)
+                .unwrap();
+        let s = SecurityHttp::new(&cfg).unwrap();
+        for (host, location) in [
+            ("api.example.com:8080", "https://api.example.com:8080/a?b=1"),
+            ("evil.com/phish?x=", "https://evil.com%2Fphish%3Fx=/a?b=1"),
+            ("good.com@evil.com", "https://good.com%40evil.com/a?b=1"),
+            ("evil.com#", "https://evil.com%23/a?b=1"),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::HOST, HeaderValue::from_str(host).unwrap());
+            let r = s.check(&h, "/a?b=1").expect("redirected");
+            assert_eq!(r.headers[http::header::LOCATION], location, "Host: {host}");
+        }
     }
 
     #[test]

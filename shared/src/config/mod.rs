@@ -14,7 +14,7 @@ pub use parts::{Assembled, assemble};
 pub use problem::{ConfigError, Problem, Severity};
 pub use validate::{
     BACKEND_ENCODINGS, OUTPUT_ENCODINGS, ROUTABLE_METHODS, clean_path, endpoint_params, is_sequential_param,
-    placeholders, sanitize_host as validate_host, whole_segment_param,
+    parse_cidr, placeholders, sanitize_host as validate_host, whole_segment_param,
 };
 
 use serde::Deserialize;

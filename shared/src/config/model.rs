@@ -153,6 +153,8 @@ pub struct ExtraConfig {
     pub security_http: Option<SecurityHttpConfig>,
     pub http_cache: Option<crate::cache::HttpCacheConfig>,
     pub auth_validator: Option<crate::jwt::JwtConfig>,
+    /// `tributary/backend`: our own limits on what backends may send (service level).
+    pub tributary_backend: Option<TributaryBackendConfig>,
     /// Namespaces we do not implement, in file order, with their values.
     pub unsupported: Vec<(String, Value)>,
 }
@@ -248,6 +250,18 @@ pub const ROUTER_NAMES: &[&str] = &[
 pub const PROXY_NAMES: &[&str] = &["proxy", "github.com/devopsfaith/krakend/proxy"];
 pub const BACKEND_HTTP_NAMES: &[&str] = &["backend/http", "github.com/devopsfaith/krakend/http"];
 pub const BACKEND_HTTP_CLIENT_NAMES: &[&str] = &["backend/http/client"];
+/// Tributary's own namespace for limits on backend answers.
+pub const TRIBUTARY_BACKEND: &str = "tributary/backend";
+
+/// `tributary/backend` (service level).
+#[derive(Debug, Default, Deserialize)]
+pub struct TributaryBackendConfig {
+    /// Largest backend body accepted, after gzip decoding; larger answers fail that backend.
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
+    #[serde(default, rename = "@comment")]
+    pub comment: Option<Value>,
+}
 pub const RATELIMIT_ROUTER_NAMES: &[&str] = &["qos/ratelimit/router"];
 pub const RATELIMIT_PROXY_NAMES: &[&str] = &["qos/ratelimit/proxy"];
 pub const CIRCUIT_BREAKER_NAMES: &[&str] =
@@ -291,6 +305,8 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.http_cache = Some(map.next_value()?);
                     } else if SECURITY_HTTP_NAMES.contains(&k) {
                         out.security_http = Some(map.next_value()?);
+                    } else if k == TRIBUTARY_BACKEND {
+                        out.tributary_backend = Some(map.next_value()?);
                     } else {
                         let value: Value = map.next_value()?;
                         if k != "@comment" {

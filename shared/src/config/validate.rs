@@ -51,10 +51,34 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         ));
     }
     unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
-    if let Some(r) = &service.extra_config.router
-        && (r.trusted_proxies.is_some() || r.remote_ip_headers.is_some() || r.forwarded_by_client_ip.is_some())
-    {
-        // Accepted: the client IP logic reads them.
+    if service.echo_endpoint {
+        warnings.push(Problem::warning(
+            "echo_endpoint",
+            None,
+            "`/__echo/` answers every request with its headers, `Authorization` and cookies included: a page that can make a visitor's browser call it can read them; enable it only for debugging",
+        ));
+    }
+    if let Some(r) = &service.extra_config.router {
+        // gin keeps the entries before a bad one and drops the rest with an error KrakenD
+        // ignores; a list that silently trusts less (or more) than written is refused instead.
+        for (i, cidr) in r.trusted_proxies.iter().flatten().enumerate() {
+            if parse_cidr(cidr).is_none() {
+                errors.push(Problem::error(
+                    format!("extra_config.router.trusted_proxies[{i}]"),
+                    None,
+                    format!("`{cidr}` is not an IP address or CIDR (e.g. `10.0.0.0/8`, `192.168.1.2`)"),
+                ));
+            }
+        }
+        for (i, name) in r.remote_ip_headers.iter().flatten().enumerate() {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                errors.push(Problem::error(
+                    format!("extra_config.router.remote_ip_headers[{i}]"),
+                    None,
+                    format!("`{name}` is not a header name"),
+                ));
+            }
+        }
     }
 
     // Routes seen so far: (method, path) -> index, and for each param position its name.
@@ -359,6 +383,22 @@ pub fn sanitize_host(host: &str) -> Result<String, String> {
     let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     let port_ok = port.is_none_or(|p| (2..=6).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
     if name_ok && port_ok { Ok(format!("{scheme}{rest}")) } else { Err(invalid()) }
+}
+
+/// An address or CIDR as gin's `SetTrustedProxies` reads it (`None` for what Go refuses).
+pub fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    match text.split_once('/') {
+        Some((ip, bits)) => {
+            let ip: std::net::IpAddr = ip.parse().ok()?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits: u8 = bits.parse().ok().filter(|b| *b <= max && (bits.len() == 1 || !bits.starts_with('0')))?;
+            Some((ip, bits))
+        }
+        None => {
+            let ip: std::net::IpAddr = text.parse().ok()?;
+            Some((ip, if ip.is_ipv4() { 32 } else { 128 }))
+        }
+    }
 }
 
 #[cfg(test)]
