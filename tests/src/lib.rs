@@ -8,6 +8,8 @@
 //! * [`client`]: the wire form of a request and the raw HTTP/1.1 client;
 //! * [`compare`]: a received response against a case's expectations;
 //! * [`doors`]: in process and over the local server;
+//! * [`process`]: the `tributary` binary as a child process, and its memory;
+//! * [`record`]: a backend that records the requests it gets;
 //! * [`runner`]: one case, many cases in parallel, the report.
 //!
 //! Environment: `TRIBUTARY_CASES=a,b` runs only those cases (skipped families included);
@@ -21,6 +23,8 @@ pub mod doors;
 pub mod json;
 pub mod mock;
 pub mod moto;
+pub mod process;
+pub mod record;
 pub mod runner;
 
 pub use case::{Case, family, load_cases, select};

@@ -25,13 +25,13 @@ async fn every_case_passes_through_the_lambda_adapter() {
 }
 
 #[test]
-fn the_fixture_holds_86_uniquely_named_cases() {
+fn the_fixture_holds_89_uniquely_named_cases() {
     let cases = load_cases();
-    assert_eq!(cases.len(), 86);
+    assert_eq!(cases.len(), 89);
     let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 86, "case names must be unique");
+    assert_eq!(names.len(), 89, "case names must be unique");
     let skipped = cases.iter().filter(|c| SKIPPED_FAMILIES.contains(&family(&c.name))).count();
     assert!(skipped < cases.len(), "the skip list must leave cases to run");
 }

@@ -12,8 +12,8 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
-use tributary_e2e::chaos::{Backend, Outcome, Reply, Served, exchange, finish, response};
+use tributary_e2e::chaos::{Backend, Outcome, Reply, Served, exchange};
+use tributary_e2e::record::{Recorder, Seen};
 
 /// Longest wait for one answer of the gateway: generous on purpose (slow CI); it only catches hangs.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -247,64 +247,19 @@ impl Drop for JwksServer {
 
 // ---------- the backend and the gateway ----------
 
-/// One request as the backend received it.
-#[derive(Debug)]
-struct Seen {
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Seen {
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
-    }
-}
-
-/// A backend answering `{"ok":true}` that records the head of every request.
-async fn recording_backend() -> (Backend, Arc<Mutex<Vec<Vec<u8>>>>) {
-    let heads = Arc::new(Mutex::new(Vec::new()));
-    let recorded = heads.clone();
-    let backend = Backend::start(move |mut stream, head| {
-        recorded.lock().expect("heads lock").push(head);
-        async move {
-            let answer = response("HTTP/1.1 200 OK", &[("Content-Type", "application/json")], br#"{"ok":true}"#);
-            if stream.write_all(&answer).await.is_ok() {
-                finish(stream).await;
-            }
-        }
-    })
-    .await;
-    (backend, heads)
-}
-
-fn parse_head(head: &[u8]) -> Seen {
-    let mut storage = [httparse::EMPTY_HEADER; 128];
-    let mut req = httparse::Request::new(&mut storage);
-    assert!(req.parse(head).expect("a request head").is_complete(), "incomplete head");
-    Seen {
-        path: req.path.expect("a request target").to_owned(),
-        headers: req
-            .headers
-            .iter()
-            .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
-            .collect(),
-    }
-}
-
 /// The JWKS server, the recording backend and the gateway in front of it with `/me` protected by
 /// `auth/validator` (`validator` merged over the defaults: issuer, audience, role `admin`, `sub`
 /// and `roles` propagated as `x-user` and `x-roles`, backend path `/users/{JWT.sub}`).
 struct Stack {
     jwks: JwksServer,
-    backend: Backend,
-    heads: Arc<Mutex<Vec<Vec<u8>>>>,
+    backend: Recorder,
     served: Served,
 }
 
 impl Stack {
     async fn start(keys: &[&TestKey], alg: &str, validator: Value) -> Stack {
         let jwks = JwksServer::start(jwks(keys)).await;
-        let (backend, heads) = recording_backend().await;
+        let backend = Recorder::start(r#"{"ok":true}"#).await;
         let mut auth = json!({
             "alg": alg, "jwk_url": jwks.url, "disable_jwk_security": true,
             "issuer": ISSUER, "audience": ["api"], "roles_key": "roles", "roles": ["admin"],
@@ -322,7 +277,7 @@ impl Stack {
             }]
         });
         let served = Served::start(&config.to_string()).await;
-        Stack { jwks, backend, heads, served }
+        Stack { jwks, backend, served }
     }
 
     /// `GET /me` with the given extra request headers.
@@ -345,7 +300,7 @@ impl Stack {
     }
 
     fn seen(&self) -> Vec<Seen> {
-        self.heads.lock().expect("heads lock").iter().map(|h| parse_head(h)).collect()
+        self.backend.seen()
     }
 }
 
@@ -619,4 +574,63 @@ async fn a_known_key_keeps_working_while_the_failed_key_cooldown_runs() {
         stack.jwks.hits(),
         reply.text()
     );
+}
+
+// ---------- claims in paths, and a key server that never answers ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_claim_that_is_a_dot_segment_never_reaches_the_backend_path() {
+    // `/users/{JWT.sub}` with `sub: ".."` would be `/users/..`, the backend's `/`; the claim gets
+    // the rule path parameters get, and the backend counts as failed (500, nothing sent).
+    let key = TestKey::rs256("rsa");
+    let stack = Stack::start(&[&key], "RS256", json!({})).await;
+    for sub in ["..", "."] {
+        let reply = stack.with_token(&key.token(&with(good_claims(), "sub", json!(sub)))).await;
+        assert_eq!(reply.status, 500, "sub {sub:?}: body {}", reply.text());
+        assert_eq!(reply.completed(), Some("false"));
+    }
+    assert_eq!(stack.backend.requests(), 0, "nothing may reach the backend: {:?}", stack.seen());
+    // A claim that merely holds dots is escaped into one segment as before.
+    let reply = stack.with_token(&key.token(&with(good_claims(), "sub", json!("a..b")))).await;
+    assert_eq!(reply.status, 200, "body {}", reply.text());
+    assert_eq!(stack.seen()[0].path, "/users/a..b");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_server_that_never_answers_gets_401_at_the_endpoint_timeout() {
+    // The key server accepts, reads the request and then says nothing: the key download must not
+    // hold the request past the endpoint's timeout (1 s here; the download's own limit is longer).
+    let silent = Backend::start(|stream, _head| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(stream);
+    })
+    .await;
+    let backend = Recorder::start(r#"{"ok":true}"#).await;
+    let config = json!({
+        "version": 3,
+        "endpoints": [{
+            "endpoint": "/me", "timeout": "1s",
+            "extra_config": {"auth/validator": {
+                "alg": "RS256", "jwk_url": format!("{}/jwks.json", silent.url()), "disable_jwk_security": true}},
+            "backend": [{"host": [backend.url()], "url_pattern": "/users/{JWT.sub}"}]
+        }]
+    });
+    let served = Served::start(&config.to_string()).await;
+    let key = TestKey::rs256("rsa");
+    let request = format!(
+        "GET /me HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        served.addr,
+        key.token(&good_claims())
+    );
+    let started = Instant::now();
+    let reply = match exchange(served.addr, request.as_bytes(), LIMIT).await {
+        Some(Outcome::Reply(reply)) => reply,
+        other => panic!("no answer: {other:?}"),
+    };
+    let took = started.elapsed();
+    assert_eq!(reply.status, 401, "body {}", reply.text());
+    assert_eq!(silent.requests(), 1, "the key set was asked for once");
+    assert_eq!(backend.requests(), 0);
+    // Generous: only tells the endpoint deadline (1 s) from the download's own limit (10 s).
+    assert!(took < Duration::from_secs(5), "the 401 took {took:?}");
 }
