@@ -363,6 +363,11 @@ async fn a_sequential_resp_field_that_is_a_dot_segment_is_not_followed() {
     let reply = get(&served, "/seven", &[("Host", "api.example.com")]).await;
     assert_eq!((reply.status, reply.completed()), (200, Some("true")), "body {}", reply.text());
     assert_eq!(users.seen().iter().map(|s| s.path.as_str()).collect::<Vec<_>>(), ["/users/7/x"]);
+
+    let gateway = Gateway::from_json(&config).expect("config");
+    let resp = lambda_get(&gateway, "/dots", &[("Host", "api.example.com")], "203.0.113.9").await;
+    assert_eq!(resp.headers().get("x-krakend-completed").map(|v| v.as_bytes()), Some(b"false".as_slice()));
+    assert_eq!(users.seen().len(), 1, "lambda: `/users/../x` reached the backend: {:?}", users.seen());
 }
 
 // ---------- security/http in KrakenD's middleware order ----------
