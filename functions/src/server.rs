@@ -352,7 +352,8 @@ impl AsyncRead for Deadlined {
             let now = Instant::now();
             this.started = Some(now);
             this.set_deadline(Some(now + this.limits.head));
-            this.check(cx)?;
+            // Registers the wake-up for the new deadline; it cannot have passed yet.
+            let _ = this.check(cx);
         }
         polled
     }
@@ -395,5 +396,49 @@ impl AsyncWrite for Deadlined {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(read_header: Option<u64>, read: Option<u64>, idle: Option<u64>) -> Limits {
+        let s = |v: Option<u64>| v.map(Duration::from_secs);
+        Limits::new(&ServerSettings {
+            read_header_timeout: s(read_header),
+            read_timeout: s(read),
+            idle_timeout: s(idle),
+            ..ServerSettings::default()
+        })
+    }
+
+    #[test]
+    fn timeouts_fall_back_as_go_then_to_the_defaults() {
+        let l = limits(None, None, None);
+        assert_eq!((l.head, l.whole, l.idle), (DEFAULT_HEADER_TIMEOUT, None, DEFAULT_IDLE_TIMEOUT));
+        // read_timeout stands in for the head and the idle wait.
+        let l = limits(None, Some(5), None);
+        assert_eq!(
+            (l.head, l.whole, l.idle),
+            (Duration::from_secs(5), Some(Duration::from_secs(5)), Duration::from_secs(5))
+        );
+        // Each set value wins for its own step.
+        let l = limits(Some(2), Some(5), Some(60));
+        assert_eq!(
+            (l.head, l.whole, l.idle),
+            (Duration::from_secs(2), Some(Duration::from_secs(5)), Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn host_bytes_are_go_s() {
+        let valid = |h: &str| h.bytes().all(valid_host_byte);
+        assert!(valid("api.example.com:8080"));
+        assert!(valid("[::1]:80"));
+        assert!(valid(""));
+        for bad in ["a b", "a/b", "user@host", "a\"b", "a\\b", "a\tb", "caf\u{e9}"] {
+            assert!(!valid(bad), "{bad:?}");
+        }
     }
 }
