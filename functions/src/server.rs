@@ -140,8 +140,8 @@ async fn answer(gateway: &Gateway, phase: &AtomicU8, peer: IpAddr, req: Request<
 /// no `100 Continue` goes out). Every refusal closes the connection. For an absolute-form target
 /// the target's authority replaces the `Host` header, as Go makes it the request's host.
 fn refuse(parts: &mut Parts, body: &Incoming) -> Option<Response<Full<Bytes>>> {
-    // hyper would turn a 2xx into a tunnel and keep reading after any other answer; KrakenD has
-    // no CONNECT route either (its router answers 404 or 405).
+    // hyper would turn a 2xx into a tunnel and keep reading after any other answer; KrakenD
+    // endpoints cannot take CONNECT either, so no route is lost.
     if parts.method == Method::CONNECT {
         return Some(closing(StatusCode::BAD_REQUEST, Some("400 Bad Request")));
     }
