@@ -258,15 +258,18 @@ struct Deadlined {
     seen: u8,
     limits: Limits,
     /// When the current request started (Go's `t0`): the accept, or the first byte after an idle
-    /// wait. `None` while idle.
+    /// wait. `None` between requests.
     started: Option<Instant>,
-    /// The current read deadline; `None` while a request is handled.
+    /// An answer is being written: bytes went out and have not been flushed yet.
+    answering: bool,
+    /// The current read deadline; `None` while a request is handled or its answer written.
     deadline: Option<Instant>,
     sleep: Pin<Box<Sleep>>,
 }
 
 impl Deadlined {
     fn new(io: TcpStream, phase: Arc<AtomicU8>, limits: Limits) -> Deadlined {
+        // Go's first request on a connection has no idle wait: its head time starts at the accept.
         let now = Instant::now();
         let deadline = now + limits.head;
         Deadlined {
@@ -275,6 +278,7 @@ impl Deadlined {
             seen: IDLE,
             limits,
             started: Some(now),
+            answering: false,
             deadline: Some(deadline),
             sleep: Box::pin(tokio::time::sleep_until(deadline)),
         }
@@ -307,14 +311,12 @@ impl Deadlined {
                 }));
             }
             HANDLING => self.set_deadline(None),
-            _ => self.idle(),
+            // Answered: no deadline until the answer is written (`flushed`).
+            _ => {
+                self.started = None;
+                self.set_deadline(None);
+            }
         }
-    }
-
-    /// The answer is being written: the idle wait counts from now.
-    fn idle(&mut self) {
-        self.started = None;
-        self.set_deadline(Some(Instant::now() + self.limits.idle));
     }
 
     /// `Err(TimedOut)` once the deadline has passed; otherwise registers the wake-up for it.
@@ -329,12 +331,25 @@ impl Deadlined {
         Ok(())
     }
 
-    /// After a write in the idle phase: the idle wait restarts, and the wake-up is registered
-    /// (hyper does not read again on its own once the answer is out).
-    fn wrote(&mut self, cx: &mut Context<'_>) {
+    /// Bytes went out. Between requests they are an answer (or hyper's own error answer): the
+    /// request is over, and until the answer is flushed no read deadline runs, as in Go, where
+    /// only `write_timeout` bounds writing.
+    fn wrote(&mut self) {
         self.follow();
         if self.seen == IDLE {
-            self.idle();
+            self.answering = true;
+            self.started = None;
+            self.set_deadline(None);
+        }
+    }
+
+    /// hyper flushes once everything it queued is written: after an answer, the idle wait starts
+    /// now, and its wake-up is registered (hyper does not read again on its own once idle).
+    fn flushed(&mut self, cx: &mut Context<'_>) {
+        self.follow();
+        if self.seen == IDLE && self.answering {
+            self.answering = false;
+            self.set_deadline(Some(Instant::now() + self.limits.idle));
             let _ = self.check(cx);
         }
     }
@@ -347,7 +362,7 @@ impl AsyncRead for Deadlined {
         this.check(cx)?;
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.io).poll_read(cx, buf);
-        if this.seen == IDLE && this.started.is_none() && buf.filled().len() > before {
+        if this.seen == IDLE && this.started.is_none() && !this.answering && buf.filled().len() > before {
             // The first bytes of a new request: the head's deadline replaces the idle one.
             let now = Instant::now();
             this.started = Some(now);
@@ -366,7 +381,7 @@ impl AsyncWrite for Deadlined {
         if let Poll::Ready(Ok(n)) = polled
             && n > 0
         {
-            this.wrote(cx);
+            this.wrote();
         }
         polled
     }
@@ -381,7 +396,7 @@ impl AsyncWrite for Deadlined {
         if let Poll::Ready(Ok(n)) = polled
             && n > 0
         {
-            this.wrote(cx);
+            this.wrote();
         }
         polled
     }
@@ -391,7 +406,12 @@ impl AsyncWrite for Deadlined {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = polled {
+            this.flushed(cx);
+        }
+        polled
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -240,6 +240,57 @@ async fn idle_timeout_falls_back_to_read_timeout() {
 }
 
 #[tokio::test]
+async fn answer_read_slowly_is_not_cut_by_the_idle_timeout() {
+    // Go starts the idle wait once the answer is written (only `write_timeout` bounds the write):
+    // a client that pauses while reading a large answer must get all of it.
+    const BIG: usize = 8 * 1024 * 1024;
+    let body = vec![b'7'; BIG];
+    let backend = Backend::fixed(tributary_e2e::chaos::response(
+        "HTTP/1.1 200 OK",
+        &[("Content-Type", "application/json")],
+        &body,
+    ))
+    .await;
+    let config = json!({
+        "version": 3,
+        "idle_timeout": "1s",
+        "read_timeout": "1s",
+        "endpoints": [{"endpoint": "/big", "timeout": "5s", "output_encoding": "no-op",
+                       "backend": [{"host": [backend.url()], "url_pattern": "/big", "encoding": "no-op"}]}]
+    });
+    let served = Served::start(&config.to_string()).await;
+    // A small receive buffer keeps most of the answer in the server while the client pauses.
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
+    let mut stream =
+        tokio::time::timeout(LIMIT, socket.connect(served.addr)).await.expect("connect in time").expect("connect");
+    stream.write_all(b"GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.expect("write the request");
+    let mut received = Vec::with_capacity(BIG + 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut read_some = async |received: &mut Vec<u8>, until: usize| {
+        while received.len() < until {
+            match tokio::time::timeout(LIMIT, stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return false,
+                Ok(Ok(n)) => received.extend_from_slice(&chunk[..n]),
+                Err(_) => panic!("no bytes within {LIMIT:?} after {} received", received.len()),
+            }
+        }
+        true
+    };
+    assert!(read_some(&mut received, 1024 * 1024).await, "closed before the first MB");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let head = received.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |at| at + 4);
+    let complete = read_some(&mut received, head + BIG).await;
+    let (answers, _) = responses(&received);
+    assert!(
+        complete && answers.len() == 1 && answers[0].body.len() == BIG,
+        "the answer was cut after {} bytes (a pause longer than idle_timeout while reading it)",
+        received.len()
+    );
+    assert_eq!(answers[0].status, 200);
+}
+
+#[tokio::test]
 async fn oversized_content_length_gets_413_before_the_body_is_read() {
     let (backend, served) = serve(json!({})).await;
     for expect in ["Expect: 100-continue\r\n", ""] {
