@@ -36,8 +36,8 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time for a request body, counted from the end of its head, when `read_timeout` is unset.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time an idle keep-alive connection is kept when neither `idle_timeout` nor `read_timeout` is
-/// set: nginx's default, and above the 60 s idle timeout of AWS load balancers, so that a balancer
-/// in front closes its idle connections before the gateway does.
+/// set: nginx's default, and above the 60 s default idle timeout of AWS Application Load
+/// Balancers, so that a balancer in front closes its idle connections before the gateway does.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// Go's server accepts up to 1 MB of headers; hyper counts the whole request head.
 const MAX_HEAD_BYTES: usize = 1024 * 1024;
