@@ -6,13 +6,13 @@
 //! bounds only catch hangs.
 
 use serde_json::{Value, json};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tributary_e2e::chaos::{Backend, Outcome, Reply, Served, exchange, read_response, short};
+use tributary_e2e::process::GatewayProcess;
 
 /// The backend's answer.
 const GOOD_BODY: &str = r#"{"fine":true}"#;
@@ -467,50 +467,6 @@ async fn connect_is_answered_once_and_the_connection_closed() {
 // Item 4 under load, in the real binary: memory held by stalled bodies returns after the cut
 // ---------------------------------------------------------------------------------------------
 
-/// The `tributary` binary next to this test's profile directory: tests run from
-/// `<target>/<profile>/deps/`, the binary is `<target>/<profile>/tributary`.
-fn tributary_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
-    let bin = profile_dir.join(format!("tributary{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the `tributary` binary is missing at {}: build it first with `cargo build -p tributary-functions` \
-         (same profile as the tests)",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free port").port()
-}
-
-/// The process's resident set size in bytes (`VmRSS` of `/proc/PID/status`).
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("a VmRSS line");
-    kb * 1024
-}
-
-/// A child process killed when dropped (a failing assertion must not leave it running).
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 const MB: u64 = 1024 * 1024;
 const CLIENTS: usize = 100;
 const SENT_PER_CLIENT: usize = 15 * 1024 * 1024;
@@ -521,27 +477,10 @@ async fn hundred_stalled_15_mb_bodies_are_cut_at_read_timeout_and_their_memory_r
     // Long enough for the 100 clients to send 1.5 GB to a debug build on a busy machine; every
     // client must be cut by it, not by anything else.
     let read_timeout = Duration::from_secs(15);
-    let dir = std::env::temp_dir().join(format!("tributary-hardening-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    let config_path = dir.join("stalled-bodies.json");
-    std::fs::write(&config_path, config(&backend, json!({"read_timeout": format!("{}s", read_timeout.as_secs())})))
-        .expect("write the config");
-    let port = free_port();
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let child = Command::new(tributary_bin())
-        .arg("run")
-        .arg("-c")
-        .arg(&config_path)
-        .arg("-p")
-        .arg(port.to_string())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start `tributary run`");
-    let server = Killed(child);
-    let pid = server.0.id();
+    let server =
+        GatewayProcess::start(&config(&backend, json!({"read_timeout": format!("{}s", read_timeout.as_secs())})));
+    let addr = server.addr;
+    let rss = || server.memory_kib("VmRSS") * 1024;
 
     // Up, and warmed by a few requests.
     let started = Instant::now();
@@ -558,7 +497,7 @@ async fn hundred_stalled_15_mb_bodies_are_cut_at_read_timeout_and_their_memory_r
     for _ in 0..10 {
         let _ = exchange(addr, b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", LIMIT).await;
     }
-    let before = rss(pid);
+    let before = rss();
 
     // 100 clients announce 16 MB, send 15 MB, then stall; each waits for the server to cut it.
     let load_started = Instant::now();
@@ -593,7 +532,7 @@ async fn hundred_stalled_15_mb_bodies_are_cut_at_read_timeout_and_their_memory_r
     }
     let sent_in = load_started.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let peak = rss(pid);
+    let peak = rss();
 
     // Every client is cut.
     let mut problems = Vec::new();
@@ -617,11 +556,11 @@ async fn hundred_stalled_15_mb_bodies_are_cut_at_read_timeout_and_their_memory_r
     // The memory returns (mimalloc gives pages back lazily: keep the server a little busy and poll).
     let bound = before + 64 * MB;
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut after = rss(pid);
+    let mut after = rss();
     while after > bound && Instant::now() < deadline {
         let _ = exchange(addr, b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", LIMIT).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
-        after = rss(pid);
+        after = rss();
     }
     eprintln!(
         "{CLIENTS} clients sent 15 MB each in {sent_in:?}, all cut {cut_after:?} after the start; \
@@ -631,6 +570,4 @@ async fn hundred_stalled_15_mb_bodies_are_cut_at_read_timeout_and_their_memory_r
         after / MB
     );
     assert!(after <= bound, "RSS after the cut {} MB, above {} MB before + 64 MB", after / MB, before / MB);
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
