@@ -144,8 +144,9 @@ async fn run(args: Args) {
         clients.push(tokio::spawn(load_client(addr, deadline, request_limit, seed)));
     }
 
-    // One resident-memory sample a second while the load runs; the last one is the end value.
-    let mut rss: Vec<(f64, u64)> = Vec::new();
+    // One resident-memory sample a second while the load runs (with the body bytes trickled so
+    // far, to relate a growth to them); the last one is the end value.
+    let mut rss: Vec<Sample> = Vec::new();
     let mut died = None;
     while Instant::now() < deadline {
         sleep_until((Instant::now() + Duration::from_secs(1)).min(deadline)).await;
@@ -155,10 +156,10 @@ async fn run(args: Args) {
         }
         if let Some(kib) = gateway.rss_kib() {
             let t = started.elapsed().as_secs_f64();
-            if rss.last().is_none_or(|(last, _)| (t / 10.0).floor() > (last / 10.0).floor()) {
+            if rss.last().is_none_or(|last| (t / 10.0).floor() > (last.t / 10.0).floor()) {
                 eprintln!("  {t:5.1} s  RSS {:.1} MiB", kib as f64 / 1024.0);
             }
-            rss.push((t, kib));
+            rss.push(Sample { t, kib, trickled: trickle.bytes.load(Ordering::Relaxed) });
         }
     }
     let ran_for = started.elapsed().as_secs_f64();
@@ -186,6 +187,17 @@ async fn run(args: Args) {
 
     let stderr_text = std::fs::read(&stderr_path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     report(&args, ran_for, &load, &trickle, &tallies, &rss, &stderr_text, died.is_none(), &exit);
+}
+
+/// One resident-memory sample of the gateway.
+#[derive(Clone, Copy)]
+struct Sample {
+    /// Seconds since the load started.
+    t: f64,
+    /// `VmRSS`, KiB.
+    kib: u64,
+    /// Body bytes the tricklers had sent by then.
+    trickled: u64,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -782,7 +794,7 @@ fn report(
     load: &LoadResult,
     trickle: &TrickleStats,
     tallies: &Tallies,
-    rss: &[(f64, u64)],
+    rss: &[Sample],
     stderr_text: &str,
     survived: bool,
     exit: &str,
@@ -852,17 +864,26 @@ fn report(
     }
 
     let early_at = RSS_EARLY_S.min(ran_for / 2.0);
-    let early = rss.iter().find(|(t, _)| *t >= early_at).copied();
+    let early = rss.iter().find(|s| s.t >= early_at).copied();
     let end = rss.last().copied();
     let rss_ok = match (early, end) {
-        (Some((te, e)), Some((tl, l))) => {
-            let ratio = l as f64 / e as f64;
+        (Some(e), Some(l)) => {
+            let ratio = l.kib as f64 / e.kib as f64;
             println!(
-                "RSS: {:.1} MiB at {te:.0} s, {:.1} MiB at the end ({tl:.0} s), ratio {ratio:.3} (max over the run {:.1} MiB)",
-                e as f64 / 1024.0,
-                l as f64 / 1024.0,
-                rss.iter().map(|(_, k)| *k).max().unwrap_or(0) as f64 / 1024.0
+                "RSS: {:.1} MiB at {:.0} s, {:.1} MiB at the end ({:.0} s), ratio {ratio:.3} (max over the run {:.1} MiB)",
+                e.kib as f64 / 1024.0,
+                e.t,
+                l.kib as f64 / 1024.0,
+                l.t,
+                rss.iter().map(|s| s.kib).max().unwrap_or(0) as f64 / 1024.0
             );
+            let trickled = l.trickled.saturating_sub(e.trickled);
+            if trickled > 0 {
+                println!(
+                    "  in between the tricklers sent {trickled} body bytes: {:+.2} KiB of RSS per byte",
+                    (l.kib as f64 - e.kib as f64) / trickled as f64
+                );
+            }
             (ratio - 1.0).abs() <= RSS_TOLERANCE
         }
         _ => {
