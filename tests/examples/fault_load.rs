@@ -845,16 +845,23 @@ fn report(
         h.sort_unstable();
         h
     };
+    let connections = trickle.connections.load(Ordering::Relaxed);
     println!(
-        "tricklers: {} connections, {} connect failures, {} body bytes trickled; {} connections ended by the gateway, \
-         held p50 {:.1} s, max {:.1} s",
-        trickle.connections.load(Ordering::Relaxed),
+        "tricklers: {connections} connections, {} connect failures, {} body bytes trickled",
         trickle.connect_failures.load(Ordering::Relaxed),
         trickle.bytes.load(Ordering::Relaxed),
-        held.len(),
-        percentile(&held, 50.0),
-        percentile(&held, 100.0),
     );
+    let open = connections.saturating_sub(held.len() as u64);
+    if held.is_empty() {
+        println!("  the gateway ended none of them: {open} still open at the end");
+    } else {
+        println!(
+            "  the gateway ended {} of them, after p50 {:.1} s, max {:.1} s; {open} still open at the end",
+            held.len(),
+            percentile(&held, 50.0),
+            percentile(&held, 100.0),
+        );
+    }
     for (how, n) in trickle.ends.lock().expect("ends lock").iter() {
         println!("  {n:8}  {how}");
     }
