@@ -5,7 +5,7 @@
 //! per criterion.
 //!
 //! `fault_load --tributary BIN [--seconds 120] [--connections 64] [--tricklers 500]
-//! [--timeout-ms 1000] [--seed 16] [--dir DIR]`
+//! [--trickle-ms 1000] [--timeout-ms 1000] [--seed 16] [--dir DIR]`
 //!
 //! The backends (each request decided at random by a seeded generator, keep-alive otherwise):
 //! - `flaky` resets connections (`SO_LINGER` 0): at once, inside the head, or inside the body;
@@ -47,6 +47,10 @@ struct Args {
     /// Connections trickling a `POST /upload` body, one byte about every second.
     #[arg(long, default_value_t = 500)]
     tricklers: usize,
+    /// Mean pause between two trickled body bytes, in milliseconds (each pause is drawn within
+    /// 20% of it).
+    #[arg(long, default_value_t = 1000)]
+    trickle_ms: u64,
     /// The endpoints' `timeout`, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     timeout_ms: u64,
@@ -132,9 +136,10 @@ async fn run(args: Args) {
         let delay = Duration::from_millis((i as u64 * 2000) / args.tricklers.max(1) as u64);
         let trickle = trickle.clone();
         let seed = args.seed ^ (0x7431_0000 + i as u64);
+        let pause = args.trickle_ms.max(1);
         trickle_tasks.push(tokio::spawn(async move {
             sleep(delay).await;
-            trickler(addr, deadline, seed, &trickle).await;
+            trickler(addr, deadline, seed, pause, &trickle).await;
         }));
     }
     let request_limit = endpoint_timeout + Duration::from_secs(5);
@@ -562,9 +567,9 @@ impl TrickleStats {
     }
 }
 
-/// Sends `POST /upload` heads announcing a large body, then one body byte about every second,
+/// Sends `POST /upload` heads announcing a large body, then one body byte every `pause_ms` or so,
 /// reconnecting whenever the gateway answers or closes, until `deadline`.
-async fn trickler(addr: SocketAddr, deadline: Instant, seed: u64, stats: &TrickleStats) {
+async fn trickler(addr: SocketAddr, deadline: Instant, seed: u64, pause_ms: u64, stats: &TrickleStats) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let request_head = format!(
         "POST /upload HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {TRICKLE_LENGTH}\r\n\r\n"
@@ -587,7 +592,8 @@ async fn trickler(addr: SocketAddr, deadline: Instant, seed: u64, stats: &Trickl
         let mut buf = vec![0u8; 4096];
         let mut sent = 0u64;
         let how = loop {
-            let next = (Instant::now() + Duration::from_millis(rng.u64(800..1200))).min(deadline);
+            let next =
+                (Instant::now() + Duration::from_millis(rng.u64(pause_ms * 4 / 5..=pause_ms * 6 / 5))).min(deadline);
             tokio::select! {
                 read = stream.read(&mut buf) => break match read {
                     Ok(0) => "closed without an answer".to_owned(),
