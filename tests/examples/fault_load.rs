@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -104,7 +104,7 @@ async fn run(args: Args) {
         backends.push(start_backend(name, args.seed.wrapping_add(k as u64 + 1), endpoint_timeout, &tallies).await);
     }
 
-    let port = chaos_free_port().await;
+    let port = free_port().await;
     let config = config(port, &backends, args.timeout_ms);
     let config_path = dir.join("faultload.json");
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config).expect("config serialises"))
@@ -143,10 +143,13 @@ async fn run(args: Args) {
         }));
     }
     let request_limit = endpoint_timeout + Duration::from_secs(5);
+    // Set when the gateway dies: the clients stop at once instead of failing to connect until
+    // the deadline.
+    let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
     for i in 0..args.connections {
         let seed = args.seed ^ (0x1c00_0000 + i as u64);
-        clients.push(tokio::spawn(load_client(addr, deadline, request_limit, seed)));
+        clients.push(tokio::spawn(load_client(addr, deadline, request_limit, seed, stop.clone())));
     }
 
     // One resident-memory sample a second while the load runs (with the body bytes trickled so
@@ -157,6 +160,7 @@ async fn run(args: Args) {
         sleep_until((Instant::now() + Duration::from_secs(1)).min(deadline)).await;
         if let Some(status) = gateway.exited() {
             died = Some(status);
+            stop.store(true, Ordering::Relaxed);
             break;
         }
         if let Some(kib) = gateway.rss_kib() {
@@ -186,7 +190,7 @@ async fn run(args: Args) {
     }
     let exit = match &died {
         Some(status) => format!("died during the run ({status})"),
-        None => gateway.stop(),
+        None => gateway.stop().await,
     };
     drop(backends);
 
@@ -268,14 +272,14 @@ impl Gateway {
 
     /// SIGTERM (through `kill(1)`: the workspace forbids the `unsafe` a direct call needs), 10 s
     /// for the graceful exit, then SIGKILL. Returns how it ended.
-    fn stop(&mut self) -> String {
+    async fn stop(&mut self) -> String {
         let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
-        let until = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < until {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
             if let Some(status) = self.exited() {
                 return format!("exited after SIGTERM ({status})");
             }
-            std::thread::sleep(Duration::from_millis(50));
+            sleep(Duration::from_millis(50)).await;
         }
         let _ = self.child.kill();
         let status = self.child.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
@@ -293,7 +297,7 @@ impl Drop for Gateway {
 }
 
 /// A port free on 127.0.0.1 at the time of the call.
-async fn chaos_free_port() -> u16 {
+async fn free_port() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
     listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| fail(&format!("local address: {e}")))
 }
@@ -684,11 +688,17 @@ impl LoadResult {
 }
 
 /// One keep-alive connection of closed-loop GETs, `/agg` or `/one` at random, until `deadline`.
-async fn load_client(addr: SocketAddr, deadline: Instant, limit: Duration, seed: u64) -> LoadResult {
+async fn load_client(
+    addr: SocketAddr,
+    deadline: Instant,
+    limit: Duration,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+) -> LoadResult {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut result = LoadResult::default();
     let mut stream: Option<TcpStream> = None;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
         let path = if rng.bool() { Route::Agg } else { Route::One };
         let request = format!("GET {} HTTP/1.1\r\nHost: {addr}\r\n\r\n", path.path());
         let sent = Instant::now();
@@ -713,6 +723,8 @@ async fn load_client(addr: SocketAddr, deadline: Instant, limit: Duration, seed:
                 result.violation("no complete answer", format!("{} after {took:?}: {e}", path.path()));
                 stream = None;
                 result.reconnects += 1;
+                // A refused connect fails at once: do not spin on it.
+                sleep(Duration::from_millis(10)).await;
                 continue;
             }
             Err(_) => {
