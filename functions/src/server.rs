@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE, HOST, HeaderValue};
 use http::request::Parts;
 use http::{Method, Version};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Incoming};
 use hyper::ext::ReasonPhrase;
 use hyper::service::service_fn;
@@ -109,16 +109,11 @@ async fn answer(gateway: &Gateway, phase: &AtomicU8, peer: IpAddr, req: Request<
         Bytes::new()
     } else {
         phase.store(BODY, Ordering::Relaxed);
-        match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(e) => {
-                let status = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                    StatusCode::PAYLOAD_TOO_LARGE
-                } else if timed_out(e.as_ref()) {
-                    StatusCode::REQUEST_TIMEOUT
-                } else {
-                    StatusCode::BAD_REQUEST
-                };
+        match read_body(body).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => return closing(StatusCode::PAYLOAD_TOO_LARGE, None),
+            Err(BodyError::Failed(e)) => {
+                let status = if timed_out(&e) { StatusCode::REQUEST_TIMEOUT } else { StatusCode::BAD_REQUEST };
                 return closing(status, None);
             }
         }
@@ -133,6 +128,45 @@ async fn answer(gateway: &Gateway, phase: &AtomicU8, peer: IpAddr, req: Request<
         peer_ip: Some(peer),
     };
     into_hyper(gateway.handle(request).await)
+}
+
+/// Why a request body could not be read whole.
+enum BodyError {
+    TooLarge,
+    Failed(hyper::Error),
+}
+
+/// Reads a request body into one buffer, at most [`MAX_BODY_BYTES`]. Each frame hyper hands over
+/// is a slice of one of its read buffers (8 KiB or more), so keeping the frames, as
+/// http-body-util's `collect` does, would pin a whole buffer per TCP segment that arrived: a
+/// client trickling its body a byte at a time would hold kilobytes per byte. Frames after the
+/// first are copied into one growing buffer and released at once; a body that comes in one
+/// frame is kept as it came.
+async fn read_body(mut body: Incoming) -> Result<Bytes, BodyError> {
+    let mut first: Option<Bytes> = None;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(BodyError::Failed)?.into_data() else {
+            continue;
+        };
+        total += data.len();
+        if total > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        if first.is_none() && buf.is_empty() {
+            first = Some(data);
+            continue;
+        }
+        if let Some(f) = first.take() {
+            // Grown by doubling from here: a declared length is not reserved up front, so a
+            // client announcing 16 MB and sending nothing costs nothing.
+            buf.reserve(total.max(64 * 1024));
+            buf.extend_from_slice(&f);
+        }
+        buf.extend_from_slice(&data);
+    }
+    Ok(first.unwrap_or_else(|| Bytes::from(buf)))
 }
 
 /// What Go's server answers itself before any handler runs, and our body limit: `CONNECT`, a bad

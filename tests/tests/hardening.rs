@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 use std::io::Write;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tributary_core::Gateway;
 use tributary_e2e::chaos::{Backend, Outcome, Reply, Served, exchange, response};
 use tributary_e2e::client::OutRequest;
@@ -426,4 +427,56 @@ fn enabling_the_echo_endpoint_warns_that_it_reflects_credentials() {
     let echo = warnings.iter().map(ToString::to_string).find(|w| w.contains("echo_endpoint"));
     let echo = echo.unwrap_or_else(|| panic!("no echo warning in {warnings:?}"));
     assert!(echo.contains("Authorization") && echo.contains("cookies"), "{echo}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_body_trickled_one_byte_per_segment_costs_its_bytes_not_a_buffer_per_segment() {
+    // Each segment the client reads is a frame cut out of one of hyper's read buffers: keeping
+    // the frames until the body ends would cost kilobytes per byte the backend trickles.
+    const CALLS: usize = 10;
+    const BYTES: usize = 2000;
+    let trickler = Backend::start(|mut stream, _head| async move {
+        let _ = stream.set_nodelay(true);
+        let body = json_of(BYTES);
+        let head =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+        if stream.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        for byte in body {
+            if stream.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tributary_e2e::chaos::finish(stream).await;
+    })
+    .await;
+    let config = json!({
+        "version": 3, "timeout": "60s",
+        "endpoints": [{"endpoint": "/slow", "backend": [{"host": [trickler.url()], "url_pattern": "/"}]}]
+    })
+    .to_string();
+    let gateway = GatewayProcess::start(&config);
+    let addr = gateway.addr;
+    let before = gateway.memory_kib("VmRSS");
+    let calls: Vec<_> = (0..CALLS)
+        .map(|_| {
+            tokio::spawn(async move {
+                let request = format!("GET /slow HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+                exchange(addr, request.as_bytes(), Duration::from_secs(60)).await
+            })
+        })
+        .collect();
+    // Sampled while the bodies are about half in.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = gateway.memory_kib("VmRSS");
+    for call in calls {
+        match call.await.expect("the call's task") {
+            Some(Outcome::Reply(reply)) => assert_eq!(reply.status, 200, "body {}", reply.text()),
+            other => panic!("no answer: {other:?}"),
+        }
+    }
+    let growth = during.saturating_sub(before);
+    assert!(growth < 16 * 1024, "RSS grew by {growth} KiB while {CALLS} backend bodies trickled in");
 }

@@ -571,3 +571,44 @@ async fn hundred_stalled_15_mb_bodies_are_cut_at_read_timeout_and_their_memory_r
     );
     assert!(after <= bound, "RSS after the cut {} MB, above {} MB before + 64 MB", after / MB, before / MB);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickled_one_byte_per_segment_costs_its_bytes_not_a_buffer_per_segment() {
+    // Each arriving segment is a frame cut out of one of hyper's read buffers (8 KiB or more):
+    // keeping the frames would cost kilobytes per byte trickled.
+    const TRICKLERS: usize = 10;
+    const BYTES: usize = 2000;
+    let backend = Backend::json(GOOD_BODY).await;
+    let server = GatewayProcess::start(&config(&backend, json!({"read_timeout": "60s"})));
+    let addr = server.addr;
+    for _ in 0..5 {
+        let _ = exchange(addr, b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", LIMIT).await;
+    }
+    let before = server.memory_kib("VmRSS");
+    let mut streams = Vec::new();
+    for _ in 0..TRICKLERS {
+        let stream = connect(addr).await;
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        streams.push(stream);
+    }
+    let head = format!("POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n", BYTES + 1);
+    for s in &mut streams {
+        s.write_all(head.as_bytes()).await.expect("head");
+    }
+    for _ in 0..BYTES {
+        for s in &mut streams {
+            s.write_all(b" ").await.expect("a body byte");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let during = server.memory_kib("VmRSS");
+    // 20,000 segments held as frames would be 80 MB or more; as bytes they are 20 KB.
+    let growth = during.saturating_sub(before);
+    assert!(growth < 16 * 1024, "RSS grew by {growth} KiB while {TRICKLERS} bodies of {BYTES} bytes trickled in");
+    for mut s in streams {
+        s.write_all(b"{").await.expect("the last byte");
+        let reply = reply(tokio::time::timeout(LIMIT, read_response(&mut s)).await.expect("an answer in time"), "POST");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+}
