@@ -480,3 +480,16 @@ async fn a_backend_body_trickled_one_byte_per_segment_costs_its_bytes_not_a_buff
     let growth = during.saturating_sub(before);
     assert!(growth < 16 * 1024, "RSS grew by {growth} KiB while {CALLS} backend bodies trickled in");
 }
+
+#[test]
+fn a_body_limit_written_on_a_backend_is_reported_as_ignored_there() {
+    let config = json!({"version": 3, "endpoints": [{"endpoint": "/x", "backend": [{
+        "host": ["http://127.0.0.1:8081"], "url_pattern": "/",
+        "extra_config": {"tributary/backend": {"max_body_bytes": 10}}}]}]})
+    .to_string();
+    let warnings = Gateway::from_json(&config).expect("config").warnings().to_vec();
+    assert!(
+        warnings.iter().any(|w| w.to_string().contains("endpoints[0].backend[0].extra_config.tributary/backend")),
+        "{warnings:?}"
+    );
+}

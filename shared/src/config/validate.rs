@@ -143,6 +143,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             warnings.push(Problem::warning(at("concurrent_calls"), ep, "0 means 1, as in KrakenD"));
         }
         unsupported_namespaces(&e.extra_config, &at("extra_config"), ep, &mut warnings);
+        service_only(&e.extra_config, &at("extra_config"), ep, &mut warnings);
         if let Some(p) = &e.extra_config.proxy
             && let Some(s) = p.strategy.as_deref().or(p.merger_type.as_deref())
             && s != "parallel"
@@ -252,6 +253,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
                 ));
             }
             unsupported_namespaces(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
+            service_only(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
         }
     }
     (errors, warnings)
@@ -271,6 +273,17 @@ fn unsupported_namespaces(extra: &super::ExtraConfig, at: &str, ep: Option<&str>
             format!("{at}.{name}"),
             ep,
             format!("namespace `{name}` is not supported by Tributary yet: ignored"),
+        ));
+    }
+}
+
+/// Our own service-level namespaces, written on an endpoint or a backend, where nothing reads them.
+fn service_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
+    if extra.tributary_backend.is_some() {
+        warnings.push(Problem::warning(
+            format!("{at}.{}", super::TRIBUTARY_BACKEND),
+            ep,
+            "read only at the service level (root `extra_config`): ignored here",
         ));
     }
 }
