@@ -10,6 +10,20 @@ use tributary_core::{Gateway, GatewayRequest, GatewayResponse};
 /// Handles one invocation. Never fails: every fault is an HTTP answer (a failed invocation would
 /// reach the client as an opaque 502 from the function URL).
 pub async fn handle(gateway: &Gateway, event: Request) -> Result<Response<Body>, Infallible> {
+    // lambda_http builds the request's URI from the `Host` header: a host holding `/`, `?` or `#`
+    // would move the path and the query. Go's server refuses such a host, and so does the local
+    // server; AWS's front ends do not send one, but an event may.
+    if event
+        .headers()
+        .get(http::header::HOST)
+        .is_some_and(|h| !h.as_bytes().iter().all(|b| crate::server::valid_host_byte(*b)))
+    {
+        let mut resp = Response::new(Body::Text("400 Bad Request: malformed Host header".to_owned()));
+        *resp.status_mut() = http::StatusCode::BAD_REQUEST;
+        resp.headers_mut()
+            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+        return Ok(resp);
+    }
     Ok(into_lambda(gateway.handle(into_core(event)).await))
 }
 

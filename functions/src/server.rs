@@ -204,7 +204,7 @@ fn refuse(parts: &mut Parts, body: &Incoming) -> Option<Response<Full<Bytes>>> {
 }
 
 /// The bytes Go's `httpguts.ValidHostHeader` accepts in a `Host` header.
-fn valid_host_byte(b: u8) -> bool {
+pub(crate) fn valid_host_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(&b)
 }
 
