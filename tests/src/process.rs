@@ -9,18 +9,30 @@ use std::time::{Duration, Instant};
 
 /// The `tributary` binary of the profile the tests were built with.
 pub fn tributary_bin() -> PathBuf {
+    workspace_bin("tributary")
+}
+
+/// A binary of the workspace, built with the tests' profile: tests run from
+/// `<target>/<profile>/deps/`, binaries sit in `<target>/<profile>/`.
+pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
-    let bin = profile_dir.join(format!("tributary{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),
-        "the `tributary` binary is missing at {}: build it first with `cargo build -p tributary-functions`",
+        "the `{name}` binary is missing at {}: build it first with `cargo build -p tributary-functions` \
+         (same profile as the tests)",
         bin.display()
     );
     bin
+}
+
+/// A port of 127.0.0.1 free at the time of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
 /// `tributary run -c CONFIG -p PORT` on a free port of 127.0.0.1.
@@ -37,7 +49,7 @@ impl GatewayProcess {
         let dir = TempDir::new();
         let path = dir.0.join("krakend.json");
         std::fs::write(&path, config).expect("write the config");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let port = free_port();
         let child = Command::new(tributary_bin())
             .args(["run", "-c"])
             .arg(&path)

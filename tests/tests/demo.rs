@@ -6,11 +6,10 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, TcpListener};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use tributary_e2e::process::{free_port, tributary_bin};
 
 /// Time for the demo to print its curl commands.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -18,29 +17,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const QUIET: Duration = Duration::from_secs(1);
 const CURL_TIMEOUT: Duration = Duration::from_secs(15);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The `tributary` binary next to this test's profile directory: tests run from
-/// `<target>/<profile>/deps/`, the binary is `<target>/<profile>/tributary`.
-fn tributary_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
-    let bin = profile_dir.join(format!("tributary{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the `tributary` binary is missing at {}: build it first with `cargo build -p tributary-functions` \
-         (same profile as the tests)",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
-}
 
 fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + limit;

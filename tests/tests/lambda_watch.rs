@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tributary_e2e::client::{self, OutRequest};
+use tributary_e2e::process::free_port;
 
 /// The function's name: the binary of `tributary-functions`.
 const FUNCTION: &str = "gateway";
@@ -207,10 +208,6 @@ impl Drop for Watch {
             }
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
 /// `cargo lambda invoke` of one event file; the answer as JSON.

@@ -8,11 +8,12 @@
 //! `unshare` (util-linux) and `ip` (iproute2).
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tributary_e2e::process::{free_port, tributary_bin};
 
 /// Set in the re-executed test process that runs inside the namespace.
 const INNER_ENV: &str = "TRIBUTARY_E2E_IN_LOOPBACK_NETNS";
@@ -44,24 +45,6 @@ fn corpus() -> Vec<PathBuf> {
 
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// The `tributary` binary next to this test's profile directory: tests run from
-/// `<target>/<profile>/deps/`, the binary is `<target>/<profile>/tributary`.
-fn tributary_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
-    let bin = profile_dir.join(format!("tributary{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the `tributary` binary is missing at {}: build it first with `cargo build -p tributary-functions` \
-         (same profile as the tests)",
-        bin.display()
-    );
-    bin
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -235,12 +218,6 @@ fn in_loopback_namespace(test: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 // ---------------------------------------------------------------------------------------------
-
-/// A port that was free on 127.0.0.1 a moment ago.
-fn free_port() -> u16 {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
-}
 
 /// `GET path` over a fresh connection: `Ok((status, body))`, `Err` when not reachable.
 /// `host` replaces the default `Host`; `extra` are more header lines (`Name: value\r\n`).
