@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE, HOST, HeaderValue};
 use http::request::Parts;
 use http::{Method, Version};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Body, Incoming};
 use hyper::ext::ReasonPhrase;
 use hyper::service::service_fn;
@@ -26,6 +26,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
+use tributary_core::body::{CollectError, collect_capped};
 use tributary_core::{Gateway, GatewayRequest, GatewayResponse, ServerSettings};
 
 /// Largest client body the local server reads (Lambda's own payload limit is 6 MB).
@@ -109,10 +110,12 @@ async fn answer(gateway: &Gateway, phase: &AtomicU8, peer: IpAddr, req: Request<
         Bytes::new()
     } else {
         phase.store(BODY, Ordering::Relaxed);
-        match read_body(body).await {
+        // A declared length is not used to size the buffer: a client announcing 16 MB and
+        // sending nothing must cost nothing.
+        match collect_capped(body, MAX_BODY_BYTES, None).await {
             Ok(b) => b,
-            Err(BodyError::TooLarge) => return closing(StatusCode::PAYLOAD_TOO_LARGE, None),
-            Err(BodyError::Failed(e)) => {
+            Err(CollectError::TooLarge) => return closing(StatusCode::PAYLOAD_TOO_LARGE, None),
+            Err(CollectError::Failed(e)) => {
                 let status = if timed_out(&e) { StatusCode::REQUEST_TIMEOUT } else { StatusCode::BAD_REQUEST };
                 return closing(status, None);
             }
@@ -128,45 +131,6 @@ async fn answer(gateway: &Gateway, phase: &AtomicU8, peer: IpAddr, req: Request<
         peer_ip: Some(peer),
     };
     into_hyper(gateway.handle(request).await)
-}
-
-/// Why a request body could not be read whole.
-enum BodyError {
-    TooLarge,
-    Failed(hyper::Error),
-}
-
-/// Reads a request body into one buffer, at most [`MAX_BODY_BYTES`]. Each frame hyper hands over
-/// is a slice of one of its read buffers (8 KiB or more), so keeping the frames, as
-/// http-body-util's `collect` does, would pin a whole buffer per TCP segment that arrived: a
-/// client trickling its body a byte at a time would hold kilobytes per byte. Frames after the
-/// first are copied into one growing buffer and released at once; a body that comes in one
-/// frame is kept as it came.
-async fn read_body(mut body: Incoming) -> Result<Bytes, BodyError> {
-    let mut first: Option<Bytes> = None;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(BodyError::Failed)?.into_data() else {
-            continue;
-        };
-        total += data.len();
-        if total > MAX_BODY_BYTES {
-            return Err(BodyError::TooLarge);
-        }
-        if first.is_none() && buf.is_empty() {
-            first = Some(data);
-            continue;
-        }
-        if let Some(f) = first.take() {
-            // Grown by doubling from here: a declared length is not reserved up front, so a
-            // client announcing 16 MB and sending nothing costs nothing.
-            buf.reserve(total.max(64 * 1024));
-            buf.extend_from_slice(&f);
-        }
-        buf.extend_from_slice(&data);
-    }
-    Ok(first.unwrap_or_else(|| Bytes::from(buf)))
 }
 
 /// What Go's server answers itself before any handler runs, and our body limit: `CONNECT`, a bad

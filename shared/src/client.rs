@@ -9,13 +9,13 @@
 //! start even with no `https` backend at all.
 
 use crate::backend::RawResponse;
+use crate::body::{CollectError, collect_capped};
 use crate::compile::ClientSettings;
 use crate::pool::Pool;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use http_body_util::Full;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
@@ -34,8 +34,6 @@ const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Largest backend body, decoded, unless `tributary/backend.max_body_bytes` says otherwise: above
 /// the 50 MB bodies KrakenD is seen to handle, far below what a gzip bomb expands to.
 pub(crate) const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
-/// First capacity of a body buffer when the answer announces no length.
-const FIRST_BODY_CAPACITY: usize = 64 * 1024;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
@@ -156,7 +154,7 @@ impl HttpClient {
             }
             let (mut parts, incoming) = resp.into_parts();
             let announced = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-            let raw = collect_capped(incoming, max_body, announced).await.map_err(|e| e.in_exchange(&method, &uri))?;
+            let raw = collect_capped(incoming, max_body, announced).await.map_err(|e| in_exchange(e, &method, &uri))?;
             self.pool.check_in(&uri, lease);
             let body = if gzip && is_gzip(&parts.headers) {
                 parts.headers.remove(header::CONTENT_ENCODING);
@@ -264,52 +262,12 @@ fn gunzip(raw: &[u8], max: usize) -> Result<Bytes, SendError> {
     Ok(Bytes::from(out))
 }
 
-/// Why a body could not be read whole.
-enum CollectError {
-    TooLarge,
-    Io(hyper::Error),
-}
-
-impl CollectError {
-    fn in_exchange(self, method: &Method, uri: &Uri) -> SendError {
-        match self {
-            CollectError::TooLarge => SendError::TooLarge,
-            CollectError::Io(e) => SendError::Failed(format!("{} \"{uri}\": {}", go_method(method), chain(&e))),
-        }
+/// A body error in Go's words for the exchange that read it.
+fn in_exchange(e: CollectError<hyper::Error>, method: &Method, uri: &Uri) -> SendError {
+    match e {
+        CollectError::TooLarge => SendError::TooLarge,
+        CollectError::Failed(e) => SendError::Failed(format!("{} \"{uri}\": {}", go_method(method), chain(&e))),
     }
-}
-
-/// Reads a whole body, refusing it as soon as it passes `max` bytes (or announces more).
-/// Frames are appended to one buffer sized from `Content-Length`, so a body near the limit costs
-/// its own size once (http-body-util's `collect` keeps the frames and then copies them all into
-/// one more buffer); a body that comes in one frame is kept as it came.
-async fn collect_capped(mut body: Incoming, max: usize, announced: Option<u64>) -> Result<Bytes, CollectError> {
-    if announced.is_some_and(|n| n > max as u64) {
-        return Err(CollectError::TooLarge);
-    }
-    let mut first: Option<Bytes> = None;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(CollectError::Io)?.into_data() else {
-            continue;
-        };
-        total += data.len();
-        if total > max {
-            return Err(CollectError::TooLarge);
-        }
-        if first.is_none() && buf.is_empty() {
-            first = Some(data);
-            continue;
-        }
-        if let Some(f) = first.take() {
-            let wanted = announced.map_or(FIRST_BODY_CAPACITY, |n| n as usize).max(total);
-            buf.reserve_exact(wanted);
-            buf.extend_from_slice(&f);
-        }
-        buf.extend_from_slice(&data);
-    }
-    Ok(first.unwrap_or_else(|| Bytes::from(buf)))
 }
 
 /// Why [`HttpClient::send_limited`] has no answer.
@@ -458,6 +416,7 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 mod tests {
     use super::*;
     use http::Response;
+    use http_body_util::BodyExt;
     use hyper::body::Incoming;
     use hyper::service::service_fn;
     use std::io::Write;

@@ -15,6 +15,7 @@
 mod backend;
 #[doc(hidden)]
 pub mod bench_api;
+pub mod body;
 mod builtin;
 mod cache;
 mod client;

@@ -22,7 +22,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tributary_e2e::chaos::{self, Outcome, Reply};
 use tributary_e2e::moto::{Moto, free_port};
+use tributary_e2e::process::workspace_bin;
 
 /// Bound for one child process: the loader gives up on SSM after 20 s; the rest is slack for CI.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(40);
@@ -48,23 +49,6 @@ const REGION: &str = "us-east-1";
 
 // ---------------------------------------------------------------------------------------------
 // Child processes
-
-/// `target/<profile>/<name>`: tests run from `target/<profile>/deps/`.
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
-    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the `{name}` binary is missing at {}: build it first with `cargo build --workspace` \
-         (same profile as the tests)",
-        bin.display()
-    );
-    bin
-}
 
 /// The `AWS_*` environment of a child reading SSM at `endpoint` with the given keys.
 fn aws_env(endpoint: &str, key: &str, secret: &str) -> Vec<(String, String)> {
@@ -231,7 +215,7 @@ impl Drop for Proc {
 fn check(spec: &str, env: &[(String, String)]) -> Finished {
     let mut env = env.to_vec();
     env.push(("RUST_LOG".to_owned(), "off".to_owned()));
-    spawn(&binary("tributary"), &["check", "-c", spec], &env).finish(PROCESS_TIMEOUT)
+    spawn(&workspace_bin("tributary"), &["check", "-c", spec], &env).finish(PROCESS_TIMEOUT)
 }
 
 /// A failed `check` of `spec`: exit 1, nothing on stdout, exactly one line on stderr naming the
@@ -253,7 +237,7 @@ fn check_fails_with_one_line(spec: &str, env: &[(String, String)]) -> (String, F
 async fn serve(spec: &str, env: &[(String, String)]) -> (Proc, SocketAddr) {
     let port = free_port();
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut proc = spawn(&binary("tributary"), &["run", "-c", spec, "-p", &port.to_string()], env);
+    let mut proc = spawn(&workspace_bin("tributary"), &["run", "-c", spec, "-p", &port.to_string()], env);
     let request = format!("GET /__health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     loop {
         if proc.exited().is_some() {
@@ -728,7 +712,7 @@ async fn a_missing_parameter_is_parameter_not_found() {
     assert!(f.elapsed < FAST_FAILURE, "{}", f.show());
 
     // `run` refuses to start the same way.
-    let run = spawn(&binary("tributary"), &["run", "-c", &spec, "-p", &free_port().to_string()], &moto_env())
+    let run = spawn(&workspace_bin("tributary"), &["run", "-c", &spec, "-p", &free_port().to_string()], &moto_env())
         .finish(PROCESS_TIMEOUT);
     assert_eq!(run.code, Some(1), "{}", run.show());
     let lines = run.stderr_lines();
@@ -785,7 +769,7 @@ async fn an_invalid_config_under_a_path_names_json_path_and_parameter_on_run() {
     let path = "/tributary-e2e/invalid-run";
     put_invalid_parts(path).await;
     let spec = format!("ssm:{path}/");
-    let f = spawn(&binary("tributary"), &["run", "-c", &spec, "-p", &free_port().to_string()], &moto_env())
+    let f = spawn(&workspace_bin("tributary"), &["run", "-c", &spec, "-p", &free_port().to_string()], &moto_env())
         .finish(PROCESS_TIMEOUT);
     assert_eq!(f.code, Some(1), "{}", f.show());
     let lines = f.stderr_lines();
@@ -925,7 +909,7 @@ async fn the_lambda_function_loads_its_config_from_ssm() {
     ])
     .await;
     let spec = format!("ssm:{path}/");
-    let mut function = Some(spawn(&binary("gateway"), &[], &lambda_env(&spec, &runtime)));
+    let mut function = Some(spawn(&workspace_bin("gateway"), &[], &lambda_env(&spec, &runtime)));
 
     let post = runtime.next_post(&mut function).await;
     assert_eq!(post.path, "/2018-06-01/runtime/invocation/req-health/response", "{post:?}");
@@ -948,7 +932,7 @@ async fn the_lambda_function_loads_its_config_from_ssm() {
 /// Runs the `gateway` with `env`, expecting a failed cold start: a non-zero exit and a JSON error
 /// line naming `spec`, returned as written and parsed.
 fn failed_cold_start(spec: &str, env: &[(String, String)]) -> (Finished, String, Value) {
-    let f = spawn(&binary("gateway"), &[], env).finish(PROCESS_TIMEOUT);
+    let f = spawn(&workspace_bin("gateway"), &[], env).finish(PROCESS_TIMEOUT);
     assert!(f.code.is_some_and(|c| c != 0), "the function must exit non-zero: {}", f.show());
     let error_line = f
         .stdout
