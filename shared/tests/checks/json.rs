@@ -47,8 +47,11 @@ fn check_body(body: &[u8], split_depth: usize) {
         (Ok(ours), Err(e)) => {
             let msg = e.to_string();
             let lenient = ["recursion limit", "surrogate", "invalid unicode code point", "hex escape"];
+            // Go reads a top-level `0` from `01` (the `1` is left for the next read); serde_json
+            // refuses the number.
+            let top_number = ours.is_number() && msg.contains("invalid number");
             assert!(
-                lenient.iter().any(|m| msg.contains(m)) || std::str::from_utf8(body).is_err(),
+                lenient.iter().any(|m| msg.contains(m)) || std::str::from_utf8(body).is_err() || top_number,
                 "accepted {ours} where serde_json says {msg}"
             );
         }
