@@ -68,9 +68,9 @@ fn flatmap(u: &mut Unstructured<'_>) -> arbitrary::Result<Option<Value>> {
 
 #[derive(Debug)]
 pub struct Case {
-    rules: Rules,
-    body: Map<String, Value>,
-    spaced: bool,
+    pub rules: Rules,
+    pub body: Map<String, Value>,
+    pub spaced: bool,
 }
 
 impl<'a> Arbitrary<'a> for Case {
