@@ -1,6 +1,6 @@
 //! Differential and round-trip property tests on stable: the fuzz targets' checks
 //! (`tests/checks/`, against the independent references in `tests/oracle/`) run on inputs that
-//! proptest generates, a few hundred cases each. The same checks run for as long as one likes
+//! proptest generates, 2,000 cases each (500 for whole configs). The same checks run for as long as one likes
 //! under `scripts/fuzz`.
 
 mod checks;
@@ -79,7 +79,7 @@ fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 600, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn transcoder_tree_decoder_and_serde_json_agree_on_json_like_bytes(body in jsonish()) {
@@ -129,7 +129,7 @@ proptest! {
 
 proptest! {
     // Each case compiles a whole config: fewer of them.
-    #![proptest_config(ProptestConfig { cases: 150, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn configs_mutated_from_real_ones_compile_or_fail_without_panicking(input in bytes(128)) {

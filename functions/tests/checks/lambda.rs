@@ -112,6 +112,17 @@ impl Event {
         (event, want)
     }
 
+    /// What AWS never sends: a stage name outside `[A-Za-z0-9_-]` (or `$default`), a path
+    /// holding `?` or `#` (lambda_http pastes stage and path into a URI, so either would move
+    /// part of the path into the query).
+    fn impossible(&self) -> bool {
+        let stage_ok = self
+            .stage
+            .as_deref()
+            .is_none_or(|s| s == "$default" || s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        !stage_ok || self.path.contains(['?', '#'])
+    }
+
     /// What lambda_http 1.3 would panic on (see the file's notes).
     fn lambda_http_panics(&self) -> bool {
         let path = match (&self.kind, self.stage.as_deref()) {
@@ -144,7 +155,7 @@ pub fn check(event: Event) {
         let _ = into_core(req);
     }
     let Ok(method) = http::Method::from_bytes(event.method.as_bytes()) else { return };
-    if event.lambda_http_panics() || method.as_str() != event.method {
+    if event.impossible() || event.lambda_http_panics() || method.as_str() != event.method {
         return;
     }
     let (json, body) = event.json();
