@@ -113,14 +113,14 @@ impl Event {
     }
 
     /// What AWS never sends: a stage name outside `[A-Za-z0-9_-]` (or `$default`), a path
-    /// holding `?` or `#` (lambda_http pastes stage and path into a URI, so either would move
-    /// part of the path into the query).
+    /// holding `?` or `#`, a query holding `#` (a request target has no fragment). lambda_http
+    /// pastes stage, path and query into a URI, where either would move part of one into another.
     fn impossible(&self) -> bool {
         let stage_ok = self
             .stage
             .as_deref()
             .is_none_or(|s| s == "$default" || s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
-        !stage_ok || self.path.contains(['?', '#'])
+        !stage_ok || self.path.contains(['?', '#']) || self.raw_query.contains('#')
     }
 
     /// What lambda_http 1.3 would panic on (see the file's notes).

@@ -105,7 +105,7 @@ fn value(u: &mut Unstructured<'_>, depth: usize) -> arbitrary::Result<Value> {
 }
 
 #[derive(Debug)]
-pub struct Data(Value);
+pub struct Data(pub Value);
 
 impl<'a> Arbitrary<'a> for Data {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
