@@ -113,14 +113,18 @@ impl Event {
     }
 
     /// What AWS never sends: a stage name outside `[A-Za-z0-9_-]` (or `$default`), a path
-    /// holding `?` or `#`, a query holding `#` (a request target has no fragment). lambda_http
-    /// pastes stage, path and query into a URI, where either would move part of one into another.
+    /// holding `?` or `#`, a query holding `#` (a request target has no fragment), a `Host` that
+    /// is not a host name or address with a port (function URLs and API Gateway set it
+    /// themselves). lambda_http pastes host, stage, path and query into a URI, where any of
+    /// these would move part of one into another.
     fn impossible(&self) -> bool {
         let stage_ok = self
             .stage
             .as_deref()
             .is_none_or(|s| s == "$default" || s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
-        !stage_ok || self.path.contains(['?', '#']) || self.raw_query.contains('#')
+        let host_ok =
+            self.host.as_deref().is_none_or(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)));
+        !stage_ok || !host_ok || self.path.contains(['?', '#']) || self.raw_query.contains('#')
     }
 
     /// What lambda_http 1.3 would panic on (see the file's notes).
