@@ -138,7 +138,11 @@ impl Event {
             (_, Some(stage)) if self.path.starts_with(&format!("/{stage}/")) => self.path.clone(),
             (_, Some(stage)) => format!("/{stage}{}", self.path),
         };
-        let host = match (&self.host, &self.kind) {
+        // lambda_http takes the `Host` only when it reads as visible ASCII (`to_str`).
+        let host = match (
+            self.host.as_ref().filter(|h| http::HeaderValue::from_str(h).is_ok_and(|v| v.to_str().is_ok())),
+            &self.kind,
+        ) {
             (Some(h), _) => Some(h.clone()),
             (None, Kind::V2) => Some("x.example".to_owned()),
             (None, _) => None,
