@@ -41,6 +41,7 @@ pub fn source_ip(event: &Request) -> Option<IpAddr> {
 pub fn into_core(event: Request) -> GatewayRequest {
     let peer_ip = source_ip(&event);
     let path = routed_path(&event);
+    let query = query(&event);
     let (parts, body) = event.into_parts();
     let body = match body {
         Body::Empty => bytes::Bytes::new(),
@@ -49,13 +50,19 @@ pub fn into_core(event: Request) -> GatewayRequest {
         _ => bytes::Bytes::new(),
     };
     let path = if path.is_empty() { parts.uri.path().to_owned() } else { path };
-    GatewayRequest {
-        method: parts.method,
-        path,
-        query: parts.uri.query().unwrap_or("").to_owned(),
-        headers: parts.headers,
-        body,
-        peer_ip,
+    GatewayRequest { method: parts.method, path, query, headers: parts.headers, body, peer_ip }
+}
+
+/// The query string. lambda_http builds a REST API or ALB event's URI from the client's `Host`
+/// header, so a `Host` such as `a?b` moves text into the URI's query: those take the parameters
+/// lambda_http read from the event (the same string it appends to the URI). An HTTP API event's
+/// URI carries its `rawQueryString` as sent (its host is the API's own).
+fn query(event: &Request) -> String {
+    match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(_) | RequestContext::Alb(_)) => {
+            event.query_string_parameters_ref().map(|q| q.to_query_string()).unwrap_or_default()
+        }
+        _ => event.uri().query().unwrap_or("").to_owned(),
     }
 }
 
@@ -105,4 +112,25 @@ fn is_text(content_type: &str) -> bool {
         || ct.contains("xml")
         || ct.contains("yaml")
         || ct.contains("javascript")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alb_event(host: &str) -> Request {
+        let event = serde_json::json!({
+            "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/t/1"}},
+            "httpMethod": "GET", "path": "/users", "queryStringParameters": {"x": "1 2"},
+            "headers": {"host": host}, "isBase64Encoded": false, "body": null
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("an ALB event")
+    }
+
+    #[test]
+    fn an_alb_host_header_holding_a_question_mark_does_not_leak_into_the_query() {
+        let core = into_core(alb_event("a?b"));
+        assert_eq!((core.path.as_str(), core.query.as_str()), ("/users", "x=1+2"));
+        assert_eq!(into_core(alb_event("example.com")).query, "x=1+2");
+    }
 }

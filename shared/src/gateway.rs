@@ -351,7 +351,7 @@ const REDIRECT_SET: &percent_encoding::AsciiSet =
     &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`').add(b'{').add(b'}');
 
 /// The percent-decoded path, or `None` when an escape is malformed or the bytes are not UTF-8.
-fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
     let bytes = raw.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
         if *b == b'%' {

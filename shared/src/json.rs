@@ -219,11 +219,16 @@ impl Parser<'_> {
         }
     }
 
+    /// Exactly four hex digits (`u32::from_str_radix` would also take a sign: `\\u+de0`).
     fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self.b.get(self.i..self.i + 4).ok_or_else(|| "unexpected EOF".to_owned())?;
-        let text = std::str::from_utf8(digits).map_err(|_| self.unexpected("in \\u hexadecimal character escape"))?;
-        let v = u32::from_str_radix(text, 16).map_err(|_| self.unexpected("in \\u hexadecimal character escape"))?;
-        self.i += 4;
+        let mut v = 0;
+        for _ in 0..4 {
+            let Some(digit) = self.b.get(self.i).and_then(|&c| char::from(c).to_digit(16)) else {
+                return Err(self.unexpected("in \\u hexadecimal character escape"));
+            };
+            v = v * 16 + digit;
+            self.i += 1;
+        }
         Ok(v)
     }
 }
@@ -562,6 +567,19 @@ mod tests {
         ] {
             assert!(decode_first(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn a_unicode_escape_takes_exactly_four_hex_digits_like_go() {
+        for bad in [&br#""\u+de0""#[..], br#""\u-001""#, br#""\ud83d\u+e00""#, br#""\u00 1""#] {
+            assert!(decode_first(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(
+            decode_first(br#""\u+de0""#).unwrap_err(),
+            "invalid character '+' in \\u hexadecimal character escape"
+        );
+        assert_eq!(decode_first(br#""\u00e"#).unwrap_err(), "unexpected EOF");
+        assert_eq!(decode_first(br#""\u00E9\u00e9""#).unwrap(), "\u{e9}\u{e9}");
     }
 
     #[test]

@@ -22,6 +22,8 @@ mod client;
 mod compile;
 pub mod config;
 mod cors;
+#[doc(hidden)]
+pub mod fuzz_api;
 mod gateway;
 mod json;
 mod jwt;

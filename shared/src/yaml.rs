@@ -32,6 +32,9 @@ pub(crate) fn encode(data: &Value) -> Vec<u8> {
 
 struct TooDeep;
 
+/// The longest implicit key YAML allows (spec 7.4.2), in characters.
+const MAX_IMPLICIT_KEY: usize = 1024;
+
 /// A value whose lines start at `indent` spaces (the first line is placed by the caller).
 fn node(value: &Value, indent: usize, depth: usize) -> Result<String, TooDeep> {
     if depth > MAX_DEPTH {
@@ -55,7 +58,12 @@ fn mapping(map: &serde_json::Map<String, Value>, indent: usize, depth: usize) ->
     entries.sort_by(|a, b| a.0.cmp(b.0));
     let mut lines = Vec::with_capacity(entries.len());
     for (key, value) in entries {
-        let key = key_text(key);
+        let mut key = key_text(key);
+        // YAML caps an implicit key at 1024 characters, and readers refuse a longer one; goccy
+        // writes it all the same. We write it as an explicit key (`? key`, then `: value`).
+        if key.chars().count() > MAX_IMPLICIT_KEY {
+            key = format!("? {key}\n{pad}");
+        }
         lines.push(match value {
             Value::Object(m) if !m.is_empty() => {
                 format!("{pad}{key}:\n{}", node(value, indent + 2, depth + 1)?)
@@ -424,6 +432,31 @@ b:
   f: {}
 g: plain text
 ";
+        assert_eq!(yaml(data), expected);
+    }
+
+    #[test]
+    fn keys_longer_than_yaml_allows_for_implicit_keys_are_written_as_explicit_keys() {
+        let long = "k".repeat(1025);
+        let limit = "k".repeat(1024);
+        let data = json!({ &long: 1, &limit: 2, "o": { &long: {"a": [1]} }, "s": [{ &long: "x\ny" }] });
+        let expected = format!(
+            "\
+{limit}: 2
+? {long}
+: 1
+o:
+  ? {long}
+  :
+    a:
+    - 1
+s:
+- ? {long}
+  : |-
+    x
+    y
+"
+        );
         assert_eq!(yaml(data), expected);
     }
 

@@ -40,7 +40,7 @@
 //! * Redirects are followed below the cache, so the final answer is stored under the first URL
 //!   (Go's client caches each hop under its own URL).
 
-mod parse;
+pub(crate) mod parse;
 mod store;
 #[cfg(test)]
 mod tests;

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 
 /// Parsed `Cache-Control` directives; a later duplicate wins, as in the Go map.
 #[derive(Debug, Default, Clone)]
-pub(super) struct CacheControl(HashMap<String, String>);
+pub(crate) struct CacheControl(pub(crate) HashMap<String, String>);
 
 impl CacheControl {
     /// Go's `parseCacheControl`: only the first `Cache-Control` line is read; parts are split on
     /// `,` and trimmed of spaces; `k=v` keeps the text between the first and second `=` as `v`.
-    pub(super) fn parse(headers: &HeaderMap) -> CacheControl {
+    pub(crate) fn parse(headers: &HeaderMap) -> CacheControl {
         let mut cc = HashMap::new();
         let Some(value) = headers.get(http::header::CACHE_CONTROL) else {
             return CacheControl(cc);
@@ -52,7 +52,7 @@ pub(super) fn first<'a>(headers: &'a HeaderMap, name: &str) -> &'a [u8] {
 
 /// Go's `time.ParseDuration(text + "s")` in nanoseconds: how httpcache reads `max-age`,
 /// `min-fresh`, `max-stale` and `stale-if-error` (so `1.5` is 1.5 s and `1m30` is 90 s).
-pub(super) fn go_seconds(text: &str) -> Option<i64> {
+pub(crate) fn go_seconds(text: &str) -> Option<i64> {
     let mut s = String::with_capacity(text.len() + 1);
     s.push_str(text);
     s.push('s');
@@ -60,7 +60,7 @@ pub(super) fn go_seconds(text: &str) -> Option<i64> {
 }
 
 /// Go's `time.ParseDuration`: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns us µs μs ms s m h.
-fn parse_go_duration(orig: &str) -> Option<i64> {
+pub(crate) fn parse_go_duration(orig: &str) -> Option<i64> {
     const LIMIT: u64 = 1 << 63;
     let mut s = orig.as_bytes();
     let mut neg = false;
@@ -166,7 +166,7 @@ fn parse_go_duration(orig: &str) -> Option<i64> {
 /// Go's `time.Parse(time.RFC1123, text)` (`Mon, 02 Jan 2006 15:04:05 MST`) as Unix seconds.
 /// Zone abbreviations count as UTC (Go gives unknown abbreviations a zero offset; `GMT+3` style
 /// offsets are honoured).
-pub(super) fn parse_rfc1123(text: &[u8]) -> Option<i64> {
+pub(crate) fn parse_rfc1123(text: &[u8]) -> Option<i64> {
     let mut p = Cursor(text);
     p.word(&["mon", "tue", "wed", "thu", "fri", "sat", "sun"])?;
     p.lit(b", ")?;

@@ -11,48 +11,18 @@ pub struct GoDuration {
     pub was_number: bool,
 }
 
-/// Parses Go's `time.ParseDuration` syntax. Written by hand because no maintained crate takes
-/// exactly Go's grammar (`humantime` accepts other units and spaces, and rejects `1.5s`).
+/// Parses Go's `time.ParseDuration` syntax with Go's arithmetic (whole nanoseconds, a fraction's
+/// remainder truncated), by the same reader the HTTP cache uses for `max-age`. Written by hand
+/// because no maintained crate takes exactly Go's grammar (`humantime` accepts other units and
+/// spaces, and rejects `1.5s`).
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("invalid duration `{text}`: use a Go duration such as \"2s\", \"1500ms\" or \"1m30s\"");
-    let mut rest = text;
-    if let Some(r) = rest.strip_prefix('+') {
-        rest = r;
-    } else if rest.starts_with('-') {
+    if text.starts_with('-') {
         return Err(format!("invalid duration `{text}`: negative durations are not allowed"));
     }
-    if rest == "0" {
-        return Ok(Duration::ZERO);
+    match crate::cache::parse::parse_go_duration(text).map(u64::try_from) {
+        Some(Ok(ns)) => Ok(Duration::from_nanos(ns)),
+        _ => Err(format!("invalid duration `{text}`: use a Go duration such as \"2s\", \"1500ms\" or \"1m30s\"")),
     }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total_ns: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let number = &rest[..num_len];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-            return Err(invalid());
-        }
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit_ns = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(invalid()),
-        };
-        rest = &rest[unit_len..];
-        total_ns += value * unit_ns;
-    }
-    if !total_ns.is_finite() || total_ns > i64::MAX as f64 {
-        return Err(format!("invalid duration `{text}`: too long"));
-    }
-    Ok(Duration::from_nanos(total_ns.round() as u64))
 }
 
 impl<'de> serde::Deserialize<'de> for GoDuration {
@@ -119,6 +89,24 @@ mod tests {
         for bad in ["", "3", "3 s", "1d", "s", "-1s", "1.2.3s", ".s", "1sm"] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn fractions_are_truncated_to_whole_nanoseconds_like_go() {
+        // Go adds `uint64(float64(f) * (float64(unit) / scale))` per component, truncating.
+        assert_eq!(parse_go_duration(".0005us"), Ok(Duration::ZERO));
+        assert_eq!(parse_go_duration("1.0000000005s"), Ok(Duration::from_secs(1)));
+        assert_eq!(
+            parse_go_duration("709874360862.537868us135740675306ns"),
+            Ok(Duration::from_nanos(710_010_101_537_843))
+        );
+    }
+
+    #[test]
+    fn the_largest_go_duration_is_accepted_and_one_more_is_not() {
+        assert_eq!(parse_go_duration("9223372036854775807ns"), Ok(Duration::from_nanos(i64::MAX as u64)));
+        assert!(parse_go_duration("9223372036854775808ns").is_err());
+        assert!(parse_go_duration("2562048h").is_err());
     }
 
     #[test]

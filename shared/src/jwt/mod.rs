@@ -6,7 +6,7 @@
 //! `claims`.
 
 mod claims;
-mod keys;
+pub(crate) mod keys;
 #[cfg(test)]
 mod tests;
 
