@@ -332,6 +332,29 @@ pub fn function_url_event(req: &OutRequest) -> Result<String, String> {
     serde_json::to_string(&Value::Object(event)).map_err(|e| format!("cannot write the function URL event: {e}"))
 }
 
+/// What the Lambda adapter answers to a function URL event for `GET target` with the given
+/// header lines from `source_ip` (within [`REQUEST_TIMEOUT`]; panics otherwise).
+pub async fn lambda_get(
+    gateway: &Gateway,
+    target: &str,
+    headers: &[(&str, &str)],
+    source_ip: &str,
+) -> lambda_http::Response<lambda_http::Body> {
+    let out = OutRequest {
+        method: "GET".into(),
+        target: target.into(),
+        headers: headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
+        body: None,
+    };
+    let mut event: Value = serde_json::from_str(&function_url_event(&out).expect("an event")).expect("event JSON");
+    event["requestContext"]["http"]["sourceIp"] = json!(source_ip);
+    let request = lambda_http::request::from_str(&event.to_string()).expect("lambda_http reads the event");
+    let Ok(response) = tokio::time::timeout(REQUEST_TIMEOUT, tributary_functions::lambda::handle(gateway, request))
+        .await
+        .expect("an answer in time");
+    response
+}
+
 /// The message of a panic payload.
 pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {

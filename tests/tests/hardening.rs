@@ -10,8 +10,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tributary_core::Gateway;
 use tributary_e2e::chaos::{Backend, Outcome, Reply, Served, exchange, response};
-use tributary_e2e::client::OutRequest;
-use tributary_e2e::doors::function_url_event;
+use tributary_e2e::doors::lambda_get;
 use tributary_e2e::process::GatewayProcess;
 use tributary_e2e::record::{Recorder, Seen};
 
@@ -29,27 +28,6 @@ async fn get(served: &Served, target: &str, headers: &[(&str, &str)]) -> Reply {
         Some(Outcome::Reply(reply)) => reply,
         other => panic!("GET {target}: no answer: {other:?}"),
     }
-}
-
-/// What the Lambda adapter answers to a function URL event for `GET target` from `source_ip`.
-async fn lambda_get(
-    gateway: &Gateway,
-    target: &str,
-    headers: &[(&str, &str)],
-    source_ip: &str,
-) -> lambda_http::Response<lambda_http::Body> {
-    let out = OutRequest {
-        method: "GET".into(),
-        target: target.into(),
-        headers: headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
-        body: None,
-    };
-    let mut event: Value = serde_json::from_str(&function_url_event(&out).expect("an event")).expect("event JSON");
-    event["requestContext"]["http"]["sourceIp"] = json!(source_ip);
-    let request = lambda_http::request::from_str(&event.to_string()).expect("lambda_http reads the event");
-    let Ok(response) =
-        tokio::time::timeout(LIMIT, tributary_functions::lambda::handle(gateway, request)).await.expect("an answer");
-    response
 }
 
 /// The one request `recorder` got since `before` requests.

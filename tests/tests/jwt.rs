@@ -12,7 +12,9 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tributary_core::Gateway;
 use tributary_e2e::chaos::{Backend, Outcome, Reply, Served, exchange};
+use tributary_e2e::doors::lambda_get;
 use tributary_e2e::record::{Recorder, Seen};
 
 /// Longest wait for one answer of the gateway: generous on purpose (slow CI); it only catches hangs.
@@ -254,6 +256,7 @@ struct Stack {
     jwks: JwksServer,
     backend: Recorder,
     served: Served,
+    config: String,
 }
 
 impl Stack {
@@ -276,8 +279,9 @@ impl Stack {
                 "backend": [{"host": [backend.url()], "url_pattern": "/users/{JWT.sub}"}]
             }]
         });
-        let served = Served::start(&config.to_string()).await;
-        Stack { jwks, backend, served }
+        let config = config.to_string();
+        let served = Served::start(&config).await;
+        Stack { jwks, backend, served, config }
     }
 
     /// `GET /me` with the given extra request headers.
@@ -590,6 +594,13 @@ async fn a_sub_claim_that_is_a_dot_segment_never_reaches_the_backend_path() {
         assert_eq!(reply.completed(), Some("false"));
     }
     assert_eq!(stack.backend.requests(), 0, "nothing may reach the backend: {:?}", stack.seen());
+    // The Lambda adapter runs the same core.
+    let gateway = Gateway::from_json(&stack.config).expect("config");
+    let token = format!("Bearer {}", key.token(&with(good_claims(), "sub", json!(".."))));
+    let resp =
+        lambda_get(&gateway, "/me", &[("Host", "api.example.com"), ("Authorization", &token)], "203.0.113.9").await;
+    assert_eq!(resp.status(), 500);
+    assert_eq!(stack.backend.requests(), 0, "lambda: nothing may reach the backend: {:?}", stack.seen());
     // A claim that merely holds dots is escaped into one segment as before.
     let reply = stack.with_token(&key.token(&with(good_claims(), "sub", json!("a..b")))).await;
     assert_eq!(reply.status, 200, "body {}", reply.text());
@@ -633,4 +644,16 @@ async fn a_key_server_that_never_answers_gets_401_at_the_endpoint_timeout() {
     assert_eq!(backend.requests(), 0);
     // Generous: only tells the endpoint deadline (1 s) from the download's own limit (10 s).
     assert!(took < Duration::from_secs(5), "the 401 took {took:?}");
+
+    // The Lambda adapter runs the same core (a new gateway: the first one's failed download
+    // holds the refresh back for a second).
+    let gateway = Gateway::from_json(&config.to_string()).expect("config");
+    let token = format!("Bearer {}", key.token(&good_claims()));
+    let started = Instant::now();
+    let resp =
+        lambda_get(&gateway, "/me", &[("Host", "api.example.com"), ("Authorization", &token)], "203.0.113.9").await;
+    let took = started.elapsed();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(silent.requests(), 2, "the key set was asked for again");
+    assert!(took < Duration::from_secs(5), "lambda: the 401 took {took:?}");
 }
