@@ -29,13 +29,25 @@ pub enum Command {
         debug: bool,
     },
     /// Parse, validate and compile a config; print every error and warning.
+    #[command(visible_alias = "validate")]
     Check {
         #[arg(short = 'c', long = "config")]
         config: String,
         /// Treat unsupported keys (warnings) as errors.
-        #[arg(long)]
+        #[arg(long, short = 'l', visible_alias = "lint")]
         strict: bool,
+        /// Build the router and report route conflicts (KrakenD's `-t`; `check` always does).
+        #[arg(short = 't', long = "test-gin-routes")]
+        test_routes: bool,
+        /// Print the config as it is checked (after the `KRAKEND_*` overrides).
+        #[arg(short = 'd', long = "debug")]
+        debug: bool,
+        /// Indentation of the `--debug` print.
+        #[arg(short = 'i', long = "indent", default_value = "\t")]
+        indent: String,
     },
+    /// Print the version.
+    Version,
     /// Start demo backends and a demo gateway on 127.0.0.1, and print curl commands to try.
     Demo {
         #[arg(short = 'p', long = "port", default_value_t = 8080)]
@@ -49,7 +61,14 @@ pub enum Command {
 /// Runs the command; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Check { config, strict } => check(&config, strict).await,
+        Command::Check { config, strict, test_routes: _, debug, indent } => {
+            check(&config, strict, debug.then_some(indent.as_str())).await
+        }
+        Command::Version => {
+            println!("Tributary Version: {}", env!("CARGO_PKG_VERSION"));
+            println!("KrakenD config version: 3");
+            0
+        }
         Command::Run { config, port, debug: _ } => {
             let gateway = match load(&config).await {
                 Ok(g) => g,
@@ -62,15 +81,15 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn load(spec: &str) -> Result<Gateway, i32> {
-    source::load_gateway::<source::DefaultChain>(spec).await.map_err(|e| {
+    source::load_gateway_with::<source::DefaultChain>(spec, true).await.map_err(|e| {
         eprintln!("{e:#}");
         eprintln!("error: `{spec}` cannot be served");
         1
     })
 }
 
-async fn check(spec: &str, strict: bool) -> i32 {
-    let loaded = match source::load::<source::DefaultChain>(spec).await {
+async fn check(spec: &str, strict: bool, debug_indent: Option<&str>) -> i32 {
+    let loaded = match source::load_with::<source::DefaultChain>(spec, true).await {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -81,6 +100,9 @@ async fn check(spec: &str, strict: bool) -> i32 {
         Ok(g) => (Vec::new(), g.warnings().to_vec()),
         Err(e) => (e.errors, e.warnings),
     };
+    if let Some(indent) = debug_indent {
+        print_config(&loaded.text, indent);
+    }
     for p in warnings.iter().chain(&errors) {
         println!("{}", source::describe(spec, &loaded, p));
     }
@@ -96,6 +118,20 @@ async fn check(spec: &str, strict: bool) -> i32 {
     } else {
         println!("{spec}: ok ({} warning(s))", warnings.len());
         0
+    }
+}
+
+/// `check --debug`: the config as checked, indented with `indent` (a literal `\t` is a tab).
+fn print_config(text: &str, indent: &str) {
+    let indent = indent.replace("\\t", "\t");
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return;
+    };
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    if serde::Serialize::serialize(&value, &mut ser).is_ok() {
+        println!("{}", String::from_utf8_lossy(&out));
     }
 }
 

@@ -5,5 +5,6 @@ pub mod cli;
 pub mod demo;
 pub mod lambda;
 pub mod logs;
+pub mod overrides;
 pub mod server;
 pub mod source;

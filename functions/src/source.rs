@@ -188,8 +188,27 @@ pub fn decode_value(name: &str, raw: &str) -> Result<String> {
 /// Reads, parses, validates and compiles, logging each phase's time once; warnings are logged;
 /// errors name the source, the JSON path and (for `ssm:PATH/`) the parameter of the endpoint.
 pub async fn load_gateway<E: AwsEnv>(spec: &str) -> Result<Gateway> {
+    load_gateway_with::<E>(spec, false).await
+}
+
+/// The config from `spec`, with KrakenD's `KRAKEND_<KEY>` environment overrides of root-level
+/// settings applied when `env_overrides` is set (the CLI's `run` and `check` do, as KrakenD's).
+pub async fn load_with<E: AwsEnv>(spec: &str, env_overrides: bool) -> Result<Loaded> {
+    let mut loaded = load::<E>(spec).await?;
+    if env_overrides {
+        let (text, applied) = crate::overrides::apply_env(&loaded.text).map_err(|e| anyhow!("{e}"))?;
+        for a in &applied {
+            tracing::info!(key = %a.key, value = %a.value, "config value overridden by KRAKEND_{}", a.key.to_ascii_uppercase());
+        }
+        loaded.text = text;
+    }
+    Ok(loaded)
+}
+
+/// [`load_gateway`], with the environment overrides of [`load_with`] when `env_overrides` is set.
+pub async fn load_gateway_with<E: AwsEnv>(spec: &str, env_overrides: bool) -> Result<Gateway> {
     let started = Instant::now();
-    let loaded = load::<E>(spec).await?;
+    let loaded = load_with::<E>(spec, env_overrides).await?;
     let fetched = started.elapsed();
     match Gateway::from_json_timed(&loaded.text) {
         Ok((g, timings)) => {

@@ -1,6 +1,7 @@
 //! `tributary`: the CLI and local server. Wiring only; the logic lives in the library.
 
 use clap::Parser;
+use std::io::IsTerminal;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -18,7 +19,8 @@ fn main() {
     let default = if debug { LevelFilter::DEBUG } else { LevelFilter::INFO };
     let filter = logs::filter(std::env::var("RUST_LOG").ok().as_deref(), default);
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        // Colour only for a terminal: log files and collectors get plain text.
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()))
         .with(filter)
         .init();
     // One thread when the process may use one CPU (a pinned server, a one-vCPU container): no

@@ -1,0 +1,131 @@
+//! The `tributary` command line as KrakenD users' scripts call it: `check -tlc FILE` (and its
+//! `validate` name), `version`, and KrakenD's `KRAKEND_<KEY>` overrides of root-level settings for
+//! `check` and `run`. Runs the binary; every wait is bounded.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tributary_e2e::process::{free_port, tributary_bin};
+
+/// A config file in a fresh temporary directory (removed on drop).
+struct ConfigFile(std::path::PathBuf);
+
+impl ConfigFile {
+    fn new(name: &str, text: &str) -> ConfigFile {
+        let dir = std::env::temp_dir().join(format!("tributary-cli-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let path = dir.join("krakend.json");
+        std::fs::write(&path, text).expect("write the config");
+        ConfigFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 path")
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+const GOOD: &str = r#"{"version": 3, "port": 8080, "timeout": "3s", "name": "a",
+  "endpoints": [{"endpoint": "/x", "backend": [{"host": ["http://127.0.0.1:8081"], "url_pattern": "/"}]}]}"#;
+
+/// Runs `tributary ARGS` with `env` to completion (at most 20 s): exit code, stdout, stderr.
+fn tributary(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(tributary_bin());
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start tributary");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for tributary") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tributary {args:?} did not finish within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    child.stdout.take().expect("stdout").read_to_string(&mut out).expect("read stdout");
+    child.stderr.take().expect("stderr").read_to_string(&mut err).expect("read stderr");
+    (status.code().unwrap_or(-1), out, err)
+}
+
+#[test]
+fn check_takes_krakends_tlc_flag_cluster_and_its_validate_name() {
+    let good = ConfigFile::new("good", GOOD);
+    let (code, out, _) = tributary(&["check", "-tlc", good.path()], &[]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = tributary(&["validate", "-c", good.path()], &[]);
+    assert_eq!(code, 0, "{out}");
+
+    // `-l` (lint) makes an unsupported key an error.
+    let unknown = ConfigFile::new("unknown", &GOOD.replace("\"name\": \"a\"", "\"name\": \"a\", \"plugin\": {}"));
+    let (code, out, _) = tributary(&["check", "-c", unknown.path()], &[]);
+    assert_eq!(code, 0, "a warning only: {out}");
+    let (code, out, _) = tributary(&["check", "-tlc", unknown.path()], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("plugin"), "{out}");
+}
+
+#[test]
+fn version_prints_tributarys_version() {
+    let (code, out, _) = tributary(&["version"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!("Tributary Version: {}", env!("CARGO_PKG_VERSION"))), "{out}");
+}
+
+#[test]
+fn krakend_env_overrides_replace_root_settings_for_check() {
+    let good = ConfigFile::new("env-check", GOOD);
+    let env = [("KRAKEND_TIMEOUT", "500ms"), ("KRAKEND_NAME", "Build ABC0123"), ("KRAKEND_CACHE_TTL", "1m")];
+    let (code, out, _) = tributary(&["check", "-d", "-i", "  ", "-c", good.path()], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"timeout\": \"500ms\""), "{out}");
+    assert!(out.contains("\"name\": \"Build ABC0123\""), "{out}");
+    // `cache_ttl` is not in the config: KrakenD ignores its variable, and so do we.
+    assert!(!out.contains("cache_ttl"), "{out}");
+    let (code, _, err) = tributary(&["check", "-c", good.path()], &[("KRAKEND_PORT", "eighty")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("KRAKEND_PORT"), "{err}");
+}
+
+#[test]
+fn krakend_port_moves_the_port_tributary_run_listens_on() {
+    let good = ConfigFile::new("env-run", GOOD);
+    let port = free_port();
+    let mut child = Command::new(tributary_bin())
+        .args(["run", "-c", good.path()])
+        .env("KRAKEND_PORT", port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tributary run");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let answer = loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(Duration::from_secs(5))).expect("a read timeout");
+            s.write_all(b"GET /__health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").expect("write");
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            break answer;
+        }
+        assert!(Instant::now() < deadline, "nothing listened on KRAKEND_PORT {port} within 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
