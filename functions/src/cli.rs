@@ -1,7 +1,7 @@
 //! The `tributary` command line: `run`, `check` and `demo`, with KrakenD's flags and exit codes
 //! (0 ok, 1 bad config or failed start, 2 usage). Parsing lives here, the work in the core.
 
-use crate::{demo, server, source};
+use crate::{demo, lambda_check, server, source};
 use clap::{Parser, Subcommand};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -45,6 +45,18 @@ pub enum Command {
         /// Indentation of the `--debug` print.
         #[arg(short = 'i', long = "indent", default_value = "\t")]
         indent: String,
+        /// Also check the config as the Lambda function will run it.
+        #[arg(long)]
+        lambda: bool,
+        /// With --lambda: the function's timeout, in seconds (the SAM template's default).
+        #[arg(long, default_value_t = 30, requires = "lambda")]
+        function_timeout: u64,
+        /// With --lambda: the function's memory, in MB.
+        #[arg(long, default_value_t = 256, requires = "lambda")]
+        memory: u32,
+        /// With --lambda: the function's reserved concurrency (unset: unreserved).
+        #[arg(long, requires = "lambda")]
+        reserved_concurrency: Option<u32>,
     },
     /// Print the version.
     Version,
@@ -61,8 +73,23 @@ pub enum Command {
 /// Runs the command; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Check { config, strict, test_routes: _, debug, indent } => {
-            check(&config, strict, debug.then_some(indent.as_str())).await
+        Command::Check {
+            config,
+            strict,
+            test_routes: _,
+            debug,
+            indent,
+            lambda,
+            function_timeout,
+            memory,
+            reserved_concurrency,
+        } => {
+            let function = lambda.then_some(lambda_check::Function {
+                timeout: std::time::Duration::from_secs(function_timeout),
+                memory_mb: memory,
+                reserved_concurrency,
+            });
+            check(&config, strict, debug.then_some(indent.as_str()), function).await
         }
         Command::Version => {
             println!("Tributary Version: {}", env!("CARGO_PKG_VERSION"));
@@ -88,7 +115,7 @@ async fn load(spec: &str) -> Result<Gateway, i32> {
     })
 }
 
-async fn check(spec: &str, strict: bool, debug_indent: Option<&str>) -> i32 {
+async fn check(spec: &str, strict: bool, debug_indent: Option<&str>, lambda: Option<lambda_check::Function>) -> i32 {
     let loaded = match source::load_with::<source::DefaultChain>(spec, true).await {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -96,10 +123,13 @@ async fn check(spec: &str, strict: bool, debug_indent: Option<&str>) -> i32 {
             return 1;
         }
     };
-    let (errors, warnings): (Vec<Problem>, Vec<Problem>) = match Gateway::from_json(&loaded.text) {
+    let (errors, mut warnings): (Vec<Problem>, Vec<Problem>) = match Gateway::from_json(&loaded.text) {
         Ok(g) => (Vec::new(), g.warnings().to_vec()),
         Err(e) => (e.errors, e.warnings),
     };
+    if let Some(function) = lambda {
+        warnings.extend(lambda_check::check(&loaded.text, function));
+    }
     if let Some(indent) = debug_indent {
         print_config(&loaded.text, indent);
     }

@@ -4,6 +4,7 @@ pub mod aws_http;
 pub mod cli;
 pub mod demo;
 pub mod lambda;
+pub mod lambda_check;
 pub mod logs;
 pub mod overrides;
 pub mod server;

@@ -129,3 +129,29 @@ fn krakend_port_moves_the_port_tributary_run_listens_on() {
     let _ = child.wait();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+#[test]
+fn check_lambda_names_what_the_function_cannot_honour() {
+    let config = ConfigFile::new(
+        "lambda",
+        r#"{"version": 3, "port": 8080, "timeout": "3s",
+            "endpoints": [{"endpoint": "/slow", "timeout": "40s",
+              "extra_config": {"qos/ratelimit/router": {"max_rate": 10}},
+              "backend": [{"host": ["http://127.0.0.1:8081"], "url_pattern": "/"}]}]}"#,
+    );
+    let (code, out, _) = tributary(&["check", "--lambda", "--reserved-concurrency", "5", "-c", config.path()], &[]);
+    assert_eq!(code, 0, "warnings only: {out}");
+    for needle in [
+        "warning: `port`",
+        "warning: `endpoints[0].timeout` (endpoint `GET /slow`): 40s does not fit the function's timeout (30s)",
+        "`endpoints[0].extra_config.qos/ratelimit/router.max_rate`",
+        "5 (the reserved concurrency)",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    // A longer function timeout fits the endpoint; without --lambda none of it is said.
+    let (_, out, _) = tributary(&["check", "--lambda", "--function-timeout", "60", "-c", config.path()], &[]);
+    assert!(!out.contains("endpoints[0].timeout"), "{out}");
+    let (_, out, _) = tributary(&["check", "-c", config.path()], &[]);
+    assert!(!out.contains("Lambda"), "{out}");
+}
