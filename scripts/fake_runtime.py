@@ -12,7 +12,7 @@ Use it as a module (`FakeRuntime`, `function_url_event`, `lambda_env`) or from t
 which starts the runtime, runs a command against it with `AWS_LAMBDA_RUNTIME_API` set, sends each
 event file in turn and prints every answer as one JSON line:
 
-  scripts/fake_runtime.py --event ev1.json [--event ev2.json] -- target/release/gateway
+  scripts/fake_runtime.py --event ev1.json [--event ev2.json] [--deadline-ms N] -- target/release/gateway
 """
 
 from __future__ import annotations
@@ -259,13 +259,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--event", action="append", default=[], help="event JSON file (repeatable); default: GET /__health")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer")
+    ap.add_argument("--deadline-ms", type=int, default=30_000, help="each invocation's time budget (Lambda-Runtime-Deadline-Ms)")
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- the bootstrap command")
     args = ap.parse_args()
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         ap.error("give the command to run after --")
     events = [open(p, "rb").read() for p in args.event] or [json.dumps(function_url_event("GET", "/__health")).encode()]
-    rt = FakeRuntime()
+    rt = FakeRuntime(deadline_ms=args.deadline_ms)
     proc = subprocess.Popen(cmd, env=lambda_env(rt.address))
     code = 0
     try:
@@ -276,7 +277,8 @@ def main() -> int:
                 print(json.dumps({"request_id": inv.request_id, "error": what}))
                 code = 1
                 break
-            print(json.dumps({"request_id": inv.request_id, "kind": inv.kind, "answer": inv.json()}))
+            seconds = round(inv.done_at - inv.sent_at, 4) if inv.sent_at is not None else None
+            print(json.dumps({"request_id": inv.request_id, "kind": inv.kind, "seconds": seconds, "answer": inv.json()}))
     finally:
         proc.kill()
         proc.wait()

@@ -27,6 +27,17 @@ pub async fn handle(gateway: &Gateway, event: Request) -> Result<Response<Body>,
     Ok(into_lambda(gateway.handle(into_core(event)).await))
 }
 
+/// The invocation's deadline (milliseconds since the epoch, from the Runtime API) on the
+/// runtime's clock. `None` when there is none (0: an event without a runtime context).
+fn deadline(epoch_ms: u64) -> Option<tokio::time::Instant> {
+    if epoch_ms == 0 {
+        return None;
+    }
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+    let left = u64::try_from(u128::from(epoch_ms).saturating_sub(now_ms)).unwrap_or(u64::MAX);
+    Some(tokio::time::Instant::now() + std::time::Duration::from_millis(left))
+}
+
 /// The client's address from the request context (Lambda has no TCP peer of its own).
 pub fn source_ip(event: &Request) -> Option<IpAddr> {
     let ip = match event.request_context_ref()? {
@@ -40,6 +51,7 @@ pub fn source_ip(event: &Request) -> Option<IpAddr> {
 
 pub fn into_core(event: Request) -> GatewayRequest {
     let peer_ip = source_ip(&event);
+    let deadline = event.lambda_context_ref().and_then(|ctx| deadline(ctx.deadline));
     let path = routed_path(&event);
     let query = query(&event);
     let (parts, body) = event.into_parts();
@@ -50,7 +62,7 @@ pub fn into_core(event: Request) -> GatewayRequest {
         _ => bytes::Bytes::new(),
     };
     let path = if path.is_empty() { parts.uri.path().to_owned() } else { path };
-    GatewayRequest { method: parts.method, path, query, headers: parts.headers, body, peer_ip }
+    GatewayRequest { method: parts.method, path, query, headers: parts.headers, body, peer_ip, deadline }
 }
 
 /// The query string. lambda_http builds a REST API or ALB event's URI from the client's `Host`

@@ -129,6 +129,7 @@ async fn answer(gateway: &Gateway, phase: &AtomicU8, peer: IpAddr, req: Request<
         headers: parts.headers,
         body,
         peer_ip: Some(peer),
+        deadline: None,
     };
     into_hyper(gateway.handle(request).await)
 }

@@ -10,6 +10,9 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time kept between answering and a Lambda invocation's deadline: the answer still has to be
+/// written to the Runtime API and reach the client.
+pub(crate) const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(300);
 
 /// Which client query-string parameters reach the backends.
 #[derive(Debug, Clone)]
@@ -139,6 +142,8 @@ pub(crate) struct Settings {
     /// gin's trusted CIDRs; `None` trusts every peer (gin's default, kept by KrakenD).
     pub trusted_proxies: Option<Vec<(std::net::IpAddr, u8)>>,
     pub remote_ip_headers: Vec<HeaderName>,
+    /// How long before a request's deadline (Lambda's) the answer is made.
+    pub deadline_margin: Duration,
 }
 
 /// Server-side settings the doors may use.
@@ -301,6 +306,12 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
             .iter()
             .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
             .collect(),
+        deadline_margin: service
+            .extra_config
+            .tributary_lambda
+            .as_ref()
+            .and_then(|l| l.deadline_margin)
+            .map_or(DEFAULT_DEADLINE_MARGIN, |d| d.value),
     };
     let server = ServerSettings {
         port: service.port,

@@ -172,7 +172,8 @@ impl Gateway {
         let settings = &self.compiled.settings;
         // The endpoint's deadline runs from here: the token check's key download counts against it.
         let started = tokio::time::Instant::now();
-        let deadline = started + endpoint.timeout;
+        let timeout = self.timeout_for(endpoint, req, started);
+        let deadline = started + timeout;
         // guard
         if settings.path_decoding && values.iter().any(|v| still_encoded(v)) {
             return plain(StatusCode::BAD_REQUEST, "error: encoded url params");
@@ -226,6 +227,7 @@ impl Gateway {
         let ctx = CallContext {
             client: &self.client,
             deadline,
+            timeout,
             claims: claims.as_ref(),
             params: &params,
             query: &query,
@@ -252,7 +254,7 @@ impl Gateway {
     ) -> GatewayResponse {
         let settings = &self.compiled.settings;
         let backend = &endpoint.backends[0];
-        let deadline = started + endpoint.timeout;
+        let deadline = started + ctx.timeout;
         let result = match tokio::time::timeout_at(deadline, proxy::exchange(endpoint, backend, ctx, &[])).await {
             Ok(r) => r,
             Err(_) => Err(BackendError::deadline()),
@@ -280,6 +282,31 @@ impl Gateway {
         resp.headers.insert(X_KRAKEND, settings.version_header.clone());
         resp.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
         resp
+    }
+
+    /// The endpoint's `timeout`, cut short when the request must be answered sooner (a Lambda
+    /// invocation's deadline less `tributary/lambda.deadline_margin`): the answer then follows
+    /// KrakenD's rules for what has arrived by then, instead of the function being stopped.
+    fn timeout_for(
+        &self,
+        endpoint: &compile::Endpoint,
+        req: &GatewayRequest,
+        started: tokio::time::Instant,
+    ) -> std::time::Duration {
+        let Some(until) = req.deadline else {
+            return endpoint.timeout;
+        };
+        let left = until.saturating_duration_since(started).saturating_sub(self.compiled.settings.deadline_margin);
+        if left < endpoint.timeout {
+            tracing::warn!(
+                endpoint = %endpoint.label,
+                timeout_ms = endpoint.timeout.as_millis() as u64,
+                left_ms = left.as_millis() as u64,
+                "the invocation's deadline comes before the endpoint's timeout: answering with what has arrived by then"
+            );
+            return left;
+        }
+        endpoint.timeout
     }
 
     fn redirect(&self, req: &GatewayRequest, to: String) -> GatewayResponse {

@@ -19,6 +19,9 @@ pub(crate) struct CallContext<'a> {
     pub client: &'a crate::client::HttpClient,
     /// The endpoint's deadline (its whole `timeout` from the start of the request).
     pub deadline: Instant,
+    /// The endpoint's `timeout` for this request: shorter when the invocation's deadline
+    /// (Lambda) comes first.
+    pub timeout: Duration,
     /// The validated token's claims, when the endpoint has `auth/validator`.
     pub claims: Option<&'a crate::jwt::Claims>,
     pub params: &'a [String],
@@ -36,7 +39,7 @@ pub(crate) struct Outcome {
 
 pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
     let mut outcome = if endpoint.backends.len() == 1 && !endpoint.sequential {
-        let deadline = started + endpoint.timeout;
+        let deadline = started + ctx.timeout;
         match timeout_at(deadline, call_concurrently(endpoint, &endpoint.backends[0], ctx, &[], started)).await {
             Ok(Ok(part)) => Outcome { response: Some(part), error: None },
             Ok(Err(e)) => Outcome { response: None, error: Some(e) },
@@ -74,7 +77,7 @@ async fn call_concurrently(
     if endpoint.concurrent_calls <= 1 {
         return call(endpoint, backend, ctx, responses).await;
     }
-    let deadline = started + share(endpoint.timeout, 75);
+    let deadline = started + share(ctx.timeout, 75);
     let mut calls: FuturesUnordered<_> =
         (0..endpoint.concurrent_calls).map(|_| call(endpoint, backend, ctx, responses)).collect();
     let mut last: Option<Result<Part, BackendError>> = None;
@@ -184,7 +187,7 @@ fn pick_host(backend: &Backend) -> Option<&str> {
 
 /// All backends at once; parts merged in arrival order until 85% of the timeout.
 async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
-    let deadline = started + share(endpoint.timeout, 85);
+    let deadline = started + share(ctx.timeout, 85);
     let total = endpoint.backends.len();
     let mut calls: FuturesUnordered<_> =
         endpoint.backends.iter().map(|b| call_concurrently(endpoint, b, ctx, &[], started)).collect();
@@ -218,7 +221,7 @@ async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) 
 
 /// Backends one after another; `{respN_x}` reads earlier formatted answers.
 async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
-    let deadline = started + share(endpoint.timeout, 85);
+    let deadline = started + share(ctx.timeout, 85);
     let mut responses: Vec<Option<Object>> = Vec::with_capacity(endpoint.backends.len());
     let mut merged = Data::default();
     let mut detail_keys = Vec::new();

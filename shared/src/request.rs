@@ -17,6 +17,9 @@ pub struct GatewayRequest {
     pub body: Bytes,
     /// The peer address seen by the door (TCP peer, or the Lambda request context's source IP).
     pub peer_ip: Option<IpAddr>,
+    /// When the answer must be out (a Lambda invocation's deadline): every endpoint timeout is
+    /// cut short to answer before it. `None`: only the endpoint's `timeout` counts.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl GatewayRequest {
@@ -26,7 +29,15 @@ impl GatewayRequest {
             Some((p, q)) => (p.to_owned(), q.to_owned()),
             None => (path_and_query.to_owned(), String::new()),
         };
-        GatewayRequest { method, path, query, headers: HeaderMap::new(), body: Bytes::new(), peer_ip: None }
+        GatewayRequest {
+            method,
+            path,
+            query,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            peer_ip: None,
+            deadline: None,
+        }
     }
 }
 

@@ -155,6 +155,8 @@ pub struct ExtraConfig {
     pub auth_validator: Option<crate::jwt::JwtConfig>,
     /// `tributary/backend`: our own limits on what backends may send (service level).
     pub tributary_backend: Option<TributaryBackendConfig>,
+    /// `tributary/lambda`: how the Lambda function answers (service level).
+    pub tributary_lambda: Option<TributaryLambdaConfig>,
     /// Namespaces we do not implement, in file order, with their values.
     pub unsupported: Vec<(String, Value)>,
 }
@@ -253,6 +255,19 @@ pub const BACKEND_HTTP_CLIENT_NAMES: &[&str] = &["backend/http/client"];
 /// Tributary's own namespace for limits on backend answers.
 pub const TRIBUTARY_BACKEND: &str = "tributary/backend";
 
+/// Tributary's own namespace for the Lambda function's behaviour.
+pub const TRIBUTARY_LAMBDA: &str = "tributary/lambda";
+
+/// `tributary/lambda` (service level).
+#[derive(Debug, Default, Deserialize)]
+pub struct TributaryLambdaConfig {
+    /// How long before the invocation's deadline the answer is made (default 300ms).
+    #[serde(default)]
+    pub deadline_margin: Option<GoDuration>,
+    #[serde(default, rename = "@comment")]
+    pub comment: Option<Value>,
+}
+
 /// `tributary/backend` (service level).
 #[derive(Debug, Default, Deserialize)]
 pub struct TributaryBackendConfig {
@@ -307,6 +322,8 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.security_http = Some(map.next_value()?);
                     } else if k == TRIBUTARY_BACKEND {
                         out.tributary_backend = Some(map.next_value()?);
+                    } else if k == TRIBUTARY_LAMBDA {
+                        out.tributary_lambda = Some(map.next_value()?);
                     } else {
                         let value: Value = map.next_value()?;
                         if k != "@comment" {

@@ -279,12 +279,17 @@ fn unsupported_namespaces(extra: &super::ExtraConfig, at: &str, ep: Option<&str>
 
 /// Our own service-level namespaces, written on an endpoint or a backend, where nothing reads them.
 fn service_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
-    if extra.tributary_backend.is_some() {
-        warnings.push(Problem::warning(
-            format!("{at}.{}", super::TRIBUTARY_BACKEND),
-            ep,
-            "read only at the service level (root `extra_config`): ignored here",
-        ));
+    for (present, name) in [
+        (extra.tributary_backend.is_some(), super::TRIBUTARY_BACKEND),
+        (extra.tributary_lambda.is_some(), super::TRIBUTARY_LAMBDA),
+    ] {
+        if present {
+            warnings.push(Problem::warning(
+                format!("{at}.{name}"),
+                ep,
+                "read only at the service level (root `extra_config`): ignored here",
+            ));
+        }
     }
 }
 

@@ -1,0 +1,139 @@
+//! Deadline-aware answers in Lambda: an invocation's deadline bounds every endpoint's timeout, so
+//! a slow backend gets KrakenD's answer (the single-backend error, or a partial merge with
+//! `X-KrakenD-Completed: false`) a margin before the deadline instead of the function being
+//! stopped. In process with an invocation context, and through a Runtime API emulator
+//! (`scripts/fake_runtime.py`) running the `gateway` binary.
+
+use serde_json::{Value, json};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::AsyncWriteExt;
+use tributary_core::Gateway;
+use tributary_e2e::chaos::{Backend, finish, response};
+use tributary_e2e::client::OutRequest;
+use tributary_e2e::doors::function_url_event;
+use tributary_e2e::process::workspace_bin;
+
+/// The endpoint timeout: far beyond every deadline of these tests.
+const ENDPOINT_TIMEOUT: &str = "20s";
+
+/// A backend that answers after 10 s (well past every deadline here).
+async fn slow() -> Backend {
+    Backend::start(|mut stream, _head| async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let answer = response("HTTP/1.1 200 OK", &[("Content-Type", "application/json")], br#"{"slow":true}"#);
+        if stream.write_all(&answer).await.is_ok() {
+            finish(stream).await;
+        }
+    })
+    .await
+}
+
+fn config(slow: &Backend, fast: &Backend) -> String {
+    json!({
+        "version": 3, "timeout": ENDPOINT_TIMEOUT,
+        "extra_config": {"tributary/lambda": {"deadline_margin": "200ms"}},
+        "endpoints": [
+            {"endpoint": "/one", "backend": [{"host": [slow.url()], "url_pattern": "/"}]},
+            {"endpoint": "/two", "backend": [
+                {"host": [fast.url()], "url_pattern": "/", "group": "fast"},
+                {"host": [slow.url()], "url_pattern": "/", "group": "slow"}]}
+        ]
+    })
+    .to_string()
+}
+
+fn event(path: &str) -> String {
+    let out = OutRequest {
+        method: "GET".into(),
+        target: path.into(),
+        headers: vec![("Host".into(), "abc.lambda-url.us-east-1.on.aws".into())],
+        body: None,
+    };
+    function_url_event(&out).expect("an event")
+}
+
+fn epoch_ms() -> u64 {
+    u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).expect("a clock after 1970").as_millis())
+        .expect("milliseconds fit")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_a_slow_backend_is_answered_before_the_invocations_deadline() {
+    let (slow, fast) = (slow().await, Backend::json(r#"{"fast":true}"#).await);
+    let gateway = Gateway::from_json(&config(&slow, &fast)).expect("config");
+    for (path, status, completed) in [("/one", 500, "false"), ("/two", 200, "false")] {
+        let budget = Duration::from_millis(1500);
+        let mut context = lambda_http::Context::default();
+        context.deadline = epoch_ms() + u64::try_from(budget.as_millis()).expect("fits");
+        let request = lambda_http::request::from_str(&event(path)).expect("lambda_http reads the event");
+        let request = lambda_http::RequestExt::with_lambda_context(request, context);
+        let started = Instant::now();
+        let Ok(resp) = tributary_functions::lambda::handle(&gateway, request).await;
+        let took = started.elapsed();
+        assert_eq!(resp.status(), status, "{path}");
+        assert_eq!(
+            resp.headers().get("x-krakend-completed").map(|v| v.as_bytes()),
+            Some(completed.as_bytes()),
+            "{path}"
+        );
+        assert!(took < budget, "{path}: answered after {took:?}, past the invocation's {budget:?}");
+        if path == "/two" {
+            let body: Value = match resp.body() {
+                lambda_http::Body::Text(t) => serde_json::from_str(t).expect("JSON"),
+                other => panic!("unexpected body {other:?}"),
+            };
+            assert_eq!(body, json!({"fast": {"fast": true}}));
+        }
+    }
+}
+
+#[test]
+fn through_the_runtime_api_the_gateway_answers_before_the_deadline() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+    let (slow, fast) = rt.block_on(async { (slow().await, Backend::json(r#"{"fast":true}"#).await) });
+    let dir = std::env::temp_dir().join(format!("tributary-deadline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let config_path = dir.join("krakend.json");
+    std::fs::write(&config_path, config(&slow, &fast)).expect("write the config");
+    let events: Vec<String> = ["/one", "/two"]
+        .iter()
+        .map(|path| {
+            let file = dir.join(format!("{}.json", path.trim_start_matches('/')));
+            std::fs::write(&file, event(path)).expect("write an event");
+            file.to_string_lossy().into_owned()
+        })
+        .collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
+    let mut cmd = Command::new("python3");
+    cmd.arg(root.join("scripts/fake_runtime.py")).args(["--deadline-ms", "1500", "--timeout", "15"]);
+    for e in &events {
+        cmd.args(["--event", e]);
+    }
+    cmd.arg("--").arg(workspace_bin("gateway"));
+    let out = cmd
+        .env("TRIBUTARY_CONFIG", &config_path)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the Runtime API emulator");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "emulator failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // The function's own log lines share the emulator's stdout: the answers carry a request id.
+    let lines: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("request_id").is_some())
+        .collect();
+    assert!(stdout.contains("the invocation's deadline comes before the endpoint's timeout"), "not logged: {stdout}");
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for (line, (status, completed)) in lines.iter().zip([(500, "false"), (200, "false")]) {
+        assert_eq!(line["kind"], "response", "{line}");
+        assert_eq!(line["answer"]["statusCode"], status, "{line}");
+        assert_eq!(line["answer"]["headers"]["x-krakend-completed"], completed, "{line}");
+        let seconds = line["seconds"].as_f64().expect("seconds");
+        assert!(seconds < 1.5, "answered {seconds} s after the invocation started, past its 1.5 s: {line}");
+    }
+    drop(rt);
+}
