@@ -28,13 +28,12 @@ pub async fn handle(gateway: &Gateway, event: Request) -> Result<Response<Body>,
 }
 
 /// The invocation's deadline (milliseconds since the epoch, from the Runtime API) on the
-/// runtime's clock. `None` when there is none (0: an event without a runtime context).
+/// runtime's clock. `None` when there is none, or when it has already passed: Lambda never hands
+/// out an expired invocation, and emulators send placeholders (`cargo lambda watch` sends
+/// 600000, a moment of 1970).
 fn deadline(epoch_ms: u64) -> Option<tokio::time::Instant> {
-    if epoch_ms == 0 {
-        return None;
-    }
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
-    let left = u64::try_from(u128::from(epoch_ms).saturating_sub(now_ms)).unwrap_or(u64::MAX);
+    let left = u64::try_from(u128::from(epoch_ms).checked_sub(now_ms).filter(|left| *left > 0)?).ok()?;
     Some(tokio::time::Instant::now() + std::time::Duration::from_millis(left))
 }
 
@@ -128,6 +127,17 @@ fn is_text(content_type: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_deadline_in_the_past_or_a_placeholder_is_no_deadline() {
+        assert!(super::deadline(0).is_none());
+        assert!(super::deadline(600_000).is_none(), "cargo lambda watch's placeholder");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        let d = super::deadline(now + 5_000).expect("a deadline 5 s away");
+        let left = d - tokio::time::Instant::now();
+        assert!(left <= std::time::Duration::from_secs(5) && left > std::time::Duration::from_secs(3), "{left:?}");
+    }
+
     use super::*;
 
     fn alb_event(host: &str) -> Request {
