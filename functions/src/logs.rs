@@ -1,11 +1,21 @@
-//! The log filter both binaries read from `RUST_LOG`: a level (`debug`) or `target=level`
-//! directives (`info,tributary_core=debug`), parsed by tracing-subscriber's `Targets`.
+//! Logging set-up of both binaries: the filter they read from `RUST_LOG` (a level such as `debug`,
+//! or `target=level` directives such as `info,tributary_core=debug`, parsed by tracing-subscriber's
+//! `Targets`), Lambda's advanced logging controls (`AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT`),
+//! and the Lambda function's flat JSON lines.
 //!
 //! `Targets` rather than `EnvFilter`: it parses the same level and target directives without
 //! the regex engine EnvFilter carries for span and field filters (about 0.35 MB of the Lambda
 //! binary); a value it cannot parse falls back to the default level.
 
+use serde_json::{Map, Value};
+use std::fmt;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
 
 /// The filter for `value` (`RUST_LOG`'s), `default` when unset or unparsable.
 pub fn filter(value: Option<&str>, default: LevelFilter) -> Targets {
@@ -13,6 +23,99 @@ pub fn filter(value: Option<&str>, default: LevelFilter) -> Targets {
         .filter(|v| !v.trim().is_empty())
         .and_then(|v| v.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(default))
+}
+
+/// The Lambda function's filter: `AWS_LAMBDA_LOG_LEVEL` (set by Lambda's advanced logging
+/// controls: `TRACE` ... `FATAL`) wins over `RUST_LOG`, as in AWS's own runtimes.
+pub fn lambda_filter(aws_level: Option<&str>, rust_log: Option<&str>) -> Targets {
+    let level =
+        aws_level.map(str::trim).filter(|l| !l.is_empty()).and_then(|l| match l.to_ascii_uppercase().as_str() {
+            "TRACE" => Some(LevelFilter::TRACE),
+            "DEBUG" => Some(LevelFilter::DEBUG),
+            "INFO" => Some(LevelFilter::INFO),
+            "WARN" => Some(LevelFilter::WARN),
+            "ERROR" | "FATAL" => Some(LevelFilter::ERROR),
+            _ => None,
+        });
+    let targets = match level {
+        Some(level) => Targets::new().with_default(level),
+        None => filter(rust_log, LevelFilter::INFO),
+    };
+    // The runtime's invocation span (an INFO span holding `requestId` and `xrayTraceId`) stays
+    // on at every level, so that a WARN or ERROR line still names its invocation.
+    targets.with_target(INVOCATION_SPAN_TARGET, LevelFilter::INFO)
+}
+
+/// Where lambda_runtime opens the span of each invocation.
+const INVOCATION_SPAN_TARGET: &str = "lambda_runtime::layers::trace";
+
+/// Whether `AWS_LAMBDA_LOG_FORMAT` asks for plain text (`Text`); JSON otherwise.
+pub fn lambda_text_format(format: Option<&str>) -> bool {
+    format.is_some_and(|f| f.trim().eq_ignore_ascii_case("text"))
+}
+
+/// One flat JSON object per line, as CloudWatch's JSON log format and AWS's own runtimes write
+/// them: `timestamp`, `level`, `message`, the event's fields, and the fields of the spans it
+/// happened in (the runtime's invocation span gives `requestId` and `xrayTraceId`). Spans'
+/// fields must be recorded with [`JsonFields`]. Written by hand because tracing-subscriber's JSON
+/// format nests the span fields under `span` and the event's under `fields`.
+#[derive(Debug, Default)]
+pub struct FlatJson;
+
+impl<S> FormatEvent<S, JsonFields> for FlatJson
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, JsonFields>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut line = Map::new();
+        let mut timestamp = String::new();
+        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
+        line.insert("timestamp".into(), Value::String(timestamp));
+        line.insert("level".into(), Value::String(event.metadata().level().as_str().to_owned()));
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let extensions = span.extensions();
+                if let Some(fields) = extensions.get::<FormattedFields<JsonFields>>()
+                    && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&fields.fields)
+                {
+                    line.extend(map);
+                }
+            }
+        }
+        event.record(&mut Fields(&mut line));
+        line.entry("message").or_insert_with(|| Value::String(String::new()));
+        line.insert("target".into(), Value::String(event.metadata().target().to_owned()));
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+/// Records an event's fields into the line (later fields win over span fields of the same name).
+struct Fields<'a>(&'a mut Map<String, Value>);
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), Value::String(value.to_owned()));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), Value::Bool(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+    }
 }
 
 #[cfg(test)]
@@ -42,6 +145,18 @@ mod tests {
             assert!(f.would_enable("tributary", &Level::INFO), "{value:?}");
             assert!(!f.would_enable("tributary", &Level::DEBUG), "{value:?}");
         }
+    }
+
+    #[test]
+    fn lambdas_log_level_wins_over_rust_log() {
+        let f = lambda_filter(Some("WARN"), Some("debug"));
+        assert!(f.would_enable("tributary_core::gateway", &Level::WARN));
+        assert!(!f.would_enable("tributary_core::gateway", &Level::INFO));
+        assert!(lambda_filter(Some("FATAL"), None).would_enable("x", &Level::ERROR));
+        assert!(f.would_enable("lambda_runtime::layers::trace", &Level::INFO), "the invocation span");
+        let unset = lambda_filter(None, Some("debug"));
+        assert!(unset.would_enable("x", &Level::DEBUG));
+        assert!(lambda_text_format(Some("Text")) && !lambda_text_format(Some("JSON")) && !lambda_text_format(None));
     }
 
     #[test]

@@ -88,11 +88,13 @@ async fn in_process_a_slow_backend_is_answered_before_the_invocations_deadline()
     }
 }
 
-#[test]
-fn through_the_runtime_api_the_gateway_answers_before_the_deadline() {
+/// Runs the `gateway` binary under the Runtime API emulator with a 1.5 s deadline per
+/// invocation, `GET /one` then `GET /two`, and `env`: the answers, and the other stdout lines
+/// (the function's logs).
+fn emulate(env: &[(&str, &str)]) -> (Vec<Value>, Vec<String>) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
     let (slow, fast) = rt.block_on(async { (slow().await, Backend::json(r#"{"fast":true}"#).await) });
-    let dir = std::env::temp_dir().join(format!("tributary-deadline-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("tributary-deadline-{}-{}", std::process::id(), env.len()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let config_path = dir.join("krakend.json");
     std::fs::write(&config_path, config(&slow, &fast)).expect("write the config");
@@ -111,29 +113,53 @@ fn through_the_runtime_api_the_gateway_answers_before_the_deadline() {
         cmd.args(["--event", e]);
     }
     cmd.arg("--").arg(workspace_bin("gateway"));
-    let out = cmd
-        .env("TRIBUTARY_CONFIG", &config_path)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the Runtime API emulator");
+    cmd.env("TRIBUTARY_CONFIG", &config_path).env_remove("AWS_LAMBDA_LOG_LEVEL").env_remove("AWS_LAMBDA_LOG_FORMAT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("run the Runtime API emulator");
     let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    drop(rt);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "emulator failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     // The function's own log lines share the emulator's stdout: the answers carry a request id.
-    let lines: Vec<Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("request_id").is_some())
-        .collect();
-    assert!(stdout.contains("the invocation's deadline comes before the endpoint's timeout"), "not logged: {stdout}");
-    assert_eq!(lines.len(), 2, "{stdout}");
-    for (line, (status, completed)) in lines.iter().zip([(500, "false"), (200, "false")]) {
+    let (answers, logs): (Vec<&str>, Vec<&str>) = stdout.lines().partition(|l| l.starts_with("{\"request_id\""));
+    let answers = answers.iter().map(|l| serde_json::from_str(l).expect("an answer line")).collect();
+    (answers, logs.into_iter().map(str::to_owned).collect())
+}
+
+#[test]
+fn through_the_runtime_api_the_gateway_answers_before_the_deadline() {
+    let (answers, logs) = emulate(&[("RUST_LOG", "warn")]);
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    for (line, (status, completed)) in answers.iter().zip([(500, "false"), (200, "false")]) {
         assert_eq!(line["kind"], "response", "{line}");
         assert_eq!(line["answer"]["statusCode"], status, "{line}");
         assert_eq!(line["answer"]["headers"]["x-krakend-completed"], completed, "{line}");
         let seconds = line["seconds"].as_f64().expect("seconds");
         assert!(seconds < 1.5, "answered {seconds} s after the invocation started, past its 1.5 s: {line}");
     }
-    drop(rt);
+    // Logged, as one flat JSON object per line carrying the invocation's request id.
+    let warning: Value = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"].as_str().is_some_and(|m| m.contains("the invocation's deadline comes before")))
+        .unwrap_or_else(|| panic!("not logged: {logs:?}"));
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    assert_eq!(warning["endpoint"], "GET /one", "{warning}");
+    assert_eq!(warning["requestId"], answers[0]["request_id"], "{warning}");
+    assert!(warning["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{warning}");
+    assert!(warning["xrayTraceId"].as_str().is_some_and(|t| t.starts_with("Root=")), "{warning}");
+}
+
+#[test]
+fn lambdas_log_level_and_format_controls_are_honoured() {
+    // AWS_LAMBDA_LOG_LEVEL wins over RUST_LOG: at ERROR the deadline warning is not written.
+    let (answers, logs) = emulate(&[("RUST_LOG", "warn"), ("AWS_LAMBDA_LOG_LEVEL", "ERROR")]);
+    assert_eq!(answers.len(), 2);
+    assert!(!logs.iter().any(|l| l.contains("the invocation's deadline")), "{logs:?}");
+    // AWS_LAMBDA_LOG_FORMAT=Text: plain lines, no JSON, no colour codes.
+    let (_, logs) = emulate(&[("RUST_LOG", "info"), ("AWS_LAMBDA_LOG_FORMAT", "Text")]);
+    let loaded = logs.iter().find(|l| l.contains("config loaded")).unwrap_or_else(|| panic!("{logs:?}"));
+    assert!(!loaded.starts_with('{') && !loaded.contains('\u{1b}'), "{loaded}");
 }

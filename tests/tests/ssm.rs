@@ -957,7 +957,7 @@ async fn the_lambda_function_fails_its_cold_start_on_a_missing_parameter() {
     eprintln!("[ssm] gateway, TRIBUTARY_CONFIG={spec}: {error_line}");
     assert_eq!(logged["level"], "ERROR", "{error_line}");
     assert_eq!(
-        logged["fields"]["message"],
+        logged["message"],
         format!("config source `{spec}`: ParameterNotFound: Parameter {name} not found."),
         "{error_line}"
     );
@@ -985,7 +985,7 @@ async fn the_lambda_function_without_credentials_names_the_variables() {
         .filter(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY")
         .collect();
     let (_, error_line, logged) = failed_cold_start(spec, &env);
-    let message = logged["fields"]["message"].as_str().unwrap_or_default();
+    let message = logged["message"].as_str().unwrap_or_default();
     assert!(message.contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"), "{error_line}");
     assert!(!runtime.call_lines().iter().any(|c| c.ends_with("/invocation/next")), "no invocation with a failed init");
 }

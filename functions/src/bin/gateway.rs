@@ -3,7 +3,7 @@
 
 use lambda_http::{Error, Request, run, service_fn};
 use std::sync::Arc;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tributary_functions::{lambda, logs, source};
@@ -17,9 +17,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 // and keeps memory down.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let filter = logs::filter(std::env::var("RUST_LOG").ok().as_deref(), LevelFilter::INFO);
-    let json = tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false).without_time();
-    tracing_subscriber::registry().with(json).with(filter).init();
+    let env = |name: &str| std::env::var(name).ok();
+    let filter = logs::lambda_filter(env("AWS_LAMBDA_LOG_LEVEL").as_deref(), env("RUST_LOG").as_deref());
+    if logs::lambda_text_format(env("AWS_LAMBDA_LOG_FORMAT").as_deref()) {
+        let text = tracing_subscriber::fmt::layer().with_ansi(false).without_time();
+        tracing_subscriber::registry().with(text).with(filter).init();
+    } else {
+        let json = tracing_subscriber::fmt::layer().fmt_fields(JsonFields::new()).event_format(logs::FlatJson);
+        tracing_subscriber::registry().with(json).with(filter).init();
+    }
     let spec = source::lambda_config_spec();
     let gateway = match source::load_gateway::<source::LambdaEnv>(&spec).await {
         Ok(g) => Arc::new(g),
