@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::io::Write;
 use std::time::Duration;
 use tributary_core::config::parse_go_duration;
-use tributary_core::{Problem, Severity};
+use tributary_core::{DEFAULT_ENDPOINT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, Problem, Severity};
 
 /// The function as deployed (defaults: `infra/template.yaml`'s).
 #[derive(Debug, Clone, Copy)]
@@ -22,10 +22,6 @@ pub struct Function {
 /// SSM's value limits: standard and advanced parameters.
 const SSM_STANDARD: usize = 4 * 1024;
 const SSM_ADVANCED: usize = 8 * 1024;
-/// The core's default limit on a backend body (`tributary/backend.max_body_bytes`).
-const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
-/// KrakenD's default endpoint timeout.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Server settings of the local server that Lambda never reads.
 const SERVER_ONLY: &[&str] = &[
@@ -63,7 +59,7 @@ pub fn check(text: &str, function: Function) -> Vec<Problem> {
             ));
         }
     }
-    let service_timeout = duration(root.get("timeout")).unwrap_or(DEFAULT_TIMEOUT);
+    let service_timeout = duration(root.get("timeout")).unwrap_or(DEFAULT_ENDPOINT_TIMEOUT);
     let budget = function.timeout;
     if service_timeout >= budget {
         out.push(warn(
@@ -131,7 +127,7 @@ pub fn check(text: &str, function: Function) -> Vec<Problem> {
         .pointer("/extra_config/tributary~1backend/max_body_bytes")
         .and_then(Value::as_u64)
         .filter(|n| *n > 0)
-        .unwrap_or(DEFAULT_MAX_BODY);
+        .unwrap_or(DEFAULT_MAX_BODY_BYTES as u64);
     let memory = u64::from(function.memory_mb) * 1024 * 1024;
     if 2 * max_body + 32 * 1024 * 1024 > memory {
         out.push(warn(

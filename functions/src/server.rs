@@ -342,6 +342,15 @@ impl Deadlined {
         }
     }
 
+    /// [`Deadlined::wrote`] when a write put bytes out (one that wrote nothing changes nothing).
+    fn after_write(&mut self, polled: &Poll<io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = polled
+            && *n > 0
+        {
+            self.wrote();
+        }
+    }
+
     /// hyper flushes once everything it queued is written: after an answer, the idle wait starts
     /// now, and its wake-up is registered (hyper does not read again on its own once idle).
     fn flushed(&mut self, cx: &mut Context<'_>) {
@@ -377,11 +386,7 @@ impl AsyncWrite for Deadlined {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled
-            && n > 0
-        {
-            this.wrote();
-        }
+        this.after_write(&polled);
         polled
     }
 
@@ -392,11 +397,7 @@ impl AsyncWrite for Deadlined {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = polled
-            && n > 0
-        {
-            this.wrote();
-        }
+        this.after_write(&polled);
         polled
     }
 

@@ -33,7 +33,7 @@ const MAX_REDIRECTS: usize = 10;
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Largest backend body, decoded, unless `tributary/backend.max_body_bytes` says otherwise: above
 /// the 50 MB bodies KrakenD is seen to handle, far below what a gzip bomb expands to.
-pub(crate) const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;

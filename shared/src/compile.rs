@@ -9,7 +9,8 @@ use serde_json::Value;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// KrakenD's default endpoint timeout, when neither the endpoint nor the service sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time kept between answering and a Lambda invocation's deadline: the answer still has to be
 /// written to the Runtime API and reach the client.
 pub(crate) const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(300);

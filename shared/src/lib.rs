@@ -40,8 +40,8 @@ mod shape;
 mod xml;
 mod yaml;
 
-pub use client::https_connector;
-pub use compile::ServerSettings;
+pub use client::{DEFAULT_MAX_BODY as DEFAULT_MAX_BODY_BYTES, https_connector};
+pub use compile::{DEFAULT_TIMEOUT as DEFAULT_ENDPOINT_TIMEOUT, ServerSettings};
 pub use config::{ConfigError, Problem, Severity};
 pub use gateway::{BuildTimings, Gateway};
 pub use request::{GatewayRequest, GatewayResponse};

@@ -12,17 +12,122 @@ pub struct GoDuration {
 }
 
 /// Parses Go's `time.ParseDuration` syntax with Go's arithmetic (whole nanoseconds, a fraction's
-/// remainder truncated), by the same reader the HTTP cache uses for `max-age`. Written by hand
+/// remainder truncated), by the reader below, which the HTTP cache also uses for `max-age`. Written by hand
 /// because no maintained crate takes exactly Go's grammar (`humantime` accepts other units and
 /// spaces, and rejects `1.5s`).
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
     if text.starts_with('-') {
         return Err(format!("invalid duration `{text}`: negative durations are not allowed"));
     }
-    match crate::cache::parse::parse_go_duration(text).map(u64::try_from) {
+    match go_nanos(text).map(u64::try_from) {
         Some(Ok(ns)) => Ok(Duration::from_nanos(ns)),
         _ => Err(format!("invalid duration `{text}`: use a Go duration such as \"2s\", \"1500ms\" or \"1m30s\"")),
     }
+}
+
+/// Go's `time.ParseDuration` in signed nanoseconds, Go's arithmetic included (config durations,
+/// and the HTTP cache's delta-seconds): `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns us µs μs ms s m h.
+pub(crate) fn go_nanos(orig: &str) -> Option<i64> {
+    const LIMIT: u64 = 1 << 63;
+    let mut s = orig.as_bytes();
+    let mut neg = false;
+    if let Some(&c) = s.first()
+        && (c == b'-' || c == b'+')
+    {
+        neg = c == b'-';
+        s = &s[1..];
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    if s.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    while !s.is_empty() {
+        if !(s[0] == b'.' || s[0].is_ascii_digit()) {
+            return None;
+        }
+        // Integer part.
+        let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
+        let mut v: u64 = 0;
+        for &c in &s[..digits] {
+            if v > (LIMIT - 1) / 10 {
+                return None;
+            }
+            v = v * 10 + u64::from(c - b'0');
+            if v > LIMIT {
+                return None;
+            }
+        }
+        let pre = digits > 0;
+        s = &s[digits..];
+        // Fraction.
+        let mut post = false;
+        let mut frac: u64 = 0;
+        let mut scale: f64 = 1.0;
+        if s.first() == Some(&b'.') {
+            s = &s[1..];
+            let fdigits = s.iter().take_while(|c| c.is_ascii_digit()).count();
+            let mut overflow = false;
+            for &c in &s[..fdigits] {
+                if overflow {
+                    continue;
+                }
+                if frac > (LIMIT - 1) / 10 {
+                    overflow = true;
+                    continue;
+                }
+                let y = frac * 10 + u64::from(c - b'0');
+                if y > LIMIT {
+                    overflow = true;
+                    continue;
+                }
+                frac = y;
+                scale *= 10.0;
+            }
+            post = fdigits > 0;
+            s = &s[fdigits..];
+        }
+        if !pre && !post {
+            return None;
+        }
+        // Unit.
+        let ulen = s.iter().take_while(|&&c| c != b'.' && !c.is_ascii_digit()).count();
+        if ulen == 0 {
+            return None;
+        }
+        let unit: u64 = match &s[..ulen] {
+            b"ns" => 1,
+            // us, µs (U+00B5), μs (U+03BC)
+            b"us" | [0xc2, 0xb5, b's'] | [0xce, 0xbc, b's'] => 1_000,
+            b"ms" => 1_000_000,
+            b"s" => 1_000_000_000,
+            b"m" => 60_000_000_000,
+            b"h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        s = &s[ulen..];
+        if v > LIMIT / unit {
+            return None;
+        }
+        v *= unit;
+        if frac > 0 {
+            // Go: v += uint64(float64(f) * (float64(unit) / scale))
+            v = v.checked_add((frac as f64 * (unit as f64 / scale)) as u64)?;
+            if v > LIMIT {
+                return None;
+            }
+        }
+        total = total.checked_add(v)?;
+        if total > LIMIT {
+            return None;
+        }
+    }
+    if neg {
+        return Some((total as i128).wrapping_neg() as i64);
+    }
+    i64::try_from(total).ok()
 }
 
 impl<'de> serde::Deserialize<'de> for GoDuration {

@@ -8,6 +8,7 @@ mod parts;
 mod problem;
 mod validate;
 
+pub(crate) use duration::go_nanos;
 pub use duration::{GoDuration, parse_go_duration};
 pub use model::*;
 pub use parts::{Assembled, assemble};
