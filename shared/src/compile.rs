@@ -110,10 +110,16 @@ pub(crate) struct Backend {
     pub pattern_label: String,
     /// Whether its recent JSON bodies had keys out of order.
     pub key_order: crate::rawjson::KeyOrderHint,
+    /// Its place among the endpoint's backends, and its `url_pattern` as written: how
+    /// telemetry names it.
+    pub index: usize,
+    pub url_pattern: std::sync::Arc<str>,
 }
 
 pub(crate) struct Endpoint {
     pub label: String,
+    /// How telemetry names it: its index, method and pattern as written (never a raw path).
+    pub id: crate::telemetry::EndpointId,
     pub jwt: Option<crate::jwt::JwtValidator>,
     pub limiter: Option<crate::qos::ratelimit::RouterLimiter>,
     pub timeout: Duration,
@@ -168,6 +174,7 @@ pub(crate) struct Compiled {
     pub server: ServerSettings,
     /// The pooled HTTP client every backend call (and JWK download) uses.
     pub http: crate::client::HttpClient,
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -223,6 +230,11 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         let label = config::endpoint_label(&method_name, &path);
         let mut endpoint = compile_endpoint(
             e,
+            crate::telemetry::EndpointId {
+                index: endpoints.len(),
+                method: method.clone(),
+                pattern: path.as_str().into(),
+            },
             &params,
             &label,
             &service_hosts,
@@ -328,7 +340,12 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         Some(Err(e)) => return Err(vec![Problem::error("extra_config.security/http", None, e)]),
         None => None,
     };
-    Ok(Compiled { cors, security, warnings, endpoints, router, settings, server, http })
+    let telemetry = crate::telemetry::Telemetry::new(
+        service.extra_config.telemetry.clone(),
+        !rc.disable_access_log,
+        rc.logger_skip_paths.clone(),
+    );
+    Ok(Compiled { cors, security, warnings, endpoints, router, settings, server, http, telemetry })
 }
 
 /// Why a per-client `ip` limit can be dodged by any client (a new address per request), if it can:
@@ -352,6 +369,7 @@ fn spoofable_client_ip(limiter: &crate::qos::ratelimit::RouterLimiter, rc: &conf
 #[allow(clippy::too_many_arguments)]
 fn compile_endpoint(
     e: &EndpointConfig,
+    id: crate::telemetry::EndpointId,
     params: &[String],
     label: &str,
     service_hosts: &[String],
@@ -409,9 +427,11 @@ fn compile_endpoint(
         None
     };
     let noop = output == Output::NoOp;
-    let backends = e.backend.iter().map(|b| compile_backend(b, params, service_hosts, method, noop)).collect();
+    let backends =
+        e.backend.iter().enumerate().map(|(i, b)| compile_backend(b, i, params, service_hosts, method, noop)).collect();
     Endpoint {
         label: label.to_owned(),
+        id,
         jwt: None,
         limiter: None,
         timeout,
@@ -442,6 +462,7 @@ fn parse_output(name: &str) -> Option<Output> {
 
 fn compile_backend(
     b: &BackendConfig,
+    index: usize,
     params: &[String],
     service_hosts: &[String],
     endpoint_method: &Method,
@@ -503,6 +524,8 @@ fn compile_backend(
         method: method.clone(),
         pattern_label: format!("[{} {}]", method, template_label(&pattern)),
         key_order: crate::rawjson::KeyOrderHint::default(),
+        index,
+        url_pattern: b.url_pattern.as_str().into(),
         url,
         decoding,
         is_collection: b.is_collection,

@@ -11,6 +11,7 @@ use crate::qos::ratelimit::{ClientKey, Verdict};
 use crate::render::{self, TEXT_UTF8, X_KRAKEND, X_KRAKEND_COMPLETED};
 use crate::request::{GatewayRequest, GatewayResponse};
 use crate::router::{Lookup, RouteTarget};
+use crate::telemetry::{Observer, Report, TelemetrySettings};
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, LOCATION};
 use http::{Method, StatusCode};
@@ -74,6 +75,23 @@ impl Gateway {
 
     /// Runs the pipeline for one request. Never fails: every fault is an HTTP answer.
     pub async fn handle(&self, req: GatewayRequest) -> GatewayResponse {
+        self.handle_reported(req).await.0
+    }
+
+    /// What the doors read to set up logs, metrics and traces.
+    pub fn telemetry(&self) -> &TelemetrySettings {
+        &self.compiled.telemetry.settings
+    }
+
+    /// [`Gateway::handle`], also telling what happened (the endpoint, its completeness, the
+    /// backends that failed) for the door's log line.
+    pub async fn handle_reported(&self, req: GatewayRequest) -> (GatewayResponse, Report) {
+        let mut report = Report::default();
+        let resp = self.handle_into(req, &mut report).await;
+        (resp, report)
+    }
+
+    async fn handle_into(&self, req: GatewayRequest, report: &mut Report) -> GatewayResponse {
         // CORS wraps everything, as rs/cors wraps KrakenD's server: preflights never reach routing.
         let mut preflight_headers = None;
         if let Some(cors) = &self.compiled.cors
@@ -90,7 +108,7 @@ impl Gateway {
         }
         let method = req.method.clone();
         let headers = (self.compiled.cors.is_some() || self.compiled.security.is_some()).then(|| req.headers.clone());
-        let (mut resp, secured) = self.serve(req).await;
+        let (mut resp, secured) = self.serve(req, report).await;
         if let Some(req_headers) = headers {
             if let Some(cors) = &self.compiled.cors {
                 match preflight_headers {
@@ -107,7 +125,7 @@ impl Gateway {
 
     /// Route, then `security/http`'s checks where KrakenD's middleware order applies them, then
     /// the endpoint.
-    async fn serve(&self, req: GatewayRequest) -> (GatewayResponse, Secured) {
+    async fn serve(&self, req: GatewayRequest, report: &mut Report) -> (GatewayResponse, Secured) {
         let settings = &self.compiled.settings;
         // route
         let Some(path) = decode_path(&req.path) else {
@@ -159,7 +177,12 @@ impl Gateway {
                 return (r, Secured::Yes);
             }
         };
-        (self.run_endpoint(endpoint, &req, &values).await, Secured::Yes)
+        report.endpoint = Some(endpoint.id.clone());
+        let observer = self.compiled.telemetry.observer();
+        let resp = self.run_endpoint(endpoint, &req, &values, &observer).await;
+        observer.into_report(report);
+        report.completed = resp.headers.get(X_KRAKEND_COMPLETED).map(|v| v.as_bytes() == b"true");
+        (resp, Secured::Yes)
     }
 
     /// Guard, prepare, call, shape, merge, render.
@@ -168,6 +191,7 @@ impl Gateway {
         endpoint: &compile::Endpoint,
         req: &GatewayRequest,
         values: &[&str],
+        observer: &Observer,
     ) -> GatewayResponse {
         let settings = &self.compiled.settings;
         // The endpoint's deadline runs from here: the token check's key download counts against it.
@@ -233,6 +257,7 @@ impl Gateway {
             query: &query,
             headers: &headers,
             body: &req.body,
+            observer,
         };
         // call, shape, merge, render
         if endpoint.output == Output::NoOp {
@@ -272,6 +297,7 @@ impl Gateway {
                 resp.body = raw.body;
             }
             Err(e) => {
+                ctx.observer.backend_failed(backend.index, &backend.url_pattern, &e.text);
                 resp.status = StatusCode::INTERNAL_SERVER_ERROR;
                 if settings.return_error_msg {
                     resp.body = Bytes::from(e.text);

@@ -37,6 +37,7 @@ mod request;
 mod router;
 mod security;
 mod shape;
+pub mod telemetry;
 mod xml;
 mod yaml;
 
@@ -45,3 +46,4 @@ pub use compile::{DEFAULT_TIMEOUT as DEFAULT_ENDPOINT_TIMEOUT, ServerSettings};
 pub use config::{ConfigError, Problem, Severity};
 pub use gateway::{BuildTimings, Gateway};
 pub use request::{GatewayRequest, GatewayResponse};
+pub use telemetry::{Report, TelemetrySettings};

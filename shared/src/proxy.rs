@@ -28,6 +28,8 @@ pub(crate) struct CallContext<'a> {
     pub query: &'a [(String, String)],
     pub headers: &'a HeaderMap,
     pub body: &'a Bytes,
+    /// Where backend exchanges and failures are noted for telemetry.
+    pub observer: &'a crate::telemetry::Observer,
 }
 
 /// What the proxy hands to rendering: lura's (response, error) pair.
@@ -40,10 +42,17 @@ pub(crate) struct Outcome {
 pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
     let mut outcome = if endpoint.backends.len() == 1 && !endpoint.sequential {
         let deadline = started + ctx.timeout;
-        match timeout_at(deadline, call_concurrently(endpoint, &endpoint.backends[0], ctx, &[], started)).await {
-            Ok(Ok(part)) => Outcome { response: Some(part), error: None },
-            Ok(Err(e)) => Outcome { response: None, error: Some(e) },
-            Err(_) => Outcome { response: None, error: Some(BackendError::deadline()) },
+        let backend = &endpoint.backends[0];
+        let result = match timeout_at(deadline, call_concurrently(endpoint, backend, ctx, &[], started)).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::deadline()),
+        };
+        match result {
+            Ok(part) => Outcome { response: Some(part), error: None },
+            Err(e) => {
+                failed(ctx, backend, &e);
+                Outcome { response: None, error: Some(e) }
+            }
         }
     } else if endpoint.sequential {
         sequential(endpoint, ctx, started).await
@@ -60,6 +69,11 @@ pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Ins
         apply_static(st.strategy, &st.data, &mut outcome);
     }
     outcome
+}
+
+/// Notes a backend's failure for telemetry (the request's log line names it).
+fn failed(ctx: &CallContext<'_>, backend: &Backend, e: &BackendError) {
+    ctx.observer.backend_failed(backend.index, &backend.url_pattern, &e.text);
 }
 
 fn share(total: Duration, percent: u32) -> Duration {
@@ -167,14 +181,25 @@ pub(crate) async fn exchange(
     let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
     let url = prepare::backend_url(backend, host, ctx.params, responses, ctx.claims, Some(&query))
         .map_err(BackendError::plain)?;
-    let headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
+    let mut headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
     let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
     let body = sends_body.then(|| ctx.body.clone());
-    let raw = match &backend.cache {
-        Some(cache) => cache.send(ctx.client, &backend.method, &url, headers.into_owned(), body).await?,
-        None => backend::send(ctx.client, &backend.method, &url, &headers, body).await?,
+    let call = if ctx.observer.records_calls() {
+        ctx.observer.begin_call(backend.index, &backend.url_pattern, &backend.method, &url, headers.to_mut())
+    } else {
+        None
     };
-    Ok((url, raw))
+    let result = match &backend.cache {
+        Some(cache) => cache.send(ctx.client, &backend.method, &url, headers.into_owned(), body).await,
+        None => backend::send(ctx.client, &backend.method, &url, &headers, body).await,
+    };
+    if let Some(call) = call {
+        match &result {
+            Ok(raw) => call.finish(Some(raw.status), None),
+            Err(e) => call.finish(None, Some(&e.text)),
+        }
+    }
+    Ok((url, result?))
 }
 
 fn pick_host(backend: &Backend) -> Option<&str> {
@@ -189,24 +214,38 @@ fn pick_host(backend: &Backend) -> Option<&str> {
 async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
     let deadline = started + share(ctx.timeout, 85);
     let total = endpoint.backends.len();
-    let mut calls: FuturesUnordered<_> =
-        endpoint.backends.iter().map(|b| call_concurrently(endpoint, b, ctx, &[], started)).collect();
+    let mut calls: FuturesUnordered<_> = endpoint
+        .backends
+        .iter()
+        .map(|b| async move { (b, call_concurrently(endpoint, b, ctx, &[], started).await) })
+        .collect();
     let mut merged = Data::default();
     let mut detail_keys = Vec::new();
     let mut succeeded = 0;
     let mut complete = true;
     let mut errors: Vec<String> = Vec::new();
+    // Which backends have answered (or failed), to name the ones still out at the deadline.
+    let mut done = vec![false; total];
     loop {
         match timeout_at(deadline, calls.next()).await {
-            Ok(Some(Ok(part))) => {
+            Ok(Some((b, Ok(part)))) => {
+                done[b.index] = true;
                 succeeded += 1;
                 complete &= part.complete;
                 merge_into(&mut merged, &mut detail_keys, part);
             }
-            Ok(Some(Err(e))) => errors.push(e.text),
+            Ok(Some((b, Err(e)))) => {
+                done[b.index] = true;
+                failed(ctx, b, &e);
+                errors.push(e.text);
+            }
             Ok(None) => break,
             Err(_) => {
-                errors.push("context deadline exceeded".to_owned());
+                let late = BackendError::deadline();
+                for b in endpoint.backends.iter().filter(|b| !done[b.index]) {
+                    failed(ctx, b, &late);
+                }
+                errors.push(late.text);
                 break;
             }
         }
@@ -242,9 +281,11 @@ async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant
                 }
             }
             Err(e) if i == 0 => {
+                failed(ctx, backend, &e);
                 return Outcome { response: None, error: Some(e) };
             }
             Err(e) => {
+                failed(ctx, backend, &e);
                 return Outcome {
                     response: Some(Part { data: Some(merged), complete: false, detail_keys }),
                     error: Some(e),

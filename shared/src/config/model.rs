@@ -157,6 +157,8 @@ pub struct ExtraConfig {
     pub tributary_backend: Option<TributaryBackendConfig>,
     /// `tributary/lambda`: how the Lambda function answers (service level).
     pub tributary_lambda: Option<TributaryLambdaConfig>,
+    /// The `telemetry/*` namespaces and `tributary/emf` (service level).
+    pub telemetry: crate::telemetry::TelemetryConfig,
     /// Namespaces we do not implement, in file order, with their values.
     pub unsupported: Vec<(String, Value)>,
 }
@@ -324,6 +326,8 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.tributary_backend = Some(map.next_value()?);
                     } else if k == TRIBUTARY_LAMBDA {
                         out.tributary_lambda = Some(map.next_value()?);
+                    } else if telemetry_namespace(k, &mut out.telemetry, &mut map)? {
+                        // parsed into `out.telemetry`
                     } else {
                         let value: Value = map.next_value()?;
                         if k != "@comment" {
@@ -336,6 +340,33 @@ impl<'de> Deserialize<'de> for ExtraConfig {
         }
         deserializer.deserialize_map(V)
     }
+}
+
+/// Parses `k`'s value into `t` when `k` names a telemetry namespace (`true`), else leaves it unread.
+fn telemetry_namespace<'de, A: MapAccess<'de>>(
+    k: &str,
+    t: &mut crate::telemetry::TelemetryConfig,
+    map: &mut A,
+) -> Result<bool, A::Error> {
+    use crate::telemetry::config as tc;
+    if tc::LOGGING_NAMES.contains(&k) {
+        t.logging = Some(map.next_value()?);
+    } else if tc::METRICS_NAMES.contains(&k) {
+        t.metrics = Some(map.next_value()?);
+    } else if tc::OPENTELEMETRY_NAMES.contains(&k) {
+        t.opentelemetry = Some(map.next_value()?);
+    } else if tc::OPENCENSUS_NAMES.contains(&k) {
+        t.opencensus = Some(map.next_value()?);
+    } else if tc::GELF_NAMES.contains(&k) {
+        t.gelf = Some(map.next_value()?);
+    } else if tc::LOGSTASH_NAMES.contains(&k) {
+        t.logstash = Some(map.next_value()?);
+    } else if k == tc::TRIBUTARY_EMF {
+        t.emf = Some(map.next_value()?);
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// A list of strings, or (as viper reads it) one string split on commas.

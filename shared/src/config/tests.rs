@@ -98,7 +98,7 @@ fn router_conflicts_are_refused() {
 #[test]
 fn unknown_keys_and_namespaces_are_warnings_with_their_path() {
     let text = endpoint(&format!(
-        r#"{{"endpoint": "/a", "headers_to_pass": ["X"], "extra_config": {{"telemetry/logging": {{}}}},
+        r#"{{"endpoint": "/a", "headers_to_pass": ["X"], "extra_config": {{"auth/api-keys": {{}}}},
             "backend": [{{"host": ["http://h:80"], "url_pattern": "/a", "whitelist": ["a"], "timeout": "1s"}}]}},
            {{"endpoint": "/b", "method": "GET,POST", "backend": [{OK_BACKEND}]}}"#
     ));

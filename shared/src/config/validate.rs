@@ -51,6 +51,10 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         ));
     }
     unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
+    let (telemetry_errors, telemetry_warnings) =
+        crate::telemetry::config::validate(&service.extra_config.telemetry, service.port.unwrap_or(8080));
+    errors.extend(telemetry_errors);
+    warnings.extend(telemetry_warnings);
     if service.echo_endpoint {
         warnings.push(Problem::warning(
             "echo_endpoint",
@@ -279,9 +283,18 @@ fn unsupported_namespaces(extra: &super::ExtraConfig, at: &str, ep: Option<&str>
 
 /// Our own service-level namespaces, written on an endpoint or a backend, where nothing reads them.
 fn service_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
+    use crate::telemetry::config as tc;
+    let t = &extra.telemetry;
     for (present, name) in [
         (extra.tributary_backend.is_some(), super::TRIBUTARY_BACKEND),
         (extra.tributary_lambda.is_some(), super::TRIBUTARY_LAMBDA),
+        (t.logging.is_some(), tc::LOGGING_NAMES[0]),
+        (t.metrics.is_some(), tc::METRICS_NAMES[0]),
+        (t.opentelemetry.is_some(), tc::OPENTELEMETRY_NAMES[0]),
+        (t.opencensus.is_some(), tc::OPENCENSUS_NAMES[0]),
+        (t.gelf.is_some(), tc::GELF_NAMES[0]),
+        (t.logstash.is_some(), tc::LOGSTASH_NAMES[0]),
+        (t.emf.is_some(), tc::TRIBUTARY_EMF),
     ] {
         if present {
             warnings.push(Problem::warning(

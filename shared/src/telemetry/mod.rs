@@ -1,0 +1,196 @@
+//! Telemetry: what the gateway tells about each request (to logs, metrics and traces), compiled
+//! from the `telemetry/*` namespaces. It observes the pipeline and never changes an answer.
+//!
+//! The pipeline reports through one [`Observer`] per request: the proxy opens a [`CallGuard`]
+//! around every backend exchange and notes every backend that failed. The doors get the
+//! request's [`Report`] from [`crate::Gateway::handle_reported`] for their log lines; the sinks
+//! that live in the core (metrics, traces) read the same records.
+
+pub mod config;
+
+pub use config::TelemetryConfig;
+
+use http::{HeaderMap, Method, StatusCode};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// The dimensions an EMF dimension set may name.
+pub const EMF_DIMENSIONS: &[&str] = &["Endpoint", "Method", "Status", "Backend"];
+
+/// What the doors read to set up their sinks (log format and destinations, listeners).
+#[derive(Debug, Default, Clone)]
+pub struct TelemetrySettings {
+    /// The parsed `telemetry/*` namespaces.
+    pub config: TelemetryConfig,
+    /// Whether the local server writes gin's access-log line (`router.disable_access_log`).
+    pub access_log: bool,
+    /// Paths the access log skips (`router.logger_skip_paths`), as gin compares them: the raw
+    /// request path, exactly.
+    pub logger_skip_paths: Vec<String>,
+}
+
+/// What happened to one request, for the doors' log lines.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// The endpoint that answered: its method and pattern as written (`/users/{id}`). `None`
+    /// when no endpoint did (not found, health, a preflight, a redirect).
+    pub endpoint: Option<EndpointId>,
+    /// Whether every backend answered in full (`X-KrakenD-Completed`), when an endpoint answered.
+    pub completed: Option<bool>,
+    /// The backends that failed, in the order their failures were seen.
+    pub failed: Vec<FailedBackend>,
+    /// Every backend exchange, when a sink needs them (metrics, traces); empty otherwise.
+    pub calls: Vec<CallRecord>,
+}
+
+/// An endpoint's identity in reports: cheap to clone, never the raw request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointId {
+    /// Index among the compiled endpoints (for per-endpoint metric slots).
+    pub index: usize,
+    pub method: Method,
+    pub pattern: Arc<str>,
+}
+
+/// A backend that failed, with the error text KrakenD would log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedBackend {
+    /// Index among the endpoint's backends.
+    pub backend: usize,
+    /// The backend's `url_pattern`, as written.
+    pub url_pattern: Arc<str>,
+    pub error: String,
+}
+
+/// One backend exchange (one HTTP request to a backend host).
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    /// Index among the endpoint's backends.
+    pub backend: usize,
+    pub url_pattern: Arc<str>,
+    pub method: Method,
+    /// The URL called (scheme, host, path and query).
+    pub url: String,
+    pub start: SystemTime,
+    pub duration: Duration,
+    /// The backend's status, when it answered.
+    pub status: Option<StatusCode>,
+    /// Why the exchange failed (no answer, or the answer could not be read), when it did.
+    pub error: Option<String>,
+    /// The span id this call carried to the backend, when traces are on.
+    pub span_id: Option<[u8; 8]>,
+}
+
+/// Compiled telemetry, shared by every request.
+#[derive(Debug, Default)]
+pub(crate) struct Telemetry {
+    pub settings: TelemetrySettings,
+    /// Whether backend exchanges are recorded (a sink reads them).
+    pub record_calls: bool,
+}
+
+impl Telemetry {
+    pub(crate) fn new(config: TelemetryConfig, access_log: bool, logger_skip_paths: Vec<String>) -> Self {
+        let record_calls = config.metrics.is_some() || config.opentelemetry.is_some() || config.opencensus.is_some();
+        Telemetry { settings: TelemetrySettings { config, access_log, logger_skip_paths }, record_calls }
+    }
+
+    /// The observer for one request.
+    pub(crate) fn observer(&self) -> Observer {
+        Observer { record_calls: self.record_calls, failed: Mutex::new(Vec::new()), calls: Mutex::new(Vec::new()) }
+    }
+}
+
+/// One request's observations, filled by the proxy while backends are called (concurrently,
+/// hence the locks: uncontended, and taken only when there is something to note).
+#[derive(Debug)]
+pub(crate) struct Observer {
+    record_calls: bool,
+    failed: Mutex<Vec<FailedBackend>>,
+    calls: Mutex<Vec<CallRecord>>,
+}
+
+impl Observer {
+    /// Notes a backend that failed (its error text as KrakenD logs it).
+    pub(crate) fn backend_failed(&self, backend: usize, url_pattern: &Arc<str>, error: &str) {
+        lock(&self.failed).push(FailedBackend { backend, url_pattern: url_pattern.clone(), error: error.to_owned() });
+    }
+
+    /// Opens the record of one backend exchange; `headers` are the ones about to be sent (a
+    /// trace context is added to them when traces are on). Finish it with [`CallGuard::finish`];
+    /// one dropped unfinished (the deadline passed, another copy won) is recorded as cancelled.
+    pub(crate) fn begin_call<'a>(
+        &'a self,
+        backend: usize,
+        url_pattern: &Arc<str>,
+        method: &Method,
+        url: &str,
+        _headers: &mut HeaderMap,
+    ) -> Option<CallGuard<'a>> {
+        if !self.record_calls {
+            return None;
+        }
+        Some(CallGuard {
+            observer: self,
+            record: Some(CallRecord {
+                backend,
+                url_pattern: url_pattern.clone(),
+                method: method.clone(),
+                url: url.to_owned(),
+                start: SystemTime::now(),
+                duration: Duration::ZERO,
+                status: None,
+                error: None,
+                span_id: None,
+            }),
+            started: std::time::Instant::now(),
+        })
+    }
+
+    /// Whether backend exchanges are recorded: callers skip building what only a record needs.
+    pub(crate) fn records_calls(&self) -> bool {
+        self.record_calls
+    }
+
+    /// The report's lists, taken out at the end of the request.
+    pub(crate) fn into_report(self, report: &mut Report) {
+        report.failed = self.failed.into_inner().unwrap_or_else(|e| e.into_inner());
+        report.calls = self.calls.into_inner().unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// An open backend exchange: records its outcome when finished or dropped.
+pub(crate) struct CallGuard<'a> {
+    observer: &'a Observer,
+    record: Option<CallRecord>,
+    started: std::time::Instant,
+}
+
+impl CallGuard<'_> {
+    /// The exchange ended: with the backend's status, or with the error that stopped it.
+    pub(crate) fn finish(mut self, status: Option<StatusCode>, error: Option<&str>) {
+        if let Some(mut r) = self.record.take() {
+            r.duration = self.started.elapsed();
+            r.status = status;
+            r.error = error.map(str::to_owned);
+            lock(&self.observer.calls).push(r);
+        }
+    }
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(mut r) = self.record.take() {
+            r.duration = self.started.elapsed();
+            r.error = Some("context canceled".to_owned());
+            lock(&self.observer.calls).push(r);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests;
