@@ -36,6 +36,22 @@ const SERVER_ONLY: &[&str] = &[
     "use_h2c",
 ];
 
+/// Telemetry that serves or sends from its own listener: what the function does instead.
+const LISTENERS: &[(&str, &str)] = &[
+    (
+        "telemetry/metrics",
+        "`/__stats` is not served in Lambda (nothing can reach a function's port): the function writes its metrics as CloudWatch EMF lines instead (`tributary/emf`)",
+    ),
+    (
+        "telemetry/opentelemetry/exporters/prometheus",
+        "Prometheus exporters are not served in Lambda (nothing can scrape a function): the function writes its metrics as CloudWatch EMF lines instead (`tributary/emf`); OTLP exporters work",
+    ),
+    (
+        "telemetry/opencensus",
+        "the Prometheus exporter is not served in Lambda (nothing can scrape a function): the function writes its metrics as CloudWatch EMF lines instead (`tributary/emf`)",
+    ),
+];
+
 /// The problems of `text` (a config that parses) for `function`.
 pub fn check(text: &str, function: Function) -> Vec<Problem> {
     let Ok(root) = serde_json::from_str::<Value>(text) else {
@@ -57,6 +73,24 @@ pub fn check(text: &str, function: Function) -> Vec<Problem> {
                 "has no effect in Lambda: the function URL (or API Gateway, or the load balancer) is the HTTP server"
                     .into(),
             ));
+        }
+    }
+    for (key, message) in LISTENERS {
+        // The namespace is the first two segments; what follows are keys inside it.
+        let (ns, inner) = match key.match_indices('/').nth(1) {
+            Some((at, _)) => (&key[..at], &key[at + 1..]),
+            None => (*key, ""),
+        };
+        let mut pointer = format!("/extra_config/{}", ns.replace('/', "~1"));
+        let mut path = format!("extra_config.{ns}");
+        for part in inner.split('/').filter(|p| !p.is_empty()) {
+            pointer.push('/');
+            pointer.push_str(part);
+            path.push('.');
+            path.push_str(part);
+        }
+        if root.pointer(&pointer).is_some() {
+            out.push(warn(path, None, (*message).to_owned()));
         }
     }
     let service_timeout = duration(root.get("timeout")).unwrap_or(DEFAULT_ENDPOINT_TIMEOUT);
@@ -227,6 +261,22 @@ mod tests {
             ]
         );
         assert!(p[2].message.contains("5 (the reserved concurrency)"), "{}", p[2].message);
+    }
+
+    #[test]
+    fn telemetry_listeners_are_named_with_what_the_function_does_instead() {
+        let config = json!({"version": 3, "extra_config": {
+            "telemetry/metrics": {"listen_address": ":8090"},
+            "telemetry/opentelemetry": {"exporters": {
+                "prometheus": [{"name": "p", "port": 9090}],
+                "otlp": [{"name": "o", "host": "c", "port": 4318, "use_http": true}]}},
+            "telemetry/logging": {"level": "INFO"}}, "endpoints": []});
+        let p = check(&config.to_string(), function());
+        assert_eq!(
+            paths(&p),
+            ["extra_config.telemetry/metrics", "extra_config.telemetry/opentelemetry.exporters.prometheus"]
+        );
+        assert!(p.iter().all(|p| p.message.contains("EMF")), "{p:?}");
     }
 
     #[test]
