@@ -532,6 +532,23 @@ pub fn configure(settings: &TelemetrySettings) -> Result<Option<GelfSender>, Str
     Ok(gelf)
 }
 
+/// What `tributary check` reports of the logging settings beyond the core's checks: a
+/// `custom_format` go-logging would refuse (KrakenD then fails to start).
+pub fn problems(settings: &TelemetrySettings) -> Vec<tributary_core::Problem> {
+    let Some(cfg) = settings.config.logging.as_ref() else { return Vec::new() };
+    let custom = cfg.format.as_deref().is_some_and(|f| f.eq_ignore_ascii_case("custom"));
+    match cfg.custom_format.as_deref().filter(|c| custom && !c.is_empty()).map(Pattern::parse) {
+        Some(Err(e)) => vec![tributary_core::Problem {
+            severity: tributary_core::Severity::Error,
+            path: "extra_config.telemetry/logging.custom_format".to_owned(),
+            endpoint: None,
+            line_col: None,
+            message: e,
+        }],
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

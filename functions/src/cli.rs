@@ -125,7 +125,7 @@ async fn check(spec: &str, strict: bool, debug_indent: Option<&str>, lambda: Opt
         }
     };
     let (errors, mut warnings): (Vec<Problem>, Vec<Problem>) = match Gateway::from_json(&loaded.text) {
-        Ok(g) => (Vec::new(), g.warnings().to_vec()),
+        Ok(g) => (app_log::problems(g.telemetry()), g.warnings().to_vec()),
         Err(e) => (e.errors, e.warnings),
     };
     if let Some(function) = lambda {

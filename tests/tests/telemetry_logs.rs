@@ -374,6 +374,22 @@ async fn a_bad_custom_format_stops_the_start() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("telemetry/logging.custom_format") && err.contains("%{nope}"), "{err}");
+    // `check` says so before any start.
+    let path = std::env::temp_dir().join(format!("tributary-logs-check-{}.json", std::process::id()));
+    std::fs::write(&path, bad.to_string()).expect("write");
+    let out = Command::new(tributary_bin())
+        .args(["check", "-c"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run check");
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("error: `extra_config.telemetry/logging.custom_format`") && text.contains("%{nope}"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
