@@ -613,6 +613,7 @@ async fn a_gelf_receiver_that_never_reads_never_holds_up_a_request() {
     let gw = Gateway::start(&gelf_config(&ok, &bad, port, true), &[]);
     // Lines of 30 KB: far more than the socket buffers and the sender's queue hold.
     let query = "q=".to_owned() + &"x".repeat(30_000);
+    let started = Instant::now();
     for i in 0..1200 {
         let status = gw.get(&format!("/users/{i}?{query}")).await;
         assert_eq!(status, 200, "request {i}");
@@ -623,7 +624,8 @@ async fn a_gelf_receiver_that_never_reads_never_holds_up_a_request() {
     let (out, _) = gw.stop();
     held.abort();
     let warnings = out.iter().filter(|l| l.contains("log line(s) dropped")).count();
-    assert!(warnings <= 2, "{warnings} warnings: {out:#?}");
+    let intervals = usize::try_from(started.elapsed().as_secs() / 10).expect("fits") + 1;
+    assert!(warnings <= intervals + 1, "{warnings} warnings in {intervals} interval(s): {out:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
