@@ -741,11 +741,13 @@ async fn lambdas_log_level_keeps_only_failed_requests_at_warn() {
     assert!(in_process_lines(Some("FATAL")).await.iter().all(|v| v["level"] == "ERROR"));
 }
 
-#[test]
-fn through_the_runtime_api_each_line_names_its_invocation() {
+/// Runs the `gateway` binary under the Runtime API emulator for `GET /users/7` then `GET /fail`,
+/// with `aws_level` as `AWS_LAMBDA_LOG_LEVEL`: the answers and the request log lines.
+fn emulated(aws_level: Option<&str>) -> (Vec<Value>, Vec<Value>) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
     let (ok, bad) = rt.block_on(async { (Backend::json(r#"{"a":1}"#).await, failing().await) });
-    let dir = std::env::temp_dir().join(format!("tributary-logs-lambda-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("tributary-logs-lambda-{}-{}", std::process::id(), aws_level.unwrap_or("")));
     std::fs::create_dir_all(&dir).expect("a directory");
     let config_path = dir.join("krakend.json");
     std::fs::write(&config_path, lambda_config(&ok, &bad)).expect("write the config");
@@ -759,7 +761,10 @@ fn through_the_runtime_api_each_line_names_its_invocation() {
     }
     cmd.arg("--").arg(workspace_bin("gateway"));
     cmd.env("TRIBUTARY_CONFIG", &config_path).env_remove("AWS_LAMBDA_LOG_FORMAT").env_remove("RUST_LOG");
-    cmd.env_remove("AWS_LAMBDA_LOG_LEVEL");
+    match aws_level {
+        Some(level) => cmd.env("AWS_LAMBDA_LOG_LEVEL", level),
+        None => cmd.env_remove("AWS_LAMBDA_LOG_LEVEL"),
+    };
     let out = cmd.stdin(Stdio::null()).output().expect("run the Runtime API emulator");
     let _ = std::fs::remove_dir_all(&dir);
     drop(rt);
@@ -772,7 +777,14 @@ fn through_the_runtime_api_each_line_names_its_invocation() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .filter(|v| v["target"] == "tributary::request")
         .collect();
-    assert_eq!((answers.len(), lines.len()), (2, 2), "{stdout}");
+    assert_eq!(answers.len(), 2, "{stdout}");
+    (answers, lines)
+}
+
+#[test]
+fn through_the_runtime_api_each_line_names_its_invocation() {
+    let (answers, lines) = emulated(None);
+    assert_eq!(lines.len(), 2, "{lines:#?}");
     check_request_line(&lines[0], "/users/7", "/users/{id}", 200, "INFO", true);
     check_request_line(&lines[1], "/fail", "/fail", 500, "ERROR", false);
     assert_eq!(lines[1]["failedBackends"][0]["backend"], "/broken");
@@ -780,4 +792,9 @@ fn through_the_runtime_api_each_line_names_its_invocation() {
         assert_eq!(line["requestId"], answer["request_id"], "{line}");
         assert!(line["xrayTraceId"].as_str().is_some_and(|t| t.starts_with("Root=")), "{line}");
     }
+    // AWS_LAMBDA_LOG_LEVEL=WARN: only the request whose backend failed is logged.
+    let (answers, lines) = emulated(Some("WARN"));
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    check_request_line(&lines[0], "/fail", "/fail", 500, "ERROR", false);
+    assert_eq!(lines[0]["requestId"], answers[1]["request_id"]);
 }
