@@ -1,6 +1,6 @@
 //! The local server's access log: gin's default line per request (KrakenD CE's `[GIN]` line),
-//! written to stdout, or to GELF when `telemetry/gelf` is set (KrakenD hands gin its GELF writer
-//! then). `router.disable_access_log` turns it off, `router.logger_skip_paths` skips paths.
+//! written to stdout (in batches, within [`FLUSH_DELAY`]), or to GELF when `telemetry/gelf` is
+//! set (KrakenD hands gin its GELF writer then). `router.disable_access_log` turns it off, `router.logger_skip_paths` skips paths.
 //!
 //! The line, from gin v1.12's `defaultLogFormatter`:
 //! `[GIN] 2026/12/07 - 11:15:00 | 200 |  4.529µs |       127.0.0.1 | GET      "/users/1?x=1"`
@@ -13,7 +13,9 @@ use jiff::tz::TimeZone;
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 use tributary_core::TelemetrySettings;
 
 /// One request, as the access log needs it.
@@ -34,8 +36,56 @@ pub struct Entry<'a> {
 /// Where the lines go.
 #[derive(Debug, Clone)]
 enum Out {
-    Stdout { color: bool },
+    Stdout { color: bool, buffer: Arc<Batch> },
     Gelf(GelfSender),
+}
+
+/// Lines are written to stdout at most [`FLUSH_DELAY`] after they are made, in batches: one
+/// write per line (what gin does) costs a system call per request, a large share of a small
+/// request's CPU when stdout is a file or a pipe.
+pub const FLUSH_DELAY: Duration = Duration::from_millis(10);
+/// A batch this large is written at once.
+const FLUSH_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Default)]
+struct Batch {
+    lines: Mutex<Vec<u8>>,
+    pending: Notify,
+}
+
+impl Batch {
+    fn push(&self, line: &[u8]) {
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let first = lines.is_empty();
+        lines.extend_from_slice(line);
+        let full = lines.len() >= FLUSH_BYTES;
+        drop(lines);
+        if full {
+            self.flush();
+        } else if first {
+            self.pending.notify_one();
+        }
+    }
+
+    /// Writes what is buffered. The stdout lock is taken first, so batches go out in order.
+    fn flush(&self) {
+        let mut out = std::io::stdout().lock();
+        let lines = std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()));
+        if !lines.is_empty() {
+            // A closed stdout loses the lines, nothing else.
+            let _ = out.write_all(&lines);
+            let _ = out.flush();
+        }
+    }
+}
+
+/// Writes a batch [`FLUSH_DELAY`] after its first line, for as long as the runtime runs.
+async fn flush_batches(batch: Arc<Batch>) {
+    loop {
+        batch.pending.notified().await;
+        tokio::time::sleep(FLUSH_DELAY).await;
+        batch.flush();
+    }
 }
 
 /// The access log of one server.
@@ -47,13 +97,18 @@ pub struct AccessLog {
 
 impl AccessLog {
     /// The access log `settings` ask for (`None` with `disable_access_log`); to `gelf` when given.
+    /// Writing to stdout starts a task on the current tokio runtime.
     pub fn new(settings: &TelemetrySettings, gelf: Option<GelfSender>) -> Option<AccessLog> {
         if !settings.access_log {
             return None;
         }
         let out = match gelf {
             Some(g) => Out::Gelf(g),
-            None => Out::Stdout { color: stdout_is_terminal() },
+            None => {
+                let buffer = Arc::new(Batch::default());
+                tokio::spawn(flush_batches(buffer.clone()));
+                Out::Stdout { color: stdout_is_terminal(), buffer }
+            }
         };
         Some(AccessLog { skip: settings.logger_skip_paths.clone(), out })
     }
@@ -74,12 +129,17 @@ impl AccessLog {
             return;
         }
         match &self.out {
-            Out::Stdout { color } => {
-                let line = line(&timestamp(), entry, *color);
-                // gin writes synchronously to os.Stdout; a closed stdout loses the line, nothing else.
-                let _ = std::io::stdout().lock().write_all(line.as_bytes());
-            }
+            Out::Stdout { color, buffer } => buffer.push(line(&timestamp(), entry, *color).as_bytes()),
             Out::Gelf(gelf) => gelf.send(line(&timestamp(), entry, false), crate::gelf::INFO),
+        }
+    }
+}
+
+impl AccessLog {
+    /// Writes the lines still buffered (at shutdown).
+    pub fn flush(&self) {
+        if let Out::Stdout { buffer, .. } = &self.out {
+            buffer.flush();
         }
     }
 }

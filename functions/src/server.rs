@@ -101,6 +101,9 @@ pub async fn serve_logged(
     }
     drop(listener);
     graceful.shutdown().await;
+    if let Some(access) = &access {
+        access.flush();
+    }
     Ok(())
 }
 
@@ -118,7 +121,6 @@ async fn handle(
             let started = std::time::Instant::now();
             let mut seen = Seen::default();
             let resp = answer(&gateway, &phase, peer, req, Some(&mut seen)).await;
-            // Written before the answer goes out, as gin writes it when the handler returns.
             // What Go's server refuses itself never reaches gin's logger.
             if !seen.refused {
                 log.write(&Entry {

@@ -78,9 +78,19 @@ impl Gateway {
         gw
     }
 
-    /// Stops the process and returns everything it wrote: (stdout lines, stderr lines). Lines
-    /// are written before the answers they describe go out, so none is lost.
+    /// Stops the process with SIGTERM (it drains and writes what it buffered; SIGKILL after
+    /// [`LIMIT`]) and returns everything it wrote: (stdout lines, stderr lines).
     fn stop(mut self) -> (Vec<String>, Vec<String>) {
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", &self.child.id().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + LIMIT;
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         for r in self.readers.drain(..) {
