@@ -1,7 +1,8 @@
 //! Logging set-up of both binaries: the filter they read from `RUST_LOG` (a level such as `debug`,
 //! or `target=level` directives such as `info,tributary_core=debug`, parsed by tracing-subscriber's
 //! `Targets`), Lambda's advanced logging controls (`AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT`),
-//! and the Lambda function's flat JSON lines.
+//! the Lambda function's flat JSON lines, and the lines both doors write about a request: the
+//! Lambda function's one line per request, and KrakenD's ERROR line per failed backend.
 //!
 //! `Targets` rather than `EnvFilter`: it parses the same level and target directives without
 //! the regex engine EnvFilter carries for span and field filters (about 0.35 MB of the Lambda
