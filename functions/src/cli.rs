@@ -1,7 +1,8 @@
 //! The `tributary` command line: `run`, `check` and `demo`, with KrakenD's flags and exit codes
 //! (0 ok, 1 bad config or failed start, 2 usage). Parsing lives here, the work in the core.
 
-use crate::{demo, lambda_check, server, source};
+use crate::access_log::AccessLog;
+use crate::{app_log, demo, lambda_check, server, source};
 use clap::{Parser, Subcommand};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -124,7 +125,7 @@ async fn check(spec: &str, strict: bool, debug_indent: Option<&str>, lambda: Opt
         }
     };
     let (errors, mut warnings): (Vec<Problem>, Vec<Problem>) = match Gateway::from_json(&loaded.text) {
-        Ok(g) => (Vec::new(), g.warnings().to_vec()),
+        Ok(g) => (app_log::problems(g.telemetry()), g.warnings().to_vec()),
         Err(e) => (e.errors, e.warnings),
     };
     if let Some(function) = lambda {
@@ -178,12 +179,29 @@ pub async fn serve(gateway: Gateway, port: Option<u16>) -> i32 {
             return 1;
         }
     };
-    tracing::info!(%addr, "tributary listening");
-    match server::serve(Arc::new(gateway), listener, shutdown_signal()).await {
+    let access = match start_logging(&gateway) {
+        Ok(access) => access,
+        Err(code) => return code,
+    };
+    tracing::info!("[SERVICE: Tributary] Listening on port: {port}");
+    match server::serve_logged(Arc::new(gateway), listener, shutdown_signal(), access).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");
             1
+        }
+    }
+}
+
+/// Applies the config's `telemetry/*` logging to the application log and returns the access log
+/// to serve with; `Err(1)` for logging settings that stop the start.
+pub fn start_logging(gateway: &Gateway) -> Result<Option<AccessLog>, i32> {
+    let settings = gateway.telemetry();
+    match app_log::configure(settings) {
+        Ok(gelf) => Ok(AccessLog::new(settings, gelf)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(1)
         }
     }
 }

@@ -122,6 +122,10 @@ pub async fn run(port: u16, backend_port: u16) -> i32 {
             return 1;
         }
     };
+    let access = match crate::cli::start_logging(&gateway) {
+        Ok(access) => access,
+        Err(code) => return code,
+    };
     let listener = match TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -140,7 +144,9 @@ pub async fn run(port: u16, backend_port: u16) -> i32 {
     println!("curl -s http://127.0.0.1:{port}/__health");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    match crate::server::serve(std::sync::Arc::new(gateway), listener, crate::cli::shutdown_signal()).await {
+    match crate::server::serve_logged(std::sync::Arc::new(gateway), listener, crate::cli::shutdown_signal(), access)
+        .await
+    {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");

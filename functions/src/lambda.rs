@@ -24,7 +24,18 @@ pub async fn handle(gateway: &Gateway, event: Request) -> Result<Response<Body>,
             .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
         return Ok(resp);
     }
-    Ok(into_lambda(gateway.handle(into_core(event)).await))
+    let started = std::time::Instant::now();
+    let request = into_core(event);
+    let (method, path) = (request.method.clone(), request.path.clone());
+    let (resp, report) = gateway.handle_reported(request).await;
+    let line = crate::logs::RequestLine {
+        method: method.as_str(),
+        path: &path,
+        status: resp.status.as_u16(),
+        latency: started.elapsed(),
+    };
+    crate::logs::request_line(&line, &report);
+    Ok(into_lambda(resp))
 }
 
 /// The invocation's deadline (milliseconds since the epoch, from the Runtime API) on the

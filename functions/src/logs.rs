@@ -1,7 +1,8 @@
 //! Logging set-up of both binaries: the filter they read from `RUST_LOG` (a level such as `debug`,
 //! or `target=level` directives such as `info,tributary_core=debug`, parsed by tracing-subscriber's
 //! `Targets`), Lambda's advanced logging controls (`AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT`),
-//! and the Lambda function's flat JSON lines.
+//! the Lambda function's flat JSON lines, and the lines both doors write about a request: the
+//! Lambda function's one line per request, and KrakenD's ERROR line per failed backend.
 //!
 //! `Targets` rather than `EnvFilter`: it parses the same level and target directives without
 //! the regex engine EnvFilter carries for span and field filters (about 0.35 MB of the Lambda
@@ -9,6 +10,7 @@
 
 use serde_json::{Map, Value};
 use std::fmt;
+use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -16,6 +18,7 @@ use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
+use tributary_core::Report;
 
 /// The filter for `value` (`RUST_LOG`'s), `default` when unset or unparsable.
 pub fn filter(value: Option<&str>, default: LevelFilter) -> Targets {
@@ -94,12 +97,16 @@ where
     }
 }
 
+/// Fields this crate records as JSON text, written into the line as the JSON they hold.
+const JSON_FIELDS: &[&str] = &["failedBackends"];
+
 /// Records an event's fields into the line (later fields win over span fields of the same name).
 struct Fields<'a>(&'a mut Map<String, Value>);
 
 impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), Value::String(value.to_owned()));
+        let parsed = JSON_FIELDS.contains(&field.name()).then(|| serde_json::from_str(value).ok()).flatten();
+        self.0.insert(field.name().to_owned(), parsed.unwrap_or_else(|| Value::String(value.to_owned())));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.0.insert(field.name().to_owned(), Value::Bool(value));
@@ -118,10 +125,98 @@ impl Visit for Fields<'_> {
     }
 }
 
+/// The target of the per-request lines.
+pub const REQUEST_TARGET: &str = "tributary::request";
+
+/// KrakenD's application line for each failed backend (lura's endpoint handler, at ERROR):
+/// `[ENDPOINT: /users/:id] invalid status code`, or with several backends one
+/// `[ENDPOINT: /users/:id] Error #0: ...` per failure.
+pub fn failed_backends(report: &Report) {
+    let pattern = report.endpoint.as_ref().map_or_else(String::new, |e| colon_pattern(&e.pattern));
+    // lura hands over one error for a single backend, a list for a merge of several.
+    let several = report.failed.len() > 1 || report.failed.iter().any(|f| f.backend > 0);
+    for (i, f) in report.failed.iter().enumerate() {
+        if several {
+            tracing::error!("[ENDPOINT: {pattern}] Error #{i}: {}", f.error);
+        } else {
+            tracing::error!("[ENDPOINT: {pattern}] {}", f.error);
+        }
+    }
+}
+
+/// lura's form of an endpoint in its logs: `{id}` parameters as gin's `:id`.
+fn colon_pattern(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        out.push_str(&rest[..open]);
+        out.push(':');
+        out.push_str(&rest[open + 1..open + close]);
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// One request as the Lambda function logs it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLine<'a> {
+    pub method: &'a str,
+    /// The path as routed, without the query.
+    pub path: &'a str,
+    pub status: u16,
+    pub latency: Duration,
+}
+
+/// The Lambda function's line for one request (flat JSON with the invocation's `requestId` and
+/// `xrayTraceId`): `method`, `path`, `endpoint` (the pattern that answered), `status`,
+/// `latencyMs`, `completed`, and `failedBackends` (`[{"backend", "error"}]`). INFO, or ERROR when
+/// a backend failed (KrakenD's level for a failed backend).
+pub fn request_line(line: &RequestLine<'_>, report: &Report) {
+    let endpoint = report.endpoint.as_ref().map(|e| &*e.pattern);
+    let latency_ms = (line.latency.as_secs_f64() * 1e6).round() / 1e3;
+    let message = format!("{} {} {}", line.method, line.path, line.status);
+    if report.failed.is_empty() {
+        tracing::info!(
+            target: REQUEST_TARGET,
+            method = line.method,
+            path = line.path,
+            endpoint,
+            status = line.status,
+            latencyMs = latency_ms,
+            completed = report.completed,
+            "{message}"
+        );
+    } else {
+        let failed: Vec<Value> =
+            report.failed.iter().map(|f| serde_json::json!({"backend": &*f.url_pattern, "error": f.error})).collect();
+        let failed = Value::Array(failed).to_string();
+        tracing::error!(
+            target: REQUEST_TARGET,
+            method = line.method,
+            path = line.path,
+            endpoint,
+            status = line.status,
+            latencyMs = latency_ms,
+            completed = report.completed,
+            failedBackends = failed.as_str(),
+            "{message}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use tracing::Level;
+
+    #[test]
+    fn endpoint_patterns_read_as_luras_in_its_lines() {
+        assert_eq!(colon_pattern("/users/{id}/posts/{post}"), "/users/:id/posts/:post");
+        assert_eq!(colon_pattern("/plain"), "/plain");
+        assert_eq!(colon_pattern("/odd/{"), "/odd/{");
+    }
 
     #[test]
     fn a_level_sets_the_default_for_every_target() {

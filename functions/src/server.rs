@@ -3,6 +3,7 @@
 //! Go's `http.Server` does before a handler sees a request: the read deadlines (`read_timeout`,
 //! `read_header_timeout`, `idle_timeout`), the `Host` checks, absolute-form targets, `CONNECT`.
 
+use crate::access_log::{AccessLog, Entry};
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE, HOST, HeaderValue};
 use http::request::Parts;
@@ -45,11 +46,23 @@ const MAX_HEAD_BYTES: usize = 1024 * 1024;
 const MAX_HEADERS: usize = 1000;
 
 /// Serves `gateway` on `listener` until `shutdown` completes, then drains in-flight requests.
+/// No access log (see [`serve_logged`]); failed backends are still logged.
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_logged(gateway, listener, shutdown, None).await
+}
+
+/// [`serve`], writing `access`'s line per request.
+pub async fn serve_logged(
+    gateway: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+    access: Option<AccessLog>,
+) -> std::io::Result<()> {
+    let access = access.map(Arc::new);
     let settings = gateway.server_settings().clone();
     let limits = Limits::new(&settings);
     let max_buf = settings.max_header_bytes.unwrap_or(MAX_HEAD_BYTES).max(8192);
@@ -73,7 +86,8 @@ pub async fn serve(
         let peer_ip = peer.ip();
         let phase = Arc::new(AtomicU8::new(IDLE));
         let io = Deadlined::new(stream, phase.clone(), limits);
-        let service = service_fn(move |req| handle(gw.clone(), phase.clone(), peer_ip, req));
+        let access = access.clone();
+        let service = service_fn(move |req| handle(gw.clone(), phase.clone(), peer_ip, access.clone(), req));
         let mut builder = hyper::server::conn::http1::Builder::new();
         // The head's deadline is `Deadlined`'s (hyper's own would also bound the idle wait).
         builder.header_read_timeout(None).max_buf_size(max_buf).max_headers(MAX_HEADERS);
@@ -87,6 +101,9 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+    if let Some(access) = &access {
+        access.flush();
+    }
     Ok(())
 }
 
@@ -94,16 +111,66 @@ async fn handle(
     gateway: Arc<Gateway>,
     phase: Arc<AtomicU8>,
     peer: IpAddr,
+    access: Option<Arc<AccessLog>>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let resp = answer(&gateway, &phase, peer, req).await;
+    let resp = match access.as_deref().filter(|log| !log.skips(req.uri().path())) {
+        None => answer(&gateway, &phase, peer, req, None).await,
+        Some(log) => {
+            // gin's timer starts once the head is read, before the body.
+            let started = std::time::Instant::now();
+            let mut seen = Seen::default();
+            let resp = answer(&gateway, &phase, peer, req, Some(&mut seen)).await;
+            // What Go's server refuses itself never reaches gin's logger.
+            if !seen.refused {
+                log.write(&Entry {
+                    status: resp.status().as_u16(),
+                    latency: started.elapsed(),
+                    client_ip: &seen.client_ip,
+                    method: seen.method.as_str(),
+                    path: &seen.path,
+                    query: &seen.query,
+                    errors: &seen.errors,
+                });
+            }
+            resp
+        }
+    };
     phase.store(IDLE, Ordering::Relaxed);
     Ok(resp)
 }
 
-async fn answer(gateway: &Gateway, phase: &AtomicU8, peer: IpAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// What the access log needs of a request, taken before it is handed to the core.
+#[derive(Default)]
+struct Seen {
+    method: Method,
+    path: String,
+    query: String,
+    client_ip: String,
+    errors: Vec<String>,
+    /// Answered by the server itself, as Go's server answers before any handler runs.
+    refused: bool,
+}
+
+async fn answer(
+    gateway: &Gateway,
+    phase: &AtomicU8,
+    peer: IpAddr,
+    req: Request<Incoming>,
+    seen: Option<&mut Seen>,
+) -> Response<Full<Bytes>> {
     let (mut parts, body) = req.into_parts();
+    let mut seen = seen;
+    if let Some(seen) = seen.as_deref_mut() {
+        seen.method = parts.method.clone();
+        seen.path = parts.uri.path().to_owned();
+        seen.query = parts.uri.query().unwrap_or("").to_owned();
+        seen.client_ip = gateway.client_ip(&parts.headers, Some(peer)).unwrap_or_default();
+    }
     if let Some(refusal) = refuse(&mut parts, &body) {
+        if let Some(seen) = seen {
+            seen.refused = true;
+        }
         return refusal;
     }
     let body = if body.is_end_stream() {
@@ -131,7 +198,14 @@ async fn answer(gateway: &Gateway, phase: &AtomicU8, peer: IpAddr, req: Request<
         peer_ip: Some(peer),
         deadline: None,
     };
-    into_hyper(gateway.handle(request).await)
+    let (resp, report) = gateway.handle_reported(request).await;
+    if !report.failed.is_empty() {
+        crate::logs::failed_backends(&report);
+        if let Some(seen) = seen {
+            seen.errors = report.failed.iter().map(|f| f.error.clone()).collect();
+        }
+    }
+    into_hyper(resp)
 }
 
 /// What Go's server answers itself before any handler runs, and our body limit: `CONNECT`, a bad

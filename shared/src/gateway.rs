@@ -83,6 +83,13 @@ impl Gateway {
         &self.compiled.telemetry.settings
     }
 
+    /// The client's IP as the pipeline sees it (gin's `ClientIP`: the `router` settings
+    /// `forwarded_by_client_ip`, `remote_ip_headers` and `trusted_proxies` apply), for the
+    /// access log.
+    pub fn client_ip(&self, headers: &http::HeaderMap, peer: Option<std::net::IpAddr>) -> Option<String> {
+        builtin::client_ip(&self.compiled.settings, headers, peer)
+    }
+
     /// [`Gateway::handle`], also telling what happened (the endpoint, its completeness, the
     /// backends that failed) for the door's log line.
     pub async fn handle_reported(&self, req: GatewayRequest) -> (GatewayResponse, Report) {

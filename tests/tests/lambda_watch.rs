@@ -249,6 +249,42 @@ fn check_answer(answer: &Value, want: &str) -> Result<(), String> {
     }
 }
 
+/// The function's per-request log lines in the watch log: `want` flat JSON objects (one per
+/// request), each answered 200 in full, field by field. Returns the problems found.
+fn check_request_lines(log: &str, want: usize) -> Vec<String> {
+    let lines: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(&l[l.find('{')?..]).ok())
+        .filter(|v| v["target"] == "tributary::request")
+        .collect();
+    let mut problems = Vec::new();
+    if lines.len() != want {
+        problems.push(format!("expected {want} request log lines, found {}: {lines:#?}", lines.len()));
+    }
+    for v in &lines {
+        let request_id = v["requestId"].as_str().unwrap_or("");
+        let fields_ok = v["level"] == "INFO"
+            && v["status"] == 200
+            && v["completed"] == true
+            && v["latencyMs"].as_f64().is_some_and(|l| l >= 0.0)
+            && v["endpoint"].as_str().is_some_and(|e| e.starts_with('/'))
+            && v["path"].as_str().is_some_and(|p| p.starts_with('/'))
+            && v["message"]
+                == format!("{} {} 200", v["method"].as_str().unwrap_or("?"), v["path"].as_str().unwrap_or("?"))
+            && !request_id.is_empty()
+            && v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z'));
+        if !fields_ok {
+            problems.push(format!("request log line: {v}"));
+        }
+    }
+    // `GET /users/1` (furl-get.json and the plain request) names its endpoint pattern.
+    let users = lines.iter().filter(|v| v["path"] == "/users/1" && v["endpoint"] == "/users/{id}").count();
+    if users != 2 {
+        problems.push(format!("expected 2 lines for GET /users/1 with endpoint /users/{{id}}, found {users}"));
+    }
+    problems
+}
+
 #[test]
 fn the_gateway_answers_under_cargo_lambda_watch() {
     let started = Instant::now();
@@ -360,6 +396,7 @@ fn the_gateway_answers_under_cargo_lambda_watch() {
         ("GET", format!("/lambda-url/{FUNCTION}/users/1?tag=a"), None, USER_1),
         ("POST", format!("/lambda-url/{FUNCTION}/orders"), Some(r#"{"item":"book","qty":2}"#), ORDER_BOOK),
     ];
+    let plain_count = plain.len();
     for (method, target, body, want) in plain {
         let call_started = Instant::now();
         match http(method, &target, body) {
@@ -380,6 +417,7 @@ fn the_gateway_answers_under_cargo_lambda_watch() {
     }
 
     let log_text = watch.log_text();
+    failures.extend(check_request_lines(&log_text, files.len() + plain_count));
     let left = watch.stop();
     println!("the watch test took {:.1}s", started.elapsed().as_secs_f64());
     assert!(

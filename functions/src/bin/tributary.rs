@@ -1,12 +1,8 @@
 //! `tributary`: the CLI and local server. Wiring only; the logic lives in the library.
 
 use clap::Parser;
-use std::io::IsTerminal;
-use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use tributary_functions::app_log;
 use tributary_functions::cli::{self, Cli, Command};
-use tributary_functions::logs;
 
 // mimalloc: the pipeline allocates many small JSON nodes per request; measured with callgrind on
 // the shape-and-merge sample it needs 28% fewer instructions than glibc's allocator.
@@ -16,13 +12,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let cli = Cli::parse();
     let debug = matches!(cli.command, Command::Run { debug: true, .. });
-    let default = if debug { LevelFilter::DEBUG } else { LevelFilter::INFO };
-    let filter = logs::filter(std::env::var("RUST_LOG").ok().as_deref(), default);
-    tracing_subscriber::registry()
-        // Colour only for a terminal: log files and collectors get plain text.
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()))
-        .with(filter)
-        .init();
+    // KrakenD's log lines; `run` and `demo` apply the config's `telemetry/logging` once read.
+    app_log::init(debug);
     // One thread when the process may use one CPU (a pinned server, a one-vCPU container): no
     // work-stealing scheduler and no cross-thread wake-ups, as nginx runs one worker per core.
     let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
