@@ -1,0 +1,390 @@
+//! The Prometheus text exposition (format 0.0.4) of the registry, in the names KrakenD's
+//! exporters give: krakend-otel's (`telemetry/opentelemetry` `exporters.prometheus[]`, through
+//! OpenTelemetry Go's Prometheus exporter: dots become underscores, counters end in `_total`,
+//! every series carries `otel_scope_name`) and krakend-opencensus's (`telemetry/opencensus`
+//! `exporters.prometheus`: `<namespace>_opencensus_io_http_...`, labels chosen by `tag_*`).
+
+use super::config::OpencensusPrometheus;
+use super::metrics::{
+    HistSnapshot, LATENCY_BOUNDS_NS, Metrics, OPENCENSUS_LATENCY_MS, OPENCENSUS_SIZE_BUCKETS, OTEL_SIZE_BUCKETS,
+    OTEL_TIME_BUCKETS_NS, OtelOutput, SIZE_BOUNDS, colon_route, otel_backend_route,
+};
+use http::StatusCode;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The Content-Type of the text exposition.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// krakend-otel's instrumentation scope.
+const OTEL_SCOPE: &str = "io.krakend.krakend-otel";
+
+type Labels = Vec<(&'static str, String)>;
+
+/// How a histogram family's values are shown: the internal bounds, the exporter's bounds, and
+/// the divisor from internal units (ns, bytes) to the exporter's (s, ms, bytes).
+#[derive(Clone, Copy)]
+struct Scale {
+    internal: &'static [u64],
+    wanted: &'static [u64],
+    divisor: f64,
+}
+
+const SECONDS: Scale = Scale { internal: LATENCY_BOUNDS_NS, wanted: OTEL_TIME_BUCKETS_NS, divisor: 1e9 };
+const OTEL_BYTES: Scale = Scale { internal: SIZE_BOUNDS, wanted: OTEL_SIZE_BUCKETS, divisor: 1.0 };
+const OC_BYTES: Scale = Scale { internal: SIZE_BOUNDS, wanted: OPENCENSUS_SIZE_BUCKETS, divisor: 1.0 };
+
+enum Kind {
+    Counter(BTreeMap<Labels, u64>),
+    Histogram(Scale, BTreeMap<Labels, HistSnapshot>),
+    Gauge(BTreeMap<Labels, f64>),
+}
+
+struct Family {
+    name: String,
+    help: &'static str,
+    kind: Kind,
+}
+
+impl Family {
+    fn counter(name: String, help: &'static str) -> Family {
+        Family { name, help, kind: Kind::Counter(BTreeMap::new()) }
+    }
+    fn histogram(name: String, help: &'static str, scale: Scale) -> Family {
+        Family { name, help, kind: Kind::Histogram(scale, BTreeMap::new()) }
+    }
+
+    fn add(&mut self, labels: Labels, n: u64) {
+        if let Kind::Counter(m) = &mut self.kind {
+            *m.entry(labels).or_default() += n;
+        }
+    }
+
+    fn observe(&mut self, labels: Labels, h: &HistSnapshot) {
+        if let Kind::Histogram(_, m) = &mut self.kind {
+            m.entry(labels).or_default().merge(h);
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        let (kind, empty) = match &self.kind {
+            Kind::Counter(m) => ("counter", m.is_empty()),
+            Kind::Histogram(_, m) => ("histogram", m.is_empty()),
+            Kind::Gauge(m) => ("gauge", m.is_empty()),
+        };
+        if empty {
+            return;
+        }
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} {kind}", self.name);
+        match &self.kind {
+            Kind::Counter(m) => {
+                for (labels, n) in m {
+                    let _ = writeln!(out, "{}{} {n}", self.name, label_text(labels, None));
+                }
+            }
+            Kind::Gauge(m) => {
+                for (labels, v) in m {
+                    let _ = writeln!(out, "{}{} {v}", self.name, label_text(labels, None));
+                }
+            }
+            Kind::Histogram(scale, m) => {
+                for (labels, h) in m {
+                    let counts = h.cumulative(scale.internal, scale.wanted);
+                    for (bound, n) in scale.wanted.iter().zip(&counts) {
+                        let le = (*bound as f64 / scale.divisor).to_string();
+                        let _ = writeln!(out, "{}_bucket{} {n}", self.name, label_text(labels, Some(&le)));
+                    }
+                    let _ = writeln!(
+                        out,
+                        "{}_bucket{} {}",
+                        self.name,
+                        label_text(labels, Some("+Inf")),
+                        counts.last().copied().unwrap_or(0)
+                    );
+                    let _ =
+                        writeln!(out, "{}_sum{} {}", self.name, label_text(labels, None), h.sum as f64 / scale.divisor);
+                    let _ = writeln!(out, "{}_count{} {}", self.name, label_text(labels, None), h.count());
+                }
+            }
+        }
+    }
+}
+
+fn label_text(labels: &Labels, le: Option<&str>) -> String {
+    let mut all: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    if let Some(le) = le {
+        all.push(("le", le));
+    }
+    if all.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("{");
+    for (i, (k, v)) in all.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(k);
+        s.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '"' => s.push_str("\\\""),
+                '\n' => s.push_str("\\n"),
+                c => s.push(c),
+            }
+        }
+        s.push('"');
+    }
+    s.push('}');
+    s
+}
+
+fn status_label(code: Option<u16>) -> String {
+    code.map_or_else(|| "other".to_owned(), |c| c.to_string())
+}
+
+fn bool_label(b: bool) -> String {
+    b.to_string()
+}
+
+impl Metrics {
+    /// `/metrics` of a `telemetry/opentelemetry` Prometheus exporter, or `None` when none is
+    /// configured.
+    pub fn render_otel_prometheus(&self) -> Option<String> {
+        let o = self.outputs.otel.as_ref()?;
+        let mut fams = Vec::new();
+        let scope =
+            || -> Labels { vec![("otel_scope_name", OTEL_SCOPE.to_owned()), ("otel_scope_version", String::new())] };
+        if o.global {
+            let mut duration =
+                Family::histogram("http_server_duration".into(), "Time to serve a request, in seconds", SECONDS);
+            let mut size =
+                Family::histogram("http_server_response_size".into(), "Response body size, in bytes", OTEL_BYTES);
+            let mut add = |method: &str, route: String, code: String, s: &super::metrics::RouterSeries| {
+                let mut l = scope();
+                l.extend([
+                    ("http_request_method", method.to_owned()),
+                    ("http_response_status_code", code),
+                    ("http_route", route),
+                    ("url_scheme", "http".to_owned()),
+                ]);
+                duration.observe(l.clone(), &s.latency.total());
+                size.observe(l, &s.size.total());
+            };
+            for e in self.endpoints() {
+                let route = colon_route(&e.pattern);
+                if self.skips(&e.pattern) || self.skips(&route) {
+                    continue;
+                }
+                for (code, s) in e.router.each() {
+                    add(e.method.as_str(), route.clone(), status_label(code), s);
+                }
+            }
+            for (key, s) in self.unmatched() {
+                let (route, code, method) = match key {
+                    Some((code, method)) => {
+                        let reason = StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+                        (format!("{code} {reason}"), code.to_string(), method)
+                    }
+                    None => ("other".to_owned(), "other".to_owned(), "_OTHER"),
+                };
+                add(method, route, code, s);
+            }
+            fams.push(duration);
+            fams.push(size);
+        }
+        if o.proxy {
+            let mut f = Family::histogram(
+                "krakend_proxy_duration".into(),
+                "Time in the endpoint's pipeline, in seconds",
+                SECONDS,
+            );
+            for e in self.endpoints() {
+                let route = colon_route(&e.pattern);
+                for (complete, error, h) in e.pipe() {
+                    let Some(h) = h else { continue };
+                    let mut l = scope();
+                    l.extend([
+                        ("canceled", bool_label(false)),
+                        ("complete", bool_label(complete)),
+                        ("error", bool_label(error)),
+                        ("http_request_method", e.method.to_string()),
+                        ("http_route", route.clone()),
+                    ]);
+                    f.observe(l, &h.total());
+                }
+            }
+            fams.push(f);
+        }
+        if o.backend_stage || o.round_trip {
+            let mut stage =
+                Family::histogram("krakend_backend_duration".into(), "Time in the backend stage, in seconds", SECONDS);
+            let mut client =
+                Family::histogram("http_client_duration".into(), "Backend round trip, in seconds", SECONDS);
+            let mut started =
+                Family::counter("http_client_request_started_count_total".into(), "Backend requests started");
+            let mut failed =
+                Family::counter("http_client_request_failed_count_total".into(), "Backend requests that got no answer");
+            for e in self.endpoints() {
+                let endpoint_route = colon_route(&e.pattern);
+                for b in e.backends.iter() {
+                    let base = || {
+                        let mut l = scope();
+                        l.extend([
+                            ("http_request_method", b.method.to_string()),
+                            ("http_route", otel_backend_route(&b.url_pattern)),
+                            ("krakend_endpoint_method", e.method.to_string()),
+                            ("krakend_endpoint_route", endpoint_route.clone()),
+                        ]);
+                        l
+                    };
+                    if o.backend_stage {
+                        for (complete, error, canceled, h) in b.outcomes() {
+                            let Some(h) = h else { continue };
+                            let mut l = base();
+                            l.extend([
+                                ("canceled", bool_label(canceled)),
+                                ("complete", bool_label(complete)),
+                                ("error", bool_label(error)),
+                            ]);
+                            stage.observe(l, &h.total());
+                        }
+                    }
+                    if o.round_trip {
+                        for (code, h) in b.by_status.each() {
+                            let mut l = base();
+                            l.push(("http_response_status_code", status_label(code)));
+                            let total = h.total();
+                            started.add(l.clone(), total.count());
+                            if code == Some(0) {
+                                failed.add(l.clone(), total.count());
+                            }
+                            client.observe(l, &total);
+                        }
+                    }
+                }
+            }
+            fams.extend([stage, client, started, failed]);
+        }
+        fams.push(target_info(o));
+        fams.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out = String::new();
+        for f in &fams {
+            f.write(&mut out);
+        }
+        Some(out)
+    }
+
+    /// `/metrics` of `telemetry/opencensus`'s Prometheus exporter, or `None` when it is not
+    /// configured.
+    pub fn render_opencensus_prometheus(&self) -> Option<String> {
+        let p: &OpencensusPrometheus = self.outputs.opencensus.as_ref()?;
+        let prefix = match p.namespace.as_deref() {
+            Some(ns) if !ns.is_empty() => format!("{}_", sanitize(ns)),
+            _ => String::new(),
+        };
+        let name = |view: &str| format!("{prefix}opencensus_io_http_{view}");
+        let ms = Scale { internal: LATENCY_BOUNDS_NS, wanted: &OC_LATENCY_NS, divisor: 1e6 };
+        let mut count = Family::counter(name("server_request_count"), "Count of HTTP requests started");
+        let mut latency = Family::histogram(name("server_latency"), "Latency distribution of HTTP requests", ms);
+        let mut bytes =
+            Family::histogram(name("server_response_bytes"), "Size distribution of HTTP response body", OC_BYTES);
+        let mut by_method =
+            Family::counter(name("server_request_count_by_method"), "Server request count by HTTP method");
+        let mut by_status =
+            Family::counter(name("server_response_count_by_status_code"), "Server response count by status code");
+        let mut rtt = Family::histogram(
+            name("client_roundtrip_latency"),
+            "End-to-end latency, by HTTP method and response status",
+            ms,
+        );
+        let mut completed = Family::counter(
+            name("client_completed_count"),
+            "Count of completed requests, by HTTP method and response status",
+        );
+        for e in self.endpoints() {
+            // krakend-opencensus's path aggregation: the endpoint pattern, `{param}`, lower case.
+            let path = e.pattern.to_lowercase();
+            for (code, s) in e.router.each() {
+                let status = status_label(code);
+                let mut tags: Labels = Vec::new();
+                if p.tag_path {
+                    tags.push(("http_path", path.clone()));
+                }
+                if p.tag_statuscode {
+                    tags.push(("http_status", status.clone()));
+                }
+                let mut with_method = tags.clone();
+                with_method.push(("http_method", e.method.to_string()));
+                let tagged = if p.tag_method { with_method.clone() } else { tags.clone() };
+                let total = s.latency.total();
+                count.add(tagged.clone(), total.count());
+                latency.observe(tagged.clone(), &total);
+                bytes.observe(tagged.clone(), &s.size.total());
+                by_method.add(with_method, total.count());
+                let mut with_status: Labels = tagged.into_iter().filter(|(k, _)| *k != "http_status").collect();
+                with_status.push(("http_status", status));
+                by_status.add(with_status, total.count());
+            }
+            for b in e.backends.iter() {
+                for (code, h) in b.by_status.each() {
+                    let status = match code {
+                        Some(0) => "error".to_owned(),
+                        other => status_label(other),
+                    };
+                    let mut l: Labels =
+                        vec![("http_client_method", b.method.to_string()), ("http_client_status", status)];
+                    if p.tag_path {
+                        l.push(("http_client_path", b.url_pattern.to_lowercase()));
+                    }
+                    let total = h.total();
+                    rtt.observe(l.clone(), &total);
+                    completed.add(l, total.count());
+                }
+            }
+        }
+        let mut fams = [count, latency, bytes, by_method, by_status, rtt, completed];
+        fams.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out = String::new();
+        for f in &fams {
+            f.write(&mut out);
+        }
+        Some(out)
+    }
+}
+
+/// OpenCensus's latency buckets in nanoseconds.
+static OC_LATENCY_NS: [u64; 34] = {
+    let mut ns = [0u64; 34];
+    let mut i = 0;
+    while i < 34 {
+        ns[i] = OPENCENSUS_LATENCY_MS[i] * 1_000_000;
+        i += 1;
+    }
+    ns
+};
+
+/// OpenTelemetry's `target_info`: the resource's attributes.
+fn target_info(o: &OtelOutput) -> Family {
+    let mut l: Labels = vec![
+        ("service_name", if o.service_name.is_empty() { "tributary".to_owned() } else { o.service_name.clone() }),
+        ("telemetry_sdk_language", "rust".to_owned()),
+        ("telemetry_sdk_name", "tributary".to_owned()),
+    ];
+    if !o.service_version.is_empty() {
+        l.push(("service_version", o.service_version.clone()));
+    }
+    if !o.deploy_env.is_empty() {
+        l.push(("deployment_environment", o.deploy_env.clone()));
+    }
+    let mut m = BTreeMap::new();
+    m.insert(l, 1.0);
+    Family { name: "target_info".into(), help: "Target metadata", kind: Kind::Gauge(m) }
+}
+
+/// OpenCensus's metric-name sanitizer: every character but letters, digits and `_` becomes `_`.
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
