@@ -493,3 +493,272 @@ async fn a_prometheus_server_counts_the_requests_sent_per_endpoint_and_status() 
     let info = prom.query(r#"target_info{job="tributary"}"#).await;
     assert_eq!(info.first().map(|(l, _)| l["service_name"].as_str()), Some("metrics-test"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// CloudWatch EMF lines (Lambda)
+// ---------------------------------------------------------------------------------------------
+
+/// The units CloudWatch accepts for a metric (the EMF specification's `MetricUnit` pattern).
+const EMF_UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// Checks one log line against every rule of the CloudWatch Embedded Metric Format
+/// specification (and the limits AWS's EMF libraries enforce): the line is one JSON object;
+/// `_aws` holds an integer millisecond `Timestamp` and a non-empty `CloudWatchMetrics` array and
+/// nothing else; each directive holds exactly `Namespace` (1 to 255 characters of
+/// `[a-zA-Z0-9._#:/-]`), `Dimensions` (at least one set, each at most 30 names of 1 to 255
+/// characters, each naming a top-level member with a non-empty ASCII string value of at most 1024
+/// characters) and `Metrics` (at most 100 definitions, each `Name` of 1 to 255 characters naming a
+/// top-level member that is a number or an array of at most 100 numbers, an optional `Unit` among
+/// CloudWatch's, an optional `StorageResolution` of 1 or 60, nothing else).
+fn check_emf(line: &str) -> Result<serde_json::Map<String, Value>, String> {
+    let root: Value = serde_json::from_str(line).map_err(|e| format!("not one JSON value: {e}"))?;
+    let root = root.as_object().ok_or("the root is not an object")?.clone();
+    let aws = root.get("_aws").and_then(Value::as_object).ok_or("no `_aws` object")?;
+    if let Some(extra) = aws.keys().find(|k| *k != "Timestamp" && *k != "CloudWatchMetrics") {
+        return Err(format!("`_aws` has an extra member `{extra}`"));
+    }
+    let ts = aws.get("Timestamp").and_then(Value::as_u64).ok_or("`Timestamp` is not an integer")?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    // Within the 14 days back and 2 hours ahead that CloudWatch accepts: milliseconds, not seconds.
+    if ts + 14 * 86_400_000 < now || ts > now + 7_200_000 {
+        return Err(format!("`Timestamp` {ts} is not a millisecond time near now ({now})"));
+    }
+    let directives = aws.get("CloudWatchMetrics").and_then(Value::as_array).ok_or("no `CloudWatchMetrics` array")?;
+    if directives.is_empty() {
+        return Err("`CloudWatchMetrics` is empty".into());
+    }
+    let name_ok = |s: &str| !s.is_empty() && s.chars().count() <= 255;
+    for d in directives {
+        let d = d.as_object().ok_or("a directive is not an object")?;
+        if let Some(extra) = d.keys().find(|k| !["Namespace", "Dimensions", "Metrics"].contains(&k.as_str())) {
+            return Err(format!("a directive has an extra member `{extra}`"));
+        }
+        let ns = d.get("Namespace").and_then(Value::as_str).ok_or("no `Namespace` string")?;
+        if !name_ok(ns) || !ns.chars().all(|c| c.is_ascii_alphanumeric() || "._#:/-".contains(c)) {
+            return Err(format!("bad namespace {ns:?}"));
+        }
+        let sets = d.get("Dimensions").and_then(Value::as_array).ok_or("no `Dimensions` array")?;
+        if sets.is_empty() {
+            return Err("`Dimensions` has no dimension set".into());
+        }
+        for set in sets {
+            let set = set.as_array().ok_or("a dimension set is not an array")?;
+            if set.len() > 30 {
+                return Err(format!("a dimension set has {} dimensions (at most 30)", set.len()));
+            }
+            for dim in set {
+                let dim = dim.as_str().ok_or("a dimension name is not a string")?;
+                if !name_ok(dim) || dim.starts_with(':') {
+                    return Err(format!("bad dimension name {dim:?}"));
+                }
+                let value = root
+                    .get(dim)
+                    .and_then(Value::as_str)
+                    .ok_or(format!("dimension `{dim}` is not a top-level string"))?;
+                if value.trim().is_empty() || !value.is_ascii() || value.len() > 1024 {
+                    return Err(format!("bad value {value:?} for dimension `{dim}`"));
+                }
+            }
+        }
+        let metrics = d.get("Metrics").and_then(Value::as_array).ok_or("no `Metrics` array")?;
+        if metrics.len() > 100 {
+            return Err(format!("{} metric definitions (at most 100)", metrics.len()));
+        }
+        for m in metrics {
+            let m = m.as_object().ok_or("a metric definition is not an object")?;
+            if let Some(extra) = m.keys().find(|k| !["Name", "Unit", "StorageResolution"].contains(&k.as_str())) {
+                return Err(format!("a metric definition has an extra member `{extra}`"));
+            }
+            let name = m.get("Name").and_then(Value::as_str).ok_or("a metric without a `Name` string")?;
+            if !name_ok(name) {
+                return Err(format!("bad metric name {name:?}"));
+            }
+            match root.get(name) {
+                Some(v) if v.is_number() => {}
+                Some(Value::Array(vs)) if vs.len() <= 100 && vs.iter().all(Value::is_number) => {}
+                other => return Err(format!("metric `{name}` is not a top-level number: {other:?}")),
+            }
+            if let Some(unit) = m.get("Unit") {
+                let unit = unit.as_str().ok_or("a `Unit` is not a string")?;
+                if !EMF_UNITS.contains(&unit) {
+                    return Err(format!("unknown unit {unit:?}"));
+                }
+            }
+            if let Some(r) = m.get("StorageResolution")
+                && r != 1
+                && r != 60
+            {
+                return Err(format!("bad storage resolution {r}"));
+            }
+        }
+    }
+    Ok(root)
+}
+
+#[test]
+fn the_emf_checker_rejects_what_the_specification_forbids() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let good = format!(
+        r#"{{"_aws":{{"Timestamp":{now},"CloudWatchMetrics":[{{"Namespace":"N","Dimensions":[["A"]],"Metrics":[{{"Name":"M","Unit":"Count"}}]}}]}},"A":"x","M":1}}"#
+    );
+    check_emf(&good).expect("the specification's shape");
+    let bad = [
+        good.replace(r#""A":"x","#, r#""B":{"A":"x"},"#), // a nested dimension target
+        good.replace(r#""M":1"#, r#""M":"1""#),           // a metric that is not a number
+        good.replace(r#""Unit":"Count""#, r#""Unit":"Requests""#), // not a CloudWatch unit
+        good.replace(&now.to_string(), &(now / 1000).to_string()), // seconds, not milliseconds
+        good.replace(r#"[["A"]]"#, "[]"),                 // no dimension set
+        good.replace(r#"[["A"]]"#, &format!("[[{}]]", vec![r#""A""#; 31].join(","))), // 31 dimensions
+        good.replace(r#""Namespace":"N""#, r#""Namespace":"N","Extra":1"#),
+        format!("{good} trailing"),
+    ];
+    for b in &bad {
+        assert!(check_emf(b).is_err(), "accepted: {b}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_lambda_invocation_writes_valid_emf_lines_with_its_counts() {
+    const DEMO_BACKEND: &str = "http://127.0.0.1:9001";
+    let events = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("events");
+    let backend = tributary_functions::demo::start_backend(0).await.expect("start the demo backend");
+    let text = std::fs::read_to_string(events.join("krakend.json")).expect("read events/krakend.json");
+    let mut config: Value = serde_json::from_str(&text.replace(DEMO_BACKEND, &backend)).expect("JSON");
+    config["extra_config"] = serde_json::json!({
+        "tributary/emf": {"namespace": "Tributary/Test", "dimensions": [["Endpoint", "Status"], ["Endpoint", "Backend"]]}
+    });
+    // How many backends each endpoint calls, from the config itself.
+    let backends: BTreeMap<String, usize> = config["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["endpoint"].as_str().unwrap().to_owned(), e["backend"].as_array().unwrap().len()))
+        .collect();
+    let gateway = tributary_core::Gateway::from_json(&config.to_string()).expect("a valid config");
+
+    let mut names: Vec<String> = std::fs::read_dir(&events)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") && n != "krakend.json")
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    let mut requests = 0u64;
+    for name in &names {
+        let event = std::fs::read_to_string(events.join(name)).unwrap();
+        let request = lambda_http::request::from_str(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut out: Vec<u8> = Vec::new();
+        let resp = tokio::time::timeout(LIMIT, tributary_functions::lambda::handle_with(&gateway, request, &mut out))
+            .await
+            .unwrap_or_else(|_| panic!("{name}: no answer within {LIMIT:?}"))
+            .expect("infallible");
+        let out = String::from_utf8(out).expect("UTF-8");
+        assert!(out.ends_with('\n'), "{name}: {out}");
+        let lines: Vec<serde_json::Map<String, Value>> =
+            out.lines().map(|l| check_emf(l).unwrap_or_else(|e| panic!("{name}: {e}\n{l}"))).collect();
+        let (request_line, backend_lines) = lines.split_first().expect("a request line");
+        requests += request_line["Requests"].as_u64().unwrap();
+        assert_eq!(request_line["Requests"], 1, "{name}");
+        assert_eq!(request_line["Status"], resp.status().as_u16().to_string(), "{name}");
+        assert!(request_line["Latency"].as_f64().unwrap() > 0.0, "{name}");
+        let directive = &request_line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Tributary/Test");
+        assert_eq!(directive["Dimensions"], serde_json::json!([["Endpoint", "Status"], ["Endpoint"]]), "{name}");
+        assert_eq!(resp.status(), 200, "{name}: the sample events all succeed");
+        let endpoint = request_line["Endpoint"].as_str().unwrap();
+        let expected_calls = backends.get(endpoint).unwrap_or_else(|| panic!("{name}: endpoint {endpoint:?}"));
+        assert_eq!(backend_lines.len(), *expected_calls, "{name}: one line per backend exchange");
+        let incomplete = resp.headers().get("x-krakend-completed").is_some_and(|v| v == "false");
+        assert_eq!(request_line["Incomplete"], u8::from(incomplete), "{name}");
+        for b in backend_lines {
+            assert_eq!(b["Endpoint"], endpoint);
+            assert_eq!(b["BackendRequests"], 1);
+            assert_eq!(b["BackendErrors"], 0, "{name}: {b:?}");
+            assert!(b["Status"].as_str().unwrap().starts_with('2'), "{name}: {b:?}");
+            assert!(b["Backend"].as_str().unwrap().starts_with('/'));
+            let d = &b["_aws"]["CloudWatchMetrics"][0]["Dimensions"];
+            assert_eq!(d, &serde_json::json!([["Endpoint", "Status", "Backend"], ["Endpoint", "Backend"]]));
+        }
+    }
+    assert_eq!(requests, names.len() as u64);
+}
+
+/// A function URL event for `GET path`.
+fn url_event(path: &str) -> String {
+    serde_json::json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "headers": {"host": "abc.lambda-url.eu-west-1.on.aws"},
+        "requestContext": {"accountId": "1", "apiId": "abc", "domainName": "abc.lambda-url.eu-west-1.on.aws",
+            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "t"},
+            "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0},
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+/// Invokes the Lambda door in process; returns what it wrote as EMF.
+async fn invoke(gateway: &tributary_core::Gateway, path: &str) -> String {
+    let request = lambda_http::request::from_str(&url_event(path)).expect("an event");
+    let mut out = Vec::new();
+    tributary_functions::lambda::handle_with(gateway, request, &mut out).await.expect("infallible");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_backend_is_counted_in_its_emf_line_and_no_config_means_no_lines() {
+    let (ok, bad) = backends().await;
+    // Defaults: a metrics output configured, no `tributary/emf`.
+    let gw = tributary_core::Gateway::from_json(&config(&ok, &bad, r#""telemetry/metrics": {}"#)).unwrap();
+    let out = invoke(&gw, "/broken").await;
+    let lines: Vec<_> = out.lines().map(|l| check_emf(l).unwrap_or_else(|e| panic!("{e}\n{l}"))).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Tributary");
+    assert_eq!(lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Endpoint", "Status"]]));
+    assert_eq!(lines[0]["Endpoint"], "/broken");
+    assert_eq!(lines[1]["BackendErrors"], 1, "{out}");
+    assert_eq!(lines[1]["Status"], "500");
+    // A path no endpoint serves: one line, under its status, never the raw path.
+    let out = invoke(&gw, "/random/abc123").await;
+    let line = check_emf(out.trim_end()).unwrap();
+    assert_eq!(line["Endpoint"], "404 Not Found");
+    assert!(!out.contains("abc123"), "{out}");
+    // No metrics configured: nothing written.
+    let quiet = tributary_core::Gateway::from_json(&config(&ok, &bad, "")).unwrap();
+    assert_eq!(invoke(&quiet, "/users/1").await, "");
+    // Turned off explicitly.
+    let off = tributary_core::Gateway::from_json(&config(
+        &ok,
+        &bad,
+        r#""telemetry/metrics": {}, "tributary/emf": {"disabled": true}"#,
+    ))
+    .unwrap();
+    assert_eq!(invoke(&off, "/users/1").await, "");
+}
