@@ -470,7 +470,8 @@ pub(crate) struct Window {
 pub struct Outputs {
     /// `telemetry/metrics`: `/__stats` with its layers.
     pub stats: Option<StatsOutput>,
-    /// `telemetry/opentelemetry` with at least one Prometheus exporter.
+    /// `telemetry/opentelemetry` with at least one Prometheus exporter, or an OTLP/HTTP exporter
+    /// that sends metrics.
     pub otel: Option<OtelOutput>,
     /// `telemetry/opencensus` with its Prometheus exporter.
     pub opencensus: Option<OpencensusPrometheus>,
@@ -532,7 +533,7 @@ impl Outputs {
                 .filter(|d| !d.is_zero())
                 .unwrap_or(DEFAULT_COLLECTION_TIME),
         });
-        let otel = t.opentelemetry.as_ref().filter(|_| !otel_exporters(t).is_empty()).map(|o| {
+        let otel = t.opentelemetry.as_ref().filter(|_| !otel_exporters(t).is_empty() || otlp_metrics(t)).map(|o| {
             let layers = o.layers.clone().unwrap_or_default();
             let backend = layers.backend.and_then(|b| b.metrics).unwrap_or_default();
             OtelOutput {
@@ -572,6 +573,16 @@ fn otel_exporters(t: &TelemetryConfig) -> Vec<(usize, PrometheusExporter)> {
         .enumerate()
         .filter(|(_, e)| !e.disable_metrics && e.port != 0)
         .collect()
+}
+
+/// Whether an `exporters.otlp[]` entry of `telemetry/opentelemetry` sends metrics (over HTTP,
+/// the only OTLP transport served): the OTLP exporter reads this registry too.
+fn otlp_metrics(t: &TelemetryConfig) -> bool {
+    t.opentelemetry
+        .as_ref()
+        .and_then(|o| o.exporters.get("otlp"))
+        .and_then(|v| Vec::<super::config::OtlpExporter>::deserialize(v).ok())
+        .is_some_and(|list| list.iter().any(|e| e.use_http && !e.disable_metrics))
 }
 
 fn opencensus_prometheus(t: &TelemetryConfig) -> Option<OpencensusPrometheus> {
