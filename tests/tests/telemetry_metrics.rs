@@ -762,3 +762,56 @@ async fn a_failed_backend_is_counted_in_its_emf_line_and_no_config_means_no_line
     .unwrap();
     assert_eq!(invoke(&off, "/users/1").await, "");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_runtime_api_the_gateway_binary_writes_emf_lines_with_the_invocation_s_request_id() {
+    const DEMO_BACKEND: &str = "http://127.0.0.1:9001";
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let events = root.join("events");
+    let backend = tributary_functions::demo::start_backend(0).await.expect("start the demo backend");
+    let text = std::fs::read_to_string(events.join("krakend.json")).expect("read events/krakend.json");
+    let mut config: Value = serde_json::from_str(&text.replace(DEMO_BACKEND, &backend)).expect("JSON");
+    config["extra_config"] = serde_json::json!({"telemetry/metrics": {}});
+    let dir = Dir::new("emf");
+    let config_path = dir.0.join("krakend.json");
+    std::fs::write(&config_path, config.to_string()).expect("write the config");
+    let mut cmd = Command::new("python3");
+    cmd.arg(root.join("scripts/fake_runtime.py")).args(["--timeout", "15"]);
+    for e in ["furl-get.json", "apigw-v1-get.json", "furl-post-json.json"] {
+        cmd.arg("--event").arg(events.join(e));
+    }
+    cmd.arg("--").arg(tributary_e2e::process::workspace_bin("gateway"));
+    cmd.env("TRIBUTARY_CONFIG", &config_path)
+        .env("RUST_LOG", "warn")
+        .env_remove("AWS_LAMBDA_LOG_LEVEL")
+        .env_remove("AWS_LAMBDA_LOG_FORMAT")
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run the Runtime API emulator"))
+        .await
+        .expect("the emulator's thread");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "emulator failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let answers: Vec<Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with("{\"request_id\""))
+        .map(|l| serde_json::from_str(l).expect("an answer line"))
+        .collect();
+    assert_eq!(answers.len(), 3, "{stdout}");
+    let emf: Vec<serde_json::Map<String, Value>> = stdout
+        .lines()
+        .filter(|l| l.contains("\"_aws\""))
+        .map(|l| check_emf(l).unwrap_or_else(|e| panic!("{e}\n{l}")))
+        .collect();
+    // One request line per invocation, carrying its request id and its status.
+    for a in &answers {
+        let id = a["request_id"].as_str().expect("a request id");
+        let mine: Vec<_> = emf.iter().filter(|l| l["requestId"] == id).collect();
+        let requests: Vec<_> = mine.iter().filter(|l| l.contains_key("Requests")).collect();
+        assert_eq!(requests.len(), 1, "{id}: {stdout}");
+        assert_eq!(requests[0]["Status"], a["answer"]["statusCode"].to_string(), "{stdout}");
+        assert!(mine.iter().filter(|l| l.contains_key("BackendRequests")).count() >= 1, "{stdout}");
+    }
+    let endpoints: BTreeSet<&str> =
+        emf.iter().filter(|l| l.contains_key("Requests")).map(|l| l["Endpoint"].as_str().unwrap()).collect();
+    assert_eq!(endpoints, BTreeSet::from(["/users/{id}", "/orders"]));
+}
