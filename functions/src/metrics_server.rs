@@ -96,7 +96,9 @@ fn answer(gateway: &Gateway, kind: ListenerKind, req: &Request<Incoming>) -> Res
     let path = req.uri().path();
     let (route, rendered, content_type) = match kind {
         ListenerKind::Stats => ("/__stats", metrics.render_stats(), "application/json; charset=utf-8"),
-        ListenerKind::OtelPrometheus => ("/metrics", metrics.render_otel_prometheus(), prometheus::CONTENT_TYPE),
+        ListenerKind::OtelPrometheus { process_metrics } => {
+            ("/metrics", metrics.render_otel_prometheus(process_metrics), prometheus::CONTENT_TYPE)
+        }
         ListenerKind::OpencensusPrometheus => {
             ("/metrics", metrics.render_opencensus_prometheus(), prometheus::CONTENT_TYPE)
         }

@@ -93,9 +93,9 @@ impl Gateway {
         };
         metrics.request_started();
         let started = std::time::Instant::now();
-        let (method, path) = (req.method.clone(), req.path.clone());
+        let (method, skipped) = (req.method.clone(), metrics.skips(&req.path));
         let resp = self.handle_into(req, &mut report).await;
-        metrics.record_request(&report, &method, &path, resp.status, resp.body.len(), started.elapsed());
+        metrics.record_request(&report, &method, skipped, resp.status, resp.body.len(), started.elapsed());
         (resp, report)
     }
 

@@ -444,7 +444,7 @@ async fn a_prometheus_server_counts_the_requests_sent_per_endpoint_and_status() 
         &ok,
         &bad,
         &format!(
-            r#""telemetry/opentelemetry": {{"service_name": "metrics-test", "exporters": {{"prometheus": [{{"name": "local", "port": {exporter}, "host": "127.0.0.1"}}]}}}}"#
+            r#""telemetry/opentelemetry": {{"service_name": "metrics-test", "exporters": {{"prometheus": [{{"name": "local", "port": {exporter}, "host": "127.0.0.1", "process_metrics": true}}]}}}}"#
         ),
     ));
     let prom = PrometheusServer::start(local(exporter));
@@ -490,6 +490,9 @@ async fn a_prometheus_server_counts_the_requests_sent_per_endpoint_and_status() 
     };
     assert_eq!(find("/users/:id"), Some(("/users/:id".to_owned(), "false".to_owned(), 9.0)));
     assert_eq!(find("/broken"), Some(("/broken".to_owned(), "true".to_owned(), 3.0)));
+    // `process_metrics`: the gateway process' own figures, as the Go client's collector names them.
+    let rss = prom.query(r#"process_resident_memory_bytes{job="tributary"}"#).await;
+    assert!(rss.first().is_some_and(|(_, v)| *v > 1e6), "{rss:?}");
     let info = prom.query(r#"target_info{job="tributary"}"#).await;
     assert_eq!(info.first().map(|(l, _)| l["service_name"].as_str()), Some("metrics-test"));
 }

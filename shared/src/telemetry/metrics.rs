@@ -515,8 +515,9 @@ pub struct MetricsListener {
 pub enum ListenerKind {
     /// `GET /__stats`.
     Stats,
-    /// `GET /metrics` in OpenTelemetry's Prometheus names.
-    OtelPrometheus,
+    /// `GET /metrics` in OpenTelemetry's Prometheus names (with the process' own metrics when
+    /// the exporter sets `process_metrics`).
+    OtelPrometheus { process_metrics: bool },
     /// `GET /metrics` in OpenCensus's Prometheus names.
     OpencensusPrometheus,
 }
@@ -617,7 +618,7 @@ pub fn listeners(t: &TelemetryConfig) -> Vec<MetricsListener> {
         out.push(MetricsListener {
             key: format!("extra_config.{}.exporters.prometheus[{i}].port", OPENTELEMETRY_NAMES[0]),
             addr: host_port(host, e.port),
-            kind: ListenerKind::OtelPrometheus,
+            kind: ListenerKind::OtelPrometheus { process_metrics: e.process_metrics },
         });
     }
     if let Some(p) = opencensus_prometheus(t) {
@@ -696,12 +697,12 @@ impl Metrics {
     }
 
     /// A request was answered: the router layer (per endpoint, or unmatched by status and
-    /// method), and the `disconnected` count.
+    /// method; `skipped` when its path is one of `skip_paths`), and the `disconnected` count.
     pub(crate) fn record_request(
         &self,
         report: &Report,
         method: &Method,
-        path: &str,
+        skipped: bool,
         status: StatusCode,
         size: usize,
         latency: Duration,
@@ -716,7 +717,7 @@ impl Metrics {
                 None => return,
             },
             None => {
-                if self.skips(path) {
+                if skipped {
                     return;
                 }
                 self.unmatched.get(status.as_u16() * 16 + method_index(method), RouterSeries::new)
@@ -751,7 +752,7 @@ impl Metrics {
         }
     }
 
-    /// Whether a request that no endpoint answered is left out (OpenTelemetry's `skip_paths`,
+    /// Whether a request that no endpoint answers is left out (OpenTelemetry's `skip_paths`,
     /// compared as krakend-otel does: the whole path, exactly).
     pub(crate) fn skips(&self, path: &str) -> bool {
         self.skip_paths.iter().any(|p| p == path)

@@ -37,7 +37,8 @@ const OC_BYTES: Scale = Scale { internal: SIZE_BOUNDS, wanted: OPENCENSUS_SIZE_B
 enum Kind {
     Counter(BTreeMap<Labels, u64>),
     Histogram(Scale, BTreeMap<Labels, HistSnapshot>),
-    Gauge(BTreeMap<Labels, f64>),
+    /// Values read at scrape time, with their Prometheus type (`gauge`, or `counter`).
+    Value(&'static str, BTreeMap<Labels, f64>),
 }
 
 struct Family {
@@ -70,7 +71,7 @@ impl Family {
         let (kind, empty) = match &self.kind {
             Kind::Counter(m) => ("counter", m.is_empty()),
             Kind::Histogram(_, m) => ("histogram", m.is_empty()),
-            Kind::Gauge(m) => ("gauge", m.is_empty()),
+            Kind::Value(kind, m) => (*kind, m.is_empty()),
         };
         if empty {
             return;
@@ -83,7 +84,7 @@ impl Family {
                     let _ = writeln!(out, "{}{} {n}", self.name, label_text(labels, None));
                 }
             }
-            Kind::Gauge(m) => {
+            Kind::Value(_, m) => {
                 for (labels, v) in m {
                     let _ = writeln!(out, "{}{} {v}", self.name, label_text(labels, None));
                 }
@@ -151,8 +152,8 @@ fn bool_label(b: bool) -> String {
 
 impl Metrics {
     /// `/metrics` of a `telemetry/opentelemetry` Prometheus exporter, or `None` when none is
-    /// configured.
-    pub fn render_otel_prometheus(&self) -> Option<String> {
+    /// configured; `process_metrics` adds the process' CPU, memory and file descriptors.
+    pub fn render_otel_prometheus(&self, process_metrics: bool) -> Option<String> {
         let o = self.outputs.otel.as_ref()?;
         let mut fams = Vec::new();
         let scope =
@@ -269,6 +270,9 @@ impl Metrics {
             fams.extend([stage, client, started, failed]);
         }
         fams.push(target_info(o));
+        if process_metrics {
+            fams.extend(process_families());
+        }
         fams.sort_by(|a, b| a.name.cmp(&b.name));
         let mut out = String::new();
         for f in &fams {
@@ -381,7 +385,68 @@ fn target_info(o: &OtelOutput) -> Family {
     }
     let mut m = BTreeMap::new();
     m.insert(l, 1.0);
-    Family { name: "target_info".into(), help: "Target metadata", kind: Kind::Gauge(m) }
+    Family { name: "target_info".into(), help: "Target metadata", kind: Kind::Value("gauge", m) }
+}
+
+/// The Prometheus Go client's process collector, read from `/proc/self` (Linux; nothing
+/// elsewhere). Clock ticks are taken as 100 a second, `USER_HZ` on every Linux architecture.
+fn process_families() -> Vec<Family> {
+    let mut out = Vec::new();
+    let mut gauge = |name: &str, help: &'static str, v: f64| {
+        let mut m = BTreeMap::new();
+        m.insert(Vec::new(), v);
+        out.push(Family { name: name.to_owned(), help, kind: Kind::Value("gauge", m) });
+    };
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let status_kib = |status: &str, field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+    };
+    if let Some(status) = read("/proc/self/status") {
+        if let Some(kib) = status_kib(&status, "VmRSS") {
+            gauge("process_resident_memory_bytes", "Resident memory size in bytes.", kib * 1024.0);
+        }
+        if let Some(kib) = status_kib(&status, "VmSize") {
+            gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", kib * 1024.0);
+        }
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        gauge("process_open_fds", "Number of open file descriptors.", fds.count() as f64);
+    }
+    if let Some(max) = read("/proc/self/limits").and_then(|l| {
+        l.lines().find(|l| l.starts_with("Max open files"))?.split_whitespace().nth(3)?.parse::<f64>().ok()
+    }) {
+        gauge("process_max_fds", "Maximum number of open file descriptors.", max);
+    }
+    // Fields after the command name (which may hold spaces) in /proc/self/stat.
+    let stat = read("/proc/self/stat");
+    let fields: Vec<&str> = stat
+        .as_deref()
+        .and_then(|s| s.rsplit_once(')'))
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    let boot =
+        read("/proc/stat").and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime ")?.trim().parse::<f64>().ok()));
+    if let (Some(start), Some(boot)) = (field(22), boot) {
+        gauge(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            boot + start / 100.0,
+        );
+    }
+    if let (Some(utime), Some(stime)) = (field(14), field(15)) {
+        let mut m = BTreeMap::new();
+        m.insert(Vec::new(), (utime + stime) / 100.0);
+        out.push(Family {
+            name: "process_cpu_seconds_total".into(),
+            help: "Total user and system CPU time spent in seconds.",
+            kind: Kind::Value("counter", m),
+        });
+    }
+    out
 }
 
 /// OpenCensus's metric-name sanitizer: every character but letters, digits and `_` becomes `_`.
