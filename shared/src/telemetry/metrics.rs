@@ -496,6 +496,13 @@ pub struct OtelOutput {
     pub service_name: String,
     pub service_version: String,
     pub deploy_env: String,
+    /// `layers.global.semantic_convention: "1.27"`: OpenTelemetry's stable HTTP metric names.
+    pub semconv_1_27: bool,
+    /// `metrics_static_attributes` of the global and proxy layers, and the backend layer's
+    /// `static_attributes`: labels added to every series of the layer.
+    pub global_attributes: Vec<(String, String)>,
+    pub proxy_attributes: Vec<(String, String)>,
+    pub backend_attributes: Vec<(String, String)>,
 }
 
 /// KrakenD's default `collection_time`.
@@ -537,9 +544,27 @@ impl Outputs {
         let otel = t.opentelemetry.as_ref().filter(|_| !otel_exporters(t).is_empty() || otlp_metrics(t)).map(|o| {
             let layers = o.layers.clone().unwrap_or_default();
             let backend = layers.backend.and_then(|b| b.metrics).unwrap_or_default();
+            let pairs = |kv: &[super::config::KeyValue]| -> Vec<(String, String)> {
+                kv.iter()
+                    .filter(|a| !a.key.is_empty() && !a.value.is_empty())
+                    .map(|a| (a.key.clone(), a.value.clone()))
+                    .collect()
+            };
             OtelOutput {
-                global: !layers.global.is_some_and(|g| g.disable_metrics),
-                proxy: !layers.proxy.is_some_and(|p| p.disable_metrics),
+                global: !layers.global.as_ref().is_some_and(|g| g.disable_metrics),
+                proxy: !layers.proxy.as_ref().is_some_and(|p| p.disable_metrics),
+                semconv_1_27: layers.global.as_ref().and_then(|g| g.semantic_convention.as_deref()) == Some("1.27"),
+                global_attributes: layers
+                    .global
+                    .as_ref()
+                    .map(|g| pairs(&g.metrics_static_attributes))
+                    .unwrap_or_default(),
+                proxy_attributes: layers
+                    .proxy
+                    .as_ref()
+                    .map(|p| pairs(&p.metrics_static_attributes))
+                    .unwrap_or_default(),
+                backend_attributes: pairs(&backend.static_attributes),
                 backend_stage: !backend.disable_stage,
                 round_trip: backend.round_trip.unwrap_or(true),
                 service_name: o.service_name.clone().unwrap_or_default(),

@@ -45,14 +45,23 @@ struct Family {
     name: String,
     help: &'static str,
     kind: Kind,
+    /// Labels every series of the family carries (configured static attributes).
+    extra: Vec<(String, String)>,
 }
 
 impl Family {
     fn counter(name: String, help: &'static str) -> Family {
-        Family { name, help, kind: Kind::Counter(BTreeMap::new()) }
+        Family { name, help, kind: Kind::Counter(BTreeMap::new()), extra: Vec::new() }
     }
     fn histogram(name: String, help: &'static str, scale: Scale) -> Family {
-        Family { name, help, kind: Kind::Histogram(scale, BTreeMap::new()) }
+        Family { name, help, kind: Kind::Histogram(scale, BTreeMap::new()), extra: Vec::new() }
+    }
+
+    /// Adds configured static attributes to every series, their keys sanitized as
+    /// OpenTelemetry's Prometheus exporter does (`deploy.region` → `deploy_region`).
+    fn with(mut self, attributes: &[(String, String)]) -> Family {
+        self.extra = attributes.iter().map(|(k, v)| (sanitize(k), v.clone())).collect();
+        self
     }
 
     fn add(&mut self, labels: Labels, n: u64) {
@@ -81,12 +90,12 @@ impl Family {
         match &self.kind {
             Kind::Counter(m) => {
                 for (labels, n) in m {
-                    let _ = writeln!(out, "{}{} {n}", self.name, label_text(labels, None));
+                    let _ = writeln!(out, "{}{} {n}", self.name, label_text(labels, &self.extra, None));
                 }
             }
             Kind::Value(_, m) => {
                 for (labels, v) in m {
-                    let _ = writeln!(out, "{}{} {v}", self.name, label_text(labels, None));
+                    let _ = writeln!(out, "{}{} {v}", self.name, label_text(labels, &self.extra, None));
                 }
             }
             Kind::Histogram(scale, m) => {
@@ -94,26 +103,36 @@ impl Family {
                     let counts = h.cumulative(scale.internal, scale.wanted);
                     for (bound, n) in scale.wanted.iter().zip(&counts) {
                         let le = (*bound as f64 / scale.divisor).to_string();
-                        let _ = writeln!(out, "{}_bucket{} {n}", self.name, label_text(labels, Some(&le)));
+                        let _ = writeln!(out, "{}_bucket{} {n}", self.name, label_text(labels, &self.extra, Some(&le)));
                     }
                     let _ = writeln!(
                         out,
                         "{}_bucket{} {}",
                         self.name,
-                        label_text(labels, Some("+Inf")),
+                        label_text(labels, &self.extra, Some("+Inf")),
                         counts.last().copied().unwrap_or(0)
                     );
-                    let _ =
-                        writeln!(out, "{}_sum{} {}", self.name, label_text(labels, None), h.sum as f64 / scale.divisor);
-                    let _ = writeln!(out, "{}_count{} {}", self.name, label_text(labels, None), h.count());
+                    let _ = writeln!(
+                        out,
+                        "{}_sum{} {}",
+                        self.name,
+                        label_text(labels, &self.extra, None),
+                        h.sum as f64 / scale.divisor
+                    );
+                    let _ = writeln!(out, "{}_count{} {}", self.name, label_text(labels, &self.extra, None), h.count());
                 }
             }
         }
     }
 }
 
-fn label_text(labels: &Labels, le: Option<&str>) -> String {
+fn label_text(labels: &Labels, extra: &[(String, String)], le: Option<&str>) -> String {
     let mut all: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for (k, v) in extra {
+        if !all.iter().any(|(name, _)| name == k) {
+            all.push((k, v));
+        }
+    }
     all.sort_by(|a, b| a.0.cmp(b.0));
     if let Some(le) = le {
         all.push(("le", le));
@@ -159,10 +178,15 @@ impl Metrics {
         let scope =
             || -> Labels { vec![("otel_scope_name", OTEL_SCOPE.to_owned()), ("otel_scope_version", String::new())] };
         if o.global {
-            let mut duration =
-                Family::histogram("http_server_duration".into(), "Time to serve a request, in seconds", SECONDS);
-            let mut size =
-                Family::histogram("http_server_response_size".into(), "Response body size, in bytes", OTEL_BYTES);
+            let (duration_name, size_name) = if o.semconv_1_27 {
+                ("http_server_request_duration_seconds", "http_server_response_body_size_bytes")
+            } else {
+                ("http_server_duration", "http_server_response_size")
+            };
+            let mut duration = Family::histogram(duration_name.into(), "Time to serve a request, in seconds", SECONDS)
+                .with(&o.global_attributes);
+            let mut size = Family::histogram(size_name.into(), "Response body size, in bytes", OTEL_BYTES)
+                .with(&o.global_attributes);
             let mut add = |method: &str, route: String, code: String, s: &super::metrics::RouterSeries| {
                 let mut l = scope();
                 l.extend([
@@ -201,7 +225,8 @@ impl Metrics {
                 "krakend_proxy_duration".into(),
                 "Time in the endpoint's pipeline, in seconds",
                 SECONDS,
-            );
+            )
+            .with(&o.proxy_attributes);
             for e in self.endpoints() {
                 let route = colon_route(&e.pattern);
                 for (complete, error, h) in e.pipe() {
@@ -221,13 +246,20 @@ impl Metrics {
         }
         if o.backend_stage || o.round_trip {
             let mut stage =
-                Family::histogram("krakend_backend_duration".into(), "Time in the backend stage, in seconds", SECONDS);
-            let mut client =
-                Family::histogram("http_client_duration".into(), "Backend round trip, in seconds", SECONDS);
+                Family::histogram("krakend_backend_duration".into(), "Time in the backend stage, in seconds", SECONDS)
+                    .with(&o.backend_attributes);
+            let mut client = Family::histogram(
+                if o.semconv_1_27 { "http_client_request_duration_seconds" } else { "http_client_duration" }.into(),
+                "Backend round trip, in seconds",
+                SECONDS,
+            )
+            .with(&o.backend_attributes);
             let mut started =
-                Family::counter("http_client_request_started_count_total".into(), "Backend requests started");
+                Family::counter("http_client_request_started_count_total".into(), "Backend requests started")
+                    .with(&o.backend_attributes);
             let mut failed =
-                Family::counter("http_client_request_failed_count_total".into(), "Backend requests that got no answer");
+                Family::counter("http_client_request_failed_count_total".into(), "Backend requests that got no answer")
+                    .with(&o.backend_attributes);
             for e in self.endpoints() {
                 let endpoint_route = colon_route(&e.pattern);
                 for b in e.backends.iter() {
@@ -385,7 +417,7 @@ fn target_info(o: &OtelOutput) -> Family {
     }
     let mut m = BTreeMap::new();
     m.insert(l, 1.0);
-    Family { name: "target_info".into(), help: "Target metadata", kind: Kind::Value("gauge", m) }
+    Family { name: "target_info".into(), help: "Target metadata", kind: Kind::Value("gauge", m), extra: Vec::new() }
 }
 
 /// The Prometheus Go client's process collector, read from `/proc/self` (Linux; nothing
@@ -395,7 +427,7 @@ fn process_families() -> Vec<Family> {
     let mut gauge = |name: &str, help: &'static str, v: f64| {
         let mut m = BTreeMap::new();
         m.insert(Vec::new(), v);
-        out.push(Family { name: name.to_owned(), help, kind: Kind::Value("gauge", m) });
+        out.push(Family { name: name.to_owned(), help, kind: Kind::Value("gauge", m), extra: Vec::new() });
     };
     let read = |p: &str| std::fs::read_to_string(p).ok();
     let status_kib = |status: &str, field: &str| {
@@ -444,6 +476,7 @@ fn process_families() -> Vec<Family> {
             name: "process_cpu_seconds_total".into(),
             help: "Total user and system CPU time spent in seconds.",
             kind: Kind::Value("counter", m),
+            extra: Vec::new(),
         });
     }
     out
@@ -452,4 +485,84 @@ fn process_families() -> Vec<Family> {
 /// OpenCensus's metric-name sanitizer: every character but letters, digits and `_` becomes `_`.
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Gateway;
+    use crate::telemetry::{EndpointId, Report};
+    use http::{Method, StatusCode};
+    use std::time::Duration;
+
+    fn gateway(otel: &str) -> Gateway {
+        Gateway::from_json(&format!(
+            r#"{{"version": 3, "extra_config": {{"telemetry/opentelemetry": {otel}}},
+                "endpoints": [{{"endpoint": "/users/{{id}}", "backend": [{{"host": ["http://127.0.0.1:8000"], "url_pattern": "/u/{{id}}"}}]}}]}}"#
+        ))
+        .expect("a valid config")
+    }
+
+    fn served(g: &Gateway, status: u16, n: usize) {
+        let m = g.metrics().expect("metrics on");
+        let report = Report {
+            endpoint: Some(EndpointId { index: 0, method: Method::GET, pattern: "/users/{id}".into() }),
+            ..Report::default()
+        };
+        for _ in 0..n {
+            m.record_request(
+                &report,
+                &Method::GET,
+                false,
+                StatusCode::from_u16(status).unwrap(),
+                10,
+                Duration::from_millis(15),
+            );
+        }
+    }
+
+    #[test]
+    fn histograms_are_cumulative_in_seconds_with_krakend_otel_s_labels() {
+        let g = gateway(r#"{"exporters": {"prometheus": [{"name": "p", "port": 9464}]}}"#);
+        served(&g, 200, 3);
+        served(&g, 502, 1);
+        let text = g.metrics().unwrap().render_otel_prometheus(false).unwrap();
+        let labels = r#"http_request_method="GET",http_response_status_code="200",http_route="/users/:id",otel_scope_name="io.krakend.krakend-otel",otel_scope_version="",url_scheme="http""#;
+        assert!(text.contains("# TYPE http_server_duration histogram\n"), "{text}");
+        assert!(text.contains(&format!("http_server_duration_bucket{{{labels},le=\"0.01\"}} 0\n")), "{text}");
+        assert!(text.contains(&format!("http_server_duration_bucket{{{labels},le=\"0.02\"}} 3\n")), "{text}");
+        assert!(text.contains(&format!("http_server_duration_bucket{{{labels},le=\"+Inf\"}} 3\n")), "{text}");
+        assert!(text.contains(&format!("http_server_duration_count{{{labels}}} 3\n")), "{text}");
+        assert!(text.contains(&format!("http_server_duration_sum{{{labels}}} 0.045\n")), "{text}");
+        assert!(text.contains(r#"http_response_status_code="502""#), "{text}");
+        assert!(!text.contains("process_"), "{text}");
+    }
+
+    #[test]
+    fn static_attributes_and_the_1_27_names_follow_the_layers_config() {
+        let g = gateway(
+            r#"{"exporters": {"prometheus": [{"name": "p", "port": 9464}]},
+                "layers": {"global": {"semantic_convention": "1.27",
+                                      "metrics_static_attributes": [{"key": "deploy.region", "value": "eu \"west\""}]}}}"#,
+        );
+        served(&g, 200, 1);
+        let text = g.metrics().unwrap().render_otel_prometheus(false).unwrap();
+        assert!(text.contains("# TYPE http_server_request_duration_seconds histogram"), "{text}");
+        assert!(text.contains("# TYPE http_server_response_body_size_bytes histogram"), "{text}");
+        assert!(!text.contains("http_server_duration"), "{text}");
+        // Sanitized key, escaped value.
+        assert!(text.contains(r#"deploy_region="eu \"west\"""#), "{text}");
+    }
+
+    #[test]
+    fn the_process_metrics_come_from_the_running_process() {
+        let g = gateway(r#"{"exporters": {"prometheus": [{"name": "p", "port": 9464, "process_metrics": true}]}}"#);
+        let text = g.metrics().unwrap().render_otel_prometheus(true).unwrap();
+        let rss: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(rss > 1e6, "{rss}");
+        assert!(text.contains("# TYPE process_cpu_seconds_total counter"), "{text}");
+    }
 }
