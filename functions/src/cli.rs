@@ -172,6 +172,14 @@ pub async fn serve(gateway: Gateway, port: Option<u16>) -> i32 {
     let port = port.or(settings.port).unwrap_or(8080);
     let ip = settings.listen_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, port);
+    let gateway = Arc::new(gateway);
+    let _metrics = match crate::metrics_server::start(&gateway).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -184,7 +192,7 @@ pub async fn serve(gateway: Gateway, port: Option<u16>) -> i32 {
         Err(code) => return code,
     };
     tracing::info!("[SERVICE: Tributary] Listening on port: {port}");
-    match server::serve_logged(Arc::new(gateway), listener, shutdown_signal(), access).await {
+    match server::serve_logged(gateway, listener, shutdown_signal(), access).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,5 +1,6 @@
 //! The Lambda door: converts a `lambda_http` request (function URL, API Gateway HTTP API and REST
-//! API, ALB) to a `GatewayRequest` and the `GatewayResponse` back. Types only, no logic.
+//! API, ALB) to a `GatewayRequest` and the `GatewayResponse` back, and writes the invocation's
+//! CloudWatch EMF lines (rendered by the core). Types only, no logic.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -10,6 +11,16 @@ use tributary_core::{Gateway, GatewayRequest, GatewayResponse};
 /// Handles one invocation. Never fails: every fault is an HTTP answer (a failed invocation would
 /// reach the client as an opaque 502 from the function URL).
 pub async fn handle(gateway: &Gateway, event: Request) -> Result<Response<Body>, Infallible> {
+    handle_with(gateway, event, &mut std::io::stdout()).await
+}
+
+/// [`handle`], writing the invocation's CloudWatch EMF lines (when on) to `emf_out`: Lambda's
+/// stdout in the function, where CloudWatch Logs extracts the metrics.
+pub async fn handle_with(
+    gateway: &Gateway,
+    event: Request,
+    emf_out: &mut (dyn std::io::Write + Send),
+) -> Result<Response<Body>, Infallible> {
     // lambda_http builds the request's URI from the `Host` header: a host holding `/`, `?` or `#`
     // would move the path and the query. Go's server refuses such a host, and so does the local
     // server; AWS's front ends do not send one, but an event may.
@@ -24,17 +35,31 @@ pub async fn handle(gateway: &Gateway, event: Request) -> Result<Response<Body>,
             .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
         return Ok(resp);
     }
+    let request_id = gateway.emf().and(event.lambda_context_ref()).map(|c| c.request_id.clone());
     let started = std::time::Instant::now();
     let request = into_core(event);
     let (method, path) = (request.method.clone(), request.path.clone());
     let (resp, report) = gateway.handle_reported(request).await;
-    let line = crate::logs::RequestLine {
-        method: method.as_str(),
-        path: &path,
-        status: resp.status.as_u16(),
-        latency: started.elapsed(),
-    };
+    let latency = started.elapsed();
+    let line = crate::logs::RequestLine { method: method.as_str(), path: &path, status: resp.status.as_u16(), latency };
     crate::logs::request_line(&line, &report);
+    if let Some(emf) = gateway.emf() {
+        let timestamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let lines = emf.lines(&tributary_core::telemetry::emf::Invocation {
+            report: &report,
+            method: &method,
+            status: resp.status,
+            latency,
+            timestamp_ms,
+            request_id: request_id.as_deref().filter(|id| !id.is_empty()),
+        });
+        // One write: the lines stay whole beside the log lines on the same stdout.
+        if let Err(e) = emf_out.write_all(lines.as_bytes()).and_then(|()| emf_out.flush()) {
+            tracing::warn!(error = %e, "the EMF metric lines could not be written");
+        }
+    }
     Ok(into_lambda(resp))
 }
 

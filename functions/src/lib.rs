@@ -10,6 +10,7 @@ pub mod golike;
 pub mod lambda;
 pub mod lambda_check;
 pub mod logs;
+pub mod metrics_server;
 pub mod overrides;
 pub mod server;
 pub mod source;

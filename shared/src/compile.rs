@@ -340,10 +340,18 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         Some(Err(e)) => return Err(vec![Problem::error("extra_config.security/http", None, e)]),
         None => None,
     };
-    let telemetry = crate::telemetry::Telemetry::new(
+    let mut telemetry = crate::telemetry::Telemetry::new(
         service.extra_config.telemetry.clone(),
         !rc.disable_access_log,
         rc.logger_skip_paths.clone(),
+    );
+    telemetry.metrics = crate::telemetry::Metrics::new(
+        &telemetry.settings.config,
+        endpoints.iter().map(|e| crate::telemetry::metrics::EndpointShape {
+            method: &e.id.method,
+            pattern: &e.id.pattern,
+            backends: e.backends.iter().map(|b| (&b.method, &b.url_pattern)).collect(),
+        }),
     );
     Ok(Compiled { cors, security, warnings, endpoints, router, settings, server, http, telemetry })
 }

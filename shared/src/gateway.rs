@@ -94,8 +94,27 @@ impl Gateway {
     /// backends that failed) for the door's log line.
     pub async fn handle_reported(&self, req: GatewayRequest) -> (GatewayResponse, Report) {
         let mut report = Report::default();
+        let Some(metrics) = &self.compiled.telemetry.metrics else {
+            let resp = self.handle_into(req, &mut report).await;
+            return (resp, report);
+        };
+        metrics.request_started();
+        let started = std::time::Instant::now();
+        let (method, skipped) = (req.method.clone(), metrics.skips(&req.path));
         let resp = self.handle_into(req, &mut report).await;
+        metrics.record_request(&report, &method, skipped, resp.status, resp.body.len(), started.elapsed());
         (resp, report)
+    }
+
+    /// The metrics registry, when `telemetry/metrics` or a Prometheus exporter is configured:
+    /// the doors serve its renderings.
+    pub fn metrics(&self) -> Option<&crate::telemetry::Metrics> {
+        self.compiled.telemetry.metrics.as_ref()
+    }
+
+    /// The CloudWatch EMF lines' settings, when the Lambda function writes them.
+    pub fn emf(&self) -> Option<&crate::telemetry::emf::Emf> {
+        self.compiled.telemetry.emf.as_ref()
     }
 
     async fn handle_into(&self, req: GatewayRequest, report: &mut Report) -> GatewayResponse {
@@ -186,9 +205,14 @@ impl Gateway {
         };
         report.endpoint = Some(endpoint.id.clone());
         let observer = self.compiled.telemetry.observer();
+        let metrics = self.compiled.telemetry.metrics.as_ref();
+        let pipe_started = metrics.map(|_| std::time::Instant::now());
         let resp = self.run_endpoint(endpoint, &req, &values, &observer).await;
         observer.into_report(report);
         report.completed = resp.headers.get(X_KRAKEND_COMPLETED).map(|v| v.as_bytes() == b"true");
+        if let (Some(m), Some(t)) = (metrics, pipe_started) {
+            m.record_pipe(endpoint.id.index, t.elapsed(), report);
+        }
         (resp, Secured::Yes)
     }
 

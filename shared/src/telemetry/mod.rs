@@ -7,8 +7,13 @@
 //! that live in the core (metrics, traces) read the same records.
 
 pub mod config;
+pub mod emf;
+pub mod metrics;
+pub mod prometheus;
+mod stats;
 
 pub use config::TelemetryConfig;
+pub use metrics::Metrics;
 
 use http::{HeaderMap, Method, StatusCode};
 use std::sync::{Arc, Mutex};
@@ -87,12 +92,23 @@ pub(crate) struct Telemetry {
     pub settings: TelemetrySettings,
     /// Whether backend exchanges are recorded (a sink reads them).
     pub record_calls: bool,
+    /// The metrics registry, when an output reads it.
+    pub metrics: Option<Metrics>,
+    /// The EMF lines the Lambda function writes, when on.
+    pub emf: Option<emf::Emf>,
 }
 
 impl Telemetry {
     pub(crate) fn new(config: TelemetryConfig, access_log: bool, logger_skip_paths: Vec<String>) -> Self {
-        let record_calls = config.metrics.is_some() || config.opentelemetry.is_some() || config.opencensus.is_some();
-        Telemetry { settings: TelemetrySettings { config, access_log, logger_skip_paths }, record_calls }
+        let emf = emf::Emf::from_config(&config);
+        let record_calls =
+            config.metrics.is_some() || config.opentelemetry.is_some() || config.opencensus.is_some() || emf.is_some();
+        Telemetry {
+            settings: TelemetrySettings { config, access_log, logger_skip_paths },
+            record_calls,
+            metrics: None,
+            emf,
+        }
     }
 
     /// The observer for one request.
