@@ -102,6 +102,9 @@ pub struct OtlpExporter {
     pub custom_reporting_period: Option<u64>,
 }
 
+/// krakend-otel's Prometheus port when an exporter names none (or 0).
+pub const DEFAULT_PROMETHEUS_PORT: u16 = 9090;
+
 /// An `exporters.prometheus[]` entry.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct PrometheusExporter {
@@ -119,6 +122,13 @@ pub struct PrometheusExporter {
     pub go_metrics: bool,
     #[serde(default)]
     pub disable_metrics: bool,
+}
+
+impl PrometheusExporter {
+    /// The port it listens on: `port`, or 9090 when that is unset or 0, as krakend-otel does.
+    pub fn listen_port(&self) -> u16 {
+        if self.port == 0 { DEFAULT_PROMETHEUS_PORT } else { self.port }
+    }
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -426,14 +436,8 @@ pub fn validate(t: &TelemetryConfig, gateway_port: u16) -> (Vec<Problem>, Vec<Pr
                         for (i, e) in list.iter().enumerate() {
                             let here = format!("{base}[{i}]");
                             unique_name(&e.name, &here, &mut names, &mut errors);
-                            if e.port == 0 {
-                                errors.push(Problem::error(
-                                    format!("{here}.port"),
-                                    None,
-                                    "a Prometheus exporter needs a `port`",
-                                ));
-                            } else if !e.disable_metrics {
-                                take_port(e.port, format!("{here}.port"), &mut errors);
+                            if !e.disable_metrics {
+                                take_port(e.listen_port(), format!("{here}.port"), &mut errors);
                             }
                         }
                     }

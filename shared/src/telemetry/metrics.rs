@@ -597,7 +597,7 @@ fn otel_exporters(t: &TelemetryConfig) -> Vec<(usize, PrometheusExporter)> {
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .filter(|(_, e)| !e.disable_metrics && e.port != 0)
+        .filter(|(_, e)| !e.disable_metrics)
         .collect()
 }
 
@@ -642,7 +642,7 @@ pub fn listeners(t: &TelemetryConfig) -> Vec<MetricsListener> {
         let host = e.listen_ip.as_deref().or(e.host.as_deref()).filter(|h| !h.is_empty()).unwrap_or("0.0.0.0");
         out.push(MetricsListener {
             key: format!("extra_config.{}.exporters.prometheus[{i}].port", OPENTELEMETRY_NAMES[0]),
-            addr: host_port(host, e.port),
+            addr: host_port(host, e.listen_port()),
             kind: ListenerKind::OtelPrometheus { process_metrics: e.process_metrics },
         });
     }

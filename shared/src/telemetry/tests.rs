@@ -73,6 +73,17 @@ fn two_listeners_on_one_port_are_an_error_naming_both() {
 }
 
 #[test]
+fn a_prometheus_exporter_without_a_port_takes_9090_as_krakend_does() {
+    let p = problems(r#"{"telemetry/opentelemetry": {"exporters": {"prometheus": [{"name": "p"}]}}}"#);
+    assert!(p.iter().all(|w| !w.starts_with("error")), "{p:#?}");
+    let clash = problems(
+        r#"{"telemetry/metrics": {"listen_address": ":9090"},
+            "telemetry/opentelemetry": {"exporters": {"prometheus": [{"name": "p", "port": 0}]}}}"#,
+    );
+    assert!(is_error_at(&clash, "extra_config.telemetry/opentelemetry.exporters.prometheus[0].port"), "{clash:#?}");
+}
+
+#[test]
 fn duplicate_exporter_names_are_an_error() {
     let p = problems(
         r#"{"telemetry/opentelemetry": {"exporters": {
