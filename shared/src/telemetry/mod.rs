@@ -7,6 +7,9 @@
 //! that live in the core (metrics, traces) read the same records.
 
 pub mod config;
+mod otlp;
+pub mod trace;
+pub mod xray;
 
 pub use config::TelemetryConfig;
 
@@ -41,6 +44,8 @@ pub struct Report {
     pub failed: Vec<FailedBackend>,
     /// Every backend exchange, when a sink needs them (metrics, traces); empty otherwise.
     pub calls: Vec<CallRecord>,
+    /// The request's trace (W3C), when `telemetry/opentelemetry` traces it.
+    pub trace: Option<trace::SpanContext>,
 }
 
 /// An endpoint's identity in reports: cheap to clone, never the raw request path.
@@ -87,17 +92,25 @@ pub(crate) struct Telemetry {
     pub settings: TelemetrySettings,
     /// Whether backend exchanges are recorded (a sink reads them).
     pub record_calls: bool,
+    /// `telemetry/opentelemetry`'s traces, when configured.
+    pub tracer: Option<trace::Tracer>,
 }
 
 impl Telemetry {
     pub(crate) fn new(config: TelemetryConfig, access_log: bool, logger_skip_paths: Vec<String>) -> Self {
         let record_calls = config.metrics.is_some() || config.opentelemetry.is_some() || config.opencensus.is_some();
-        Telemetry { settings: TelemetrySettings { config, access_log, logger_skip_paths }, record_calls }
+        let tracer = config.opentelemetry.as_ref().map(trace::Tracer::new);
+        Telemetry { settings: TelemetrySettings { config, access_log, logger_skip_paths }, record_calls, tracer }
     }
 
-    /// The observer for one request.
-    pub(crate) fn observer(&self) -> Observer {
-        Observer { record_calls: self.record_calls, failed: Mutex::new(Vec::new()), calls: Mutex::new(Vec::new()) }
+    /// The observer for one request; `trace`: the trace contexts its backend calls carry.
+    pub(crate) fn observer(&self, trace: Option<trace::CallTrace>) -> Observer {
+        Observer {
+            record_calls: self.record_calls || trace.is_some(),
+            failed: Mutex::new(Vec::new()),
+            calls: Mutex::new(Vec::new()),
+            trace,
+        }
     }
 }
 
@@ -108,6 +121,7 @@ pub(crate) struct Observer {
     record_calls: bool,
     failed: Mutex<Vec<FailedBackend>>,
     calls: Mutex<Vec<CallRecord>>,
+    trace: Option<trace::CallTrace>,
 }
 
 impl Observer {
@@ -125,11 +139,12 @@ impl Observer {
         url_pattern: &Arc<str>,
         method: &Method,
         url: &str,
-        _headers: &mut HeaderMap,
+        headers: &mut HeaderMap,
     ) -> Option<CallGuard<'a>> {
         if !self.record_calls {
             return None;
         }
+        let span_id = self.trace.as_ref().and_then(|t| t.inject(headers));
         Some(CallGuard {
             observer: self,
             record: Some(CallRecord {
@@ -141,7 +156,7 @@ impl Observer {
                 duration: Duration::ZERO,
                 status: None,
                 error: None,
-                span_id: None,
+                span_id,
             }),
             started: std::time::Instant::now(),
         })
