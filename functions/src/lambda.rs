@@ -5,11 +5,23 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::convert::Infallible;
 use std::net::IpAddr;
+use tributary_core::telemetry::xray::{XrayDaemon, XrayTrace};
 use tributary_core::{Gateway, GatewayRequest, GatewayResponse};
 
 /// Handles one invocation. Never fails: every fault is an HTTP answer (a failed invocation would
 /// reach the client as an opaque 502 from the function URL).
 pub async fn handle(gateway: &Gateway, event: Request) -> Result<Response<Body>, Infallible> {
+    static DAEMON: std::sync::OnceLock<XrayDaemon> = std::sync::OnceLock::new();
+    handle_with_xray(gateway, || DAEMON.get_or_init(XrayDaemon::from_env), event).await
+}
+
+/// [`handle`], reporting the backend calls of an invocation with active tracing (its trace
+/// header says `Sampled=1`) to the X-Ray daemon `daemon` gives (asked for only then).
+pub async fn handle_with_xray<'d>(
+    gateway: &Gateway,
+    daemon: impl FnOnce() -> &'d XrayDaemon,
+    event: Request,
+) -> Result<Response<Body>, Infallible> {
     // lambda_http builds the request's URI from the `Host` header: a host holding `/`, `?` or `#`
     // would move the path and the query. Go's server refuses such a host, and so does the local
     // server; AWS's front ends do not send one, but an event may.
@@ -24,7 +36,15 @@ pub async fn handle(gateway: &Gateway, event: Request) -> Result<Response<Body>,
             .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
         return Ok(resp);
     }
-    Ok(into_lambda(gateway.handle(into_core(event)).await))
+    let xray = event.lambda_context_ref().and_then(|c| c.xray_trace_id.as_deref()).and_then(XrayTrace::parse);
+    let Some(xray) = xray else {
+        return Ok(into_lambda(gateway.handle(into_core(event)).await));
+    };
+    let (resp, report) = gateway.handle_traced(into_core(event), Some(xray.clone())).await;
+    if xray.records() {
+        daemon().report(&xray, &report);
+    }
+    Ok(into_lambda(resp))
 }
 
 /// The invocation's deadline (milliseconds since the epoch, from the Runtime API) on the
