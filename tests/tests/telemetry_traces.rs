@@ -383,3 +383,136 @@ async fn in_lambda_a_sampled_invocation_sends_each_backend_call_as_a_subsegment_
         "an unsampled invocation reports nothing"
     );
 }
+
+/// The `tributary` binary serving `config` on a free port of 127.0.0.1, its stderr (the log)
+/// collected; killed on drop.
+struct Tributary {
+    addr: std::net::SocketAddr,
+    child: Child,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _config: std::path::PathBuf,
+}
+
+impl Tributary {
+    fn start(config: &str) -> Tributary {
+        let path = std::env::temp_dir().join(format!("tributary-traces-{}.json", std::process::id()));
+        std::fs::write(&path, config).expect("write the config");
+        let port = tributary_e2e::process::free_port();
+        let mut child = Command::new(tributary_e2e::process::tributary_bin())
+            .args(["run", "-c"])
+            .arg(&path)
+            .args(["-p", &port.to_string()])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tributary");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < until, "tributary did not listen within 20 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Tributary { addr, child, log, _config: path }
+    }
+}
+
+impl Drop for Tributary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self._config);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_collector_is_warned_about_once_per_interval_not_per_export() {
+    let backend = Backend::json(r#"{"ok":true}"#).await;
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let config = json!({"version": 3, "timeout": "5s",
+        "extra_config": {"telemetry/opentelemetry": otlp(down)},
+        "endpoints": [{"endpoint": "/x", "backend": [{"host": [backend.url()], "url_pattern": "/"}]}]})
+    .to_string();
+    let gateway = Tributary::start(&config);
+    // Three rounds more than a batch delay (1 s) apart: three failed exports.
+    for _ in 0..3 {
+        for _ in 0..5 {
+            let reply = chaos::get(gateway.addr, "/x", LIMIT).await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let log = gateway.log.lock().expect("log lock").clone();
+    let warnings: Vec<&String> = log.iter().filter(|l| l.contains("OTLP trace export")).collect();
+    assert_eq!(warnings.len(), 1, "one warning for the interval, not one per failed export: {log:#?}");
+    assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+    assert!(warnings[0].contains(&format!("127.0.0.1:{down}")), "it names the collector: {}", warnings[0]);
+}
+
+#[test]
+fn through_the_runtime_api_a_sampled_invocation_reports_to_the_daemon_of_aws_xray_daemon_address() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+    let (a, b) = rt.block_on(async { (Recorder::start(r#"{"a":1}"#).await, Recorder::start(r#"{"b":2}"#).await) });
+    let daemon = UdpSocket::bind("127.0.0.1:0").expect("bind the daemon");
+    let dir = std::env::temp_dir().join(format!("tributary-xray-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let config_path = dir.join("krakend.json");
+    std::fs::write(&config_path, config(&[&a, &b], Value::Null)).expect("write the config");
+    let event = OutRequest {
+        method: "GET".into(),
+        target: "/both/1".into(),
+        headers: vec![("Host".into(), "abc.lambda-url.us-east-1.on.aws".into())],
+        body: None,
+    };
+    let event_path = dir.join("event.json");
+    std::fs::write(&event_path, function_url_event(&event).expect("an event")).expect("write the event");
+    let root = "1-5759e988-bd862e3fe1be46a994272793";
+    let header = format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1");
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
+    let out = Command::new("python3")
+        .arg(workspace.join("scripts/fake_runtime.py"))
+        .args(["--timeout", "15", "--trace-header", &header, "--event"])
+        .arg(&event_path)
+        .arg("--")
+        .arg(tributary_e2e::process::workspace_bin("gateway"))
+        .env("TRIBUTARY_CONFIG", &config_path)
+        .env("AWS_XRAY_DAEMON_ADDRESS", daemon.local_addr().expect("addr").to_string())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the Runtime API emulator");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "emulator failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("\"statusCode\": 200") || stdout.contains("\"statusCode\":200"), "{stdout}");
+    let docs: Vec<Value> = datagrams(&daemon, 2, LIMIT)
+        .iter()
+        .map(|d| serde_json::from_slice(&d[DAEMON_HEADER.len()..]).expect("a segment document"))
+        .collect();
+    assert_eq!(docs.len(), 2, "{docs:#?}");
+    let ids: BTreeSet<String> = docs.iter().map(|d| d["id"].as_str().expect("an id").to_owned()).collect();
+    let parents: BTreeSet<String> = [&a, &b]
+        .iter()
+        .map(|r| {
+            let seen = r.seen();
+            let value = seen[0].all("x-amzn-trace-id")[0].to_owned();
+            assert!(value.starts_with(&format!("Root={root};Parent=")) && value.ends_with(";Sampled=1"), "{value}");
+            value.split(';').nth(1).and_then(|p| p.strip_prefix("Parent=")).expect("a Parent").to_owned()
+        })
+        .collect();
+    assert_eq!(ids, parents);
+    assert!(docs.iter().all(|d| d["trace_id"] == root && d["parent_id"] == "53995c3f42cd8ad8"), "{docs:#?}");
+    drop(rt);
+}
