@@ -40,7 +40,7 @@ pub async fn handle_with_xray<'d>(
     let Some(xray) = xray else {
         return Ok(into_lambda(gateway.handle(into_core(event)).await));
     };
-    let (resp, report) = gateway.handle_traced(into_core(event), Some(xray.clone())).await;
+    let (resp, report) = gateway.handle_traced(into_core(event), Some(&xray)).await;
     if xray.records() {
         daemon().report(&xray, &report);
     }

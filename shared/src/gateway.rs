@@ -94,14 +94,15 @@ impl Gateway {
     /// [`Gateway::handle_reported`] within an X-Ray trace (a Lambda invocation's, with active
     /// tracing): its backend calls carry it on, each as the `Parent`, and their span ids are in
     /// the report's calls for the door to send as subsegments.
-    pub async fn handle_traced(&self, req: GatewayRequest, xray: Option<XrayTrace>) -> (GatewayResponse, Report) {
+    pub async fn handle_traced(&self, req: GatewayRequest, xray: Option<&XrayTrace>) -> (GatewayResponse, Report) {
         let mut report = Report::default();
         let tracer = self.compiled.telemetry.tracer.as_ref();
-        let trace = tracer.and_then(|t| t.start(&req.method, &req.path, &req.headers));
-        let traces = Traces { tracer, trace: trace.as_ref(), xray };
+        // Boxed: the request's future stays small (and as fast to move) when tracing is off.
+        let trace = tracer.and_then(|t| t.start(&req.method, &req.path, &req.headers)).map(Box::new);
+        let traces = Traces { tracer, trace: trace.as_deref(), xray };
         let resp = self.handle_into(req, &mut report, traces).await;
         if let (Some(tracer), Some(trace)) = (tracer, trace) {
-            tracer.finish(trace, resp.status, &mut report);
+            tracer.finish(*trace, resp.status, &mut report);
         }
         (resp, report)
     }
@@ -446,12 +447,12 @@ fn still_encoded(v: &str) -> bool {
 struct Traces<'a> {
     tracer: Option<&'a Tracer>,
     trace: Option<&'a RequestTrace>,
-    xray: Option<XrayTrace>,
+    xray: Option<&'a XrayTrace>,
 }
 
 impl Traces<'_> {
     /// What the endpoint's backend calls carry; an endpoint in `skip_paths` is not traced.
-    fn for_endpoint(self, pattern: &str) -> Option<CallTrace> {
+    fn for_endpoint(self, pattern: &str) -> Option<Box<CallTrace>> {
         let w3c = match (self.tracer, self.trace) {
             (Some(tracer), Some(trace)) if tracer.skips(pattern) => {
                 trace.skip();
@@ -460,7 +461,7 @@ impl Traces<'_> {
             (_, Some(trace)) => trace.for_calls().w3c,
             _ => None,
         };
-        (w3c.is_some() || self.xray.is_some()).then_some(CallTrace { w3c, xray: self.xray })
+        (w3c.is_some() || self.xray.is_some()).then(|| Box::new(CallTrace { w3c, xray: self.xray.cloned() }))
     }
 }
 

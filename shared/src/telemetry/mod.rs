@@ -104,7 +104,7 @@ impl Telemetry {
     }
 
     /// The observer for one request; `trace`: the trace contexts its backend calls carry.
-    pub(crate) fn observer(&self, trace: Option<trace::CallTrace>) -> Observer {
+    pub(crate) fn observer(&self, trace: Option<Box<trace::CallTrace>>) -> Observer {
         Observer {
             record_calls: self.record_calls || trace.is_some(),
             failed: Mutex::new(Vec::new()),
@@ -121,7 +121,8 @@ pub(crate) struct Observer {
     record_calls: bool,
     failed: Mutex<Vec<FailedBackend>>,
     calls: Mutex<Vec<CallRecord>>,
-    trace: Option<trace::CallTrace>,
+    /// Boxed: the observer lives in the request's future, which stays small with tracing off.
+    trace: Option<Box<trace::CallTrace>>,
 }
 
 impl Observer {
