@@ -1,5 +1,6 @@
 //! The Lambda door: converts a `lambda_http` request (function URL, API Gateway HTTP API and REST
-//! API, ALB) to a `GatewayRequest` and the `GatewayResponse` back. Types only, no logic.
+//! API, ALB) to a `GatewayRequest` and the `GatewayResponse` back, and hands the backend calls of
+//! an invocation traced by X-Ray to the daemon. No gateway logic.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
