@@ -212,7 +212,9 @@ async fn at_rate_zero_backends_get_an_unsampled_context_and_only_a_sampled_clien
     let a = Recorder::start(r#"{"a":1}"#).await;
     let mut telemetry = otlp(receiver.port);
     telemetry["trace_sample_rate"] = json!(0.0);
-    let served = Served::start(&config(&[&a], telemetry)).await;
+    let mut named: Value = serde_json::from_str(&config(&[&a], telemetry)).expect("JSON");
+    named["name"] = json!("orders-gateway");
+    let served = Served::start(&named.to_string()).await;
     // No client context at rate 0: not recorded, but the backend still gets a valid context
     // saying so.
     assert_eq!(get_with(&served, "/both/1", &[]).await.status, 200);
@@ -226,6 +228,7 @@ async fn at_rate_zero_backends_get_an_unsampled_context_and_only_a_sampled_clien
         spans.iter().all(|s| s["traceId"] == CLIENT_TRACE),
         "only the client's sampled trace is exported: {spans:#?}"
     );
+    assert_eq!(spans[0]["resource"]["service.name"], "orders-gateway", "named after the config's `name`");
 }
 
 /// A collector that accepts connections and never answers (nor reads).
