@@ -50,8 +50,12 @@ class Invocation:
 class FakeRuntime:
     """One Runtime API server on 127.0.0.1 (a free port unless given)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, deadline_ms: int = 30_000):
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, deadline_ms: int = 30_000, trace_header: str | None = None
+    ):
         self.deadline_ms = deadline_ms
+        # Lambda-Runtime-Trace-Id of every invocation (default: a new unsampled root each time).
+        self.trace_header = trace_header
         self.cond = threading.Condition()
         self.pending: list[Invocation] = []
         self.invocations: dict[str, Invocation] = {}
@@ -109,7 +113,8 @@ class FakeRuntime:
                         "Lambda-Runtime-Aws-Request-Id": inv.request_id,
                         "Lambda-Runtime-Deadline-Ms": str(deadline),
                         "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
-                        "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+                        "Lambda-Runtime-Trace-Id": runtime.trace_header
+                        or f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
                     },
                 )
 
@@ -260,13 +265,14 @@ def main() -> int:
     ap.add_argument("--event", action="append", default=[], help="event JSON file (repeatable); default: GET /__health")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer")
     ap.add_argument("--deadline-ms", type=int, default=30_000, help="each invocation's time budget (Lambda-Runtime-Deadline-Ms)")
+    ap.add_argument("--trace-header", help="each invocation's Lambda-Runtime-Trace-Id (X-Ray), e.g. Root=...;Parent=...;Sampled=1")
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- the bootstrap command")
     args = ap.parse_args()
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         ap.error("give the command to run after --")
     events = [open(p, "rb").read() for p in args.event] or [json.dumps(function_url_event("GET", "/__health")).encode()]
-    rt = FakeRuntime(deadline_ms=args.deadline_ms)
+    rt = FakeRuntime(deadline_ms=args.deadline_ms, trace_header=args.trace_header)
     proc = subprocess.Popen(cmd, env=lambda_env(rt.address))
     code = 0
     try:

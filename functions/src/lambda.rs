@@ -1,11 +1,13 @@
 //! The Lambda door: converts a `lambda_http` request (function URL, API Gateway HTTP API and REST
-//! API, ALB) to a `GatewayRequest` and the `GatewayResponse` back, and writes the invocation's
-//! CloudWatch EMF lines (rendered by the core). Types only, no logic.
+//! API, ALB) to a `GatewayRequest` and the `GatewayResponse` back, and writes what the core
+//! reports of the invocation: its log line, its CloudWatch EMF lines (rendered by the core), and
+//! the backend calls of an invocation traced by X-Ray, to the daemon. No gateway logic.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::convert::Infallible;
 use std::net::IpAddr;
+use tributary_core::telemetry::xray::{XrayDaemon, XrayTrace};
 use tributary_core::{Gateway, GatewayRequest, GatewayResponse};
 
 /// Handles one invocation. Never fails: every fault is an HTTP answer (a failed invocation would
@@ -14,12 +16,37 @@ pub async fn handle(gateway: &Gateway, event: Request) -> Result<Response<Body>,
     handle_with(gateway, event, &mut std::io::stdout()).await
 }
 
+/// The X-Ray daemon of the function's environment (`AWS_XRAY_DAEMON_ADDRESS`), opened once.
+fn env_daemon() -> &'static XrayDaemon {
+    static DAEMON: std::sync::OnceLock<XrayDaemon> = std::sync::OnceLock::new();
+    DAEMON.get_or_init(XrayDaemon::from_env)
+}
+
 /// [`handle`], writing the invocation's CloudWatch EMF lines (when on) to `emf_out`: Lambda's
 /// stdout in the function, where CloudWatch Logs extracts the metrics.
 pub async fn handle_with(
     gateway: &Gateway,
     event: Request,
     emf_out: &mut (dyn std::io::Write + Send),
+) -> Result<Response<Body>, Infallible> {
+    handle_full(gateway, event, emf_out, env_daemon).await
+}
+
+/// [`handle`], reporting the backend calls of an invocation with active tracing (its trace
+/// header says `Sampled=1`) to the X-Ray daemon `daemon` gives (asked for only then).
+pub async fn handle_with_xray<'d>(
+    gateway: &Gateway,
+    daemon: impl FnOnce() -> &'d XrayDaemon,
+    event: Request,
+) -> Result<Response<Body>, Infallible> {
+    handle_full(gateway, event, &mut std::io::stdout(), daemon).await
+}
+
+async fn handle_full<'d>(
+    gateway: &Gateway,
+    event: Request,
+    emf_out: &mut (dyn std::io::Write + Send),
+    daemon: impl FnOnce() -> &'d XrayDaemon,
 ) -> Result<Response<Body>, Infallible> {
     // lambda_http builds the request's URI from the `Host` header: a host holding `/`, `?` or `#`
     // would move the path and the query. Go's server refuses such a host, and so does the local
@@ -36,11 +63,15 @@ pub async fn handle_with(
         return Ok(resp);
     }
     let request_id = gateway.emf().and(event.lambda_context_ref()).map(|c| c.request_id.clone());
+    let xray = event.lambda_context_ref().and_then(|c| c.xray_trace_id.as_deref()).and_then(XrayTrace::parse);
     let started = std::time::Instant::now();
     let request = into_core(event);
     let (method, path) = (request.method.clone(), request.path.clone());
-    let (resp, report) = gateway.handle_reported(request).await;
+    let (resp, report) = gateway.handle_traced(request, xray.as_ref()).await;
     let latency = started.elapsed();
+    if let Some(xray) = xray.as_ref().filter(|x| x.records()) {
+        daemon().report(xray, &report);
+    }
     let line = crate::logs::RequestLine { method: method.as_str(), path: &path, status: resp.status.as_u16(), latency };
     crate::logs::request_line(&line, &report);
     if let Some(emf) = gateway.emf() {

@@ -340,11 +340,15 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         Some(Err(e)) => return Err(vec![Problem::error("extra_config.security/http", None, e)]),
         None => None,
     };
-    let mut telemetry = crate::telemetry::Telemetry::new(
-        service.extra_config.telemetry.clone(),
-        !rc.disable_access_log,
-        rc.logger_skip_paths.clone(),
-    );
+    let mut telemetry_config = service.extra_config.telemetry.clone();
+    // krakend-otel names the service after the config's `name` when `service_name` is unset.
+    if let Some(otel) = telemetry_config.opentelemetry.as_mut()
+        && otel.service_name.as_deref().is_none_or(str::is_empty)
+    {
+        otel.service_name = service.name.clone().filter(|n| !n.is_empty());
+    }
+    let mut telemetry =
+        crate::telemetry::Telemetry::new(telemetry_config, !rc.disable_access_log, rc.logger_skip_paths.clone());
     telemetry.metrics = crate::telemetry::Metrics::new(
         &telemetry.settings.config,
         endpoints.iter().map(|e| crate::telemetry::metrics::EndpointShape {

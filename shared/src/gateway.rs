@@ -11,6 +11,8 @@ use crate::qos::ratelimit::{ClientKey, Verdict};
 use crate::render::{self, TEXT_UTF8, X_KRAKEND, X_KRAKEND_COMPLETED};
 use crate::request::{GatewayRequest, GatewayResponse};
 use crate::router::{Lookup, RouteTarget};
+use crate::telemetry::trace::{CallTrace, RequestTrace, Tracer};
+use crate::telemetry::xray::XrayTrace;
 use crate::telemetry::{Observer, Report, TelemetrySettings};
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, LOCATION};
@@ -93,16 +95,32 @@ impl Gateway {
     /// [`Gateway::handle`], also telling what happened (the endpoint, its completeness, the
     /// backends that failed) for the door's log line.
     pub async fn handle_reported(&self, req: GatewayRequest) -> (GatewayResponse, Report) {
+        self.handle_traced(req, None).await
+    }
+
+    /// [`Gateway::handle_reported`] within an X-Ray trace (a Lambda invocation's, with active
+    /// tracing): its backend calls carry it on, each as the `Parent`, and their span ids are in
+    /// the report's calls for the door to send as subsegments.
+    pub async fn handle_traced(&self, req: GatewayRequest, xray: Option<&XrayTrace>) -> (GatewayResponse, Report) {
         let mut report = Report::default();
-        let Some(metrics) = &self.compiled.telemetry.metrics else {
-            let resp = self.handle_into(req, &mut report).await;
-            return (resp, report);
+        let tracer = self.compiled.telemetry.tracer.as_ref();
+        // Boxed: the request's future stays small (and as fast to move) when tracing is off.
+        let trace = tracer.and_then(|t| t.start(&req.method, &req.path, &req.headers)).map(Box::new);
+        let traces = Traces { tracer, trace: trace.as_deref(), xray };
+        let resp = match &self.compiled.telemetry.metrics {
+            None => self.handle_into(req, &mut report, traces).await,
+            Some(metrics) => {
+                metrics.request_started();
+                let started = std::time::Instant::now();
+                let (method, skipped) = (req.method.clone(), metrics.skips(&req.path));
+                let resp = self.handle_into(req, &mut report, traces).await;
+                metrics.record_request(&report, &method, skipped, resp.status, resp.body.len(), started.elapsed());
+                resp
+            }
         };
-        metrics.request_started();
-        let started = std::time::Instant::now();
-        let (method, skipped) = (req.method.clone(), metrics.skips(&req.path));
-        let resp = self.handle_into(req, &mut report).await;
-        metrics.record_request(&report, &method, skipped, resp.status, resp.body.len(), started.elapsed());
+        if let (Some(tracer), Some(trace)) = (tracer, trace) {
+            tracer.finish(*trace, resp.status, &mut report);
+        }
         (resp, report)
     }
 
@@ -117,7 +135,12 @@ impl Gateway {
         self.compiled.telemetry.emf.as_ref()
     }
 
-    async fn handle_into(&self, req: GatewayRequest, report: &mut Report) -> GatewayResponse {
+    /// Traces whose export was dropped (the OTLP queue was full: a slow or unreachable collector).
+    pub fn traces_dropped(&self) -> u64 {
+        self.compiled.telemetry.tracer.as_ref().map_or(0, |t| t.dropped())
+    }
+
+    async fn handle_into(&self, req: GatewayRequest, report: &mut Report, traces: Traces<'_>) -> GatewayResponse {
         // CORS wraps everything, as rs/cors wraps KrakenD's server: preflights never reach routing.
         let mut preflight_headers = None;
         if let Some(cors) = &self.compiled.cors
@@ -134,7 +157,7 @@ impl Gateway {
         }
         let method = req.method.clone();
         let headers = (self.compiled.cors.is_some() || self.compiled.security.is_some()).then(|| req.headers.clone());
-        let (mut resp, secured) = self.serve(req, report).await;
+        let (mut resp, secured) = self.serve(req, report, traces).await;
         if let Some(req_headers) = headers {
             if let Some(cors) = &self.compiled.cors {
                 match preflight_headers {
@@ -151,7 +174,7 @@ impl Gateway {
 
     /// Route, then `security/http`'s checks where KrakenD's middleware order applies them, then
     /// the endpoint.
-    async fn serve(&self, req: GatewayRequest, report: &mut Report) -> (GatewayResponse, Secured) {
+    async fn serve(&self, req: GatewayRequest, report: &mut Report, traces: Traces<'_>) -> (GatewayResponse, Secured) {
         let settings = &self.compiled.settings;
         // route
         let Some(path) = decode_path(&req.path) else {
@@ -204,7 +227,7 @@ impl Gateway {
             }
         };
         report.endpoint = Some(endpoint.id.clone());
-        let observer = self.compiled.telemetry.observer();
+        let observer = self.compiled.telemetry.observer(traces.for_endpoint(&endpoint.id.pattern));
         let metrics = self.compiled.telemetry.metrics.as_ref();
         let pipe_started = metrics.map(|_| std::time::Instant::now());
         let resp = self.run_endpoint(endpoint, &req, &values, &observer).await;
@@ -451,6 +474,28 @@ pub(crate) fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
 /// KrakenD's check: a parameter that still holds a `%xx` escape, a `?` or a `#` after decoding.
 fn still_encoded(v: &str) -> bool {
     v.contains(['?', '#']) || (v.contains('%') && percent_decode_str(v).decode_utf8().is_ok_and(|d| d != v))
+}
+
+/// A request's trace contexts on their way to its endpoint's backend calls.
+struct Traces<'a> {
+    tracer: Option<&'a Tracer>,
+    trace: Option<&'a RequestTrace>,
+    xray: Option<&'a XrayTrace>,
+}
+
+impl Traces<'_> {
+    /// What the endpoint's backend calls carry; an endpoint in `skip_paths` is not traced.
+    fn for_endpoint(self, pattern: &str) -> Option<Box<CallTrace>> {
+        let w3c = match (self.tracer, self.trace) {
+            (Some(tracer), Some(trace)) if tracer.skips(pattern) => {
+                trace.skip();
+                None
+            }
+            (_, Some(trace)) => trace.for_calls().w3c,
+            _ => None,
+        };
+        (w3c.is_some() || self.xray.is_some()).then(|| Box::new(CallTrace { w3c, xray: self.xray.cloned() }))
+    }
 }
 
 /// Whether `security/http` applies to an answer (its headers are added), as KrakenD's middleware

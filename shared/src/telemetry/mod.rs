@@ -9,8 +9,11 @@
 pub mod config;
 pub mod emf;
 pub mod metrics;
+mod otlp;
 pub mod prometheus;
 mod stats;
+pub mod trace;
+pub mod xray;
 
 pub use config::TelemetryConfig;
 pub use metrics::Metrics;
@@ -46,6 +49,8 @@ pub struct Report {
     pub failed: Vec<FailedBackend>,
     /// Every backend exchange, when a sink needs them (metrics, traces); empty otherwise.
     pub calls: Vec<CallRecord>,
+    /// The request's trace (W3C), when `telemetry/opentelemetry` traces it.
+    pub trace: Option<trace::SpanContext>,
 }
 
 /// An endpoint's identity in reports: cheap to clone, never the raw request path.
@@ -96,6 +101,8 @@ pub(crate) struct Telemetry {
     pub metrics: Option<Metrics>,
     /// The EMF lines the Lambda function writes, when on.
     pub emf: Option<emf::Emf>,
+    /// `telemetry/opentelemetry`'s traces, when configured.
+    pub tracer: Option<trace::Tracer>,
 }
 
 impl Telemetry {
@@ -103,17 +110,24 @@ impl Telemetry {
         let emf = emf::Emf::from_config(&config);
         let record_calls =
             config.metrics.is_some() || config.opentelemetry.is_some() || config.opencensus.is_some() || emf.is_some();
+        let tracer = config.opentelemetry.as_ref().map(trace::Tracer::new);
         Telemetry {
             settings: TelemetrySettings { config, access_log, logger_skip_paths },
             record_calls,
             metrics: None,
             emf,
+            tracer,
         }
     }
 
-    /// The observer for one request.
-    pub(crate) fn observer(&self) -> Observer {
-        Observer { record_calls: self.record_calls, failed: Mutex::new(Vec::new()), calls: Mutex::new(Vec::new()) }
+    /// The observer for one request; `trace`: the trace contexts its backend calls carry.
+    pub(crate) fn observer(&self, trace: Option<Box<trace::CallTrace>>) -> Observer {
+        Observer {
+            record_calls: self.record_calls || trace.is_some(),
+            failed: Mutex::new(Vec::new()),
+            calls: Mutex::new(Vec::new()),
+            trace,
+        }
     }
 }
 
@@ -124,6 +138,8 @@ pub(crate) struct Observer {
     record_calls: bool,
     failed: Mutex<Vec<FailedBackend>>,
     calls: Mutex<Vec<CallRecord>>,
+    /// Boxed: the observer lives in the request's future, which stays small with tracing off.
+    trace: Option<Box<trace::CallTrace>>,
 }
 
 impl Observer {
@@ -141,11 +157,12 @@ impl Observer {
         url_pattern: &Arc<str>,
         method: &Method,
         url: &str,
-        _headers: &mut HeaderMap,
+        headers: &mut HeaderMap,
     ) -> Option<CallGuard<'a>> {
         if !self.record_calls {
             return None;
         }
+        let span_id = self.trace.as_ref().and_then(|t| t.inject(headers));
         Some(CallGuard {
             observer: self,
             record: Some(CallRecord {
@@ -157,7 +174,7 @@ impl Observer {
                 duration: Duration::ZERO,
                 status: None,
                 error: None,
-                span_id: None,
+                span_id,
             }),
             started: std::time::Instant::now(),
         })
