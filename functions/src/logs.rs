@@ -134,7 +134,7 @@ pub const REQUEST_TARGET: &str = "tributary::request";
 pub fn failed_backends(report: &Report) {
     let pattern = report.endpoint.as_ref().map_or_else(String::new, |e| colon_pattern(&e.pattern));
     // lura hands over one error for a single backend, a list for a merge of several.
-    let several = report.failed.len() > 1 || report.failed.iter().any(|f| f.backend > 0);
+    let several = report.endpoint.as_ref().is_some_and(|e| e.backends > 1);
     for (i, f) in report.failed.iter().enumerate() {
         if several {
             tracing::error!("[ENDPOINT: {pattern}] Error #{i}: {}", f.error);

@@ -234,6 +234,7 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
                 index: endpoints.len(),
                 method: method.clone(),
                 pattern: path.as_str().into(),
+                backends: e.backend.len(),
             },
             &params,
             &label,

@@ -185,7 +185,7 @@ pub(crate) async fn exchange(
     let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
     let body = sends_body.then(|| ctx.body.clone());
     let call = if ctx.observer.records_calls() {
-        ctx.observer.begin_call(backend.index, &backend.url_pattern, &backend.method, &url, headers.to_mut())
+        ctx.observer.begin_call(backend.index, &backend.url_pattern, &backend.method, &url, &mut headers)
     } else {
         None
     };

@@ -60,6 +60,8 @@ pub struct EndpointId {
     pub index: usize,
     pub method: Method,
     pub pattern: Arc<str>,
+    /// How many backends it has (lura reports the failures of several as a list).
+    pub backends: usize,
 }
 
 /// A backend that failed, with the error text KrakenD would log.
@@ -157,12 +159,13 @@ impl Observer {
         url_pattern: &Arc<str>,
         method: &Method,
         url: &str,
-        headers: &mut HeaderMap,
+        headers: &mut std::borrow::Cow<'_, HeaderMap>,
     ) -> Option<CallGuard<'a>> {
         if !self.record_calls {
             return None;
         }
-        let span_id = self.trace.as_ref().and_then(|t| t.inject(headers));
+        // The request's headers are copied only when a trace context is added to them.
+        let span_id = self.trace.as_ref().and_then(|t| t.inject(headers.to_mut()));
         Some(CallGuard {
             observer: self,
             record: Some(CallRecord {

@@ -505,7 +505,7 @@ mod tests {
     fn served(g: &Gateway, status: u16, n: usize) {
         let m = g.metrics().expect("metrics on");
         let report = Report {
-            endpoint: Some(EndpointId { index: 0, method: Method::GET, pattern: "/users/{id}".into() }),
+            endpoint: Some(EndpointId { index: 0, method: Method::GET, pattern: "/users/{id}".into(), backends: 1 }),
             ..Report::default()
         };
         for _ in 0..n {
