@@ -81,8 +81,9 @@ pub struct CallRecord {
     pub backend: usize,
     pub url_pattern: Arc<str>,
     pub method: Method,
-    /// The URL called (scheme, host, path and query).
+    /// The URL called (scheme, host, path and query), when the call is traced (empty otherwise).
     pub url: String,
+    /// When the call started, when it is traced (the epoch otherwise).
     pub start: SystemTime,
     pub duration: Duration,
     /// The backend's status, when it answered.
@@ -172,8 +173,9 @@ impl Observer {
                 backend,
                 url_pattern: url_pattern.clone(),
                 method: method.clone(),
-                url: url.to_owned(),
-                start: SystemTime::now(),
+                // Only spans and subsegments read the URL and the wall-clock start.
+                url: if self.trace.is_some() { url.to_owned() } else { String::new() },
+                start: if self.trace.is_some() { SystemTime::now() } else { SystemTime::UNIX_EPOCH },
                 duration: Duration::ZERO,
                 status: None,
                 error: None,
