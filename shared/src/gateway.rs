@@ -127,8 +127,8 @@ impl Gateway {
         (resp, report)
     }
 
-    /// The metrics registry, when `telemetry/metrics` or a Prometheus exporter is configured:
-    /// the doors serve its renderings.
+    /// The metrics registry, when `telemetry/metrics`, a Prometheus exporter or an OTLP/HTTP
+    /// exporter with metrics is configured: the doors serve its renderings.
     pub fn metrics(&self) -> Option<&crate::telemetry::Metrics> {
         self.compiled.telemetry.metrics.as_deref()
     }
