@@ -23,6 +23,10 @@ use std::time::{Duration, SystemTime};
 /// krakend-otel's `metric_reporting_period` when unset (seconds).
 pub(crate) const DEFAULT_PERIOD_SECS: u64 = 30;
 
+/// The longest period taken (a larger one would overflow the timer's clock; a year is already
+/// "never" for a reporting period).
+const MAX_PERIOD: Duration = Duration::from_secs(365 * 86_400);
+
 /// OTLP's `AGGREGATION_TEMPORALITY_CUMULATIVE`: every export carries the totals since start,
 /// as krakend-otel's exporters send them.
 const CUMULATIVE: u8 = 2;
@@ -62,7 +66,8 @@ impl MetricsExporter {
             .filter(|e| e.use_http && !e.disable_metrics && e.port != 0)
             .map(|e| Target {
                 url: metrics_url(e),
-                period: Duration::from_secs(e.custom_metric_reporting_period.filter(|p| *p > 0).unwrap_or(global)),
+                period: Duration::from_secs(e.custom_metric_reporting_period.filter(|p| *p > 0).unwrap_or(global))
+                    .min(MAX_PERIOD),
             })
             .collect();
         if targets.is_empty() {
@@ -399,6 +404,11 @@ mod tests {
                 ("http://old:4318/v1/metrics", 3)
             ]
         );
+        let huge: OtelConfig = serde_json::from_str(
+            r#"{"metric_reporting_period": 18446744073709551615, "exporters": {"otlp": [{"name": "c", "host": "h", "port": 4318, "use_http": true}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(MetricsExporter::from_config(&huge).unwrap().targets()[0].period, MAX_PERIOD);
         let default: OtelConfig = serde_json::from_str(OTLP_ONLY).unwrap();
         assert_eq!(MetricsExporter::from_config(&default).unwrap().targets()[0].period, Duration::from_secs(30));
         let off: OtelConfig = serde_json::from_str(

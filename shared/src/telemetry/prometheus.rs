@@ -447,6 +447,48 @@ mod tests {
     }
 
     #[test]
+    fn every_label_name_is_a_valid_prometheus_name() {
+        let g = gateway(
+            r#"{"exporters": {"prometheus": [{"name": "p", "port": 9464}]},
+                "layers": {"backend": {"metrics": {"static_attributes": [{"key": "team.name", "value": "x"}]}}}}"#,
+        );
+        served(&g, 200, 1);
+        let m = g.metrics().unwrap();
+        let report = Report {
+            endpoint: Some(EndpointId { index: 0, method: Method::GET, pattern: "/users/{id}".into(), backends: 1 }),
+            calls: vec![crate::telemetry::CallRecord {
+                backend: 0,
+                url_pattern: "/u/{id}".into(),
+                method: Method::GET,
+                url: "http://127.0.0.1:8000/u/1".into(),
+                start: std::time::SystemTime::now(),
+                duration: Duration::from_millis(3),
+                status: None,
+                error: Some("connection refused".into()),
+                span_id: None,
+            }],
+            ..Report::default()
+        };
+        m.record_pipe(0, Duration::from_millis(4), &report);
+        let text = m.render_otel_prometheus(false).unwrap();
+        for family in ["krakend_proxy_duration", "krakend_backend_duration", "http_client_request_failed_count_total"] {
+            assert!(text.contains(&format!("# TYPE {family} ")), "{family}: {text}");
+        }
+        assert!(text.contains(r#"team_name="x""#), "{text}");
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((_, labels)) = line.split_once('{') else { continue };
+            let labels = labels.rsplit_once('}').map_or(labels, |(l, _)| l);
+            for pair in labels.split("\",") {
+                let name = pair.split('=').next().unwrap_or("");
+                assert!(
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "label `{name}` in {line}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_process_metrics_come_from_the_running_process() {
         let g = gateway(r#"{"exporters": {"prometheus": [{"name": "p", "port": 9464, "process_metrics": true}]}}"#);
         let text = g.metrics().unwrap().render_otel_prometheus(true).unwrap();
