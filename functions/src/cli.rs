@@ -187,6 +187,8 @@ pub async fn serve(gateway: Gateway, port: Option<u16>) -> i32 {
             return 1;
         }
     };
+    // OTLP metrics go out every reporting period from start, requests or not.
+    gateway.start_exporters();
     let access = match start_logging(&gateway) {
         Ok(access) => access,
         Err(code) => return code,

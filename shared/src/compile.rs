@@ -357,7 +357,8 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
             pattern: &e.id.pattern,
             backends: e.backends.iter().map(|b| (&b.method, &b.url_pattern)).collect(),
         }),
-    );
+    )
+    .map(std::sync::Arc::new);
     Ok(Compiled { cors, security, warnings, endpoints, router, settings, server, http, telemetry })
 }
 

@@ -110,6 +110,9 @@ impl Gateway {
         let resp = match &self.compiled.telemetry.metrics {
             None => self.handle_into(req, &mut report, traces).await,
             Some(metrics) => {
+                // The OTLP metrics export starts with the first request when the door did not
+                // start it (the Lambda function, an embedding program).
+                self.compiled.telemetry.start_exporters();
                 metrics.request_started();
                 let started = std::time::Instant::now();
                 let (method, skipped) = (req.method.clone(), metrics.skips(&req.path));
@@ -124,10 +127,17 @@ impl Gateway {
         (resp, report)
     }
 
-    /// The metrics registry, when `telemetry/metrics` or a Prometheus exporter is configured:
-    /// the doors serve its renderings.
+    /// The metrics registry, when `telemetry/metrics`, a Prometheus exporter or an OTLP/HTTP
+    /// exporter with metrics is configured: the doors serve its renderings.
     pub fn metrics(&self) -> Option<&crate::telemetry::Metrics> {
-        self.compiled.telemetry.metrics.as_ref()
+        self.compiled.telemetry.metrics.as_deref()
+    }
+
+    /// Starts the background exports that run on their own clock (OTLP metrics, every
+    /// `metric_reporting_period`) on the current runtime; the local server calls it at start.
+    /// Without a call they start with the first request. Calling it again does nothing.
+    pub fn start_exporters(&self) {
+        self.compiled.telemetry.start_exporters();
     }
 
     /// The CloudWatch EMF lines' settings, when the Lambda function writes them.

@@ -2,7 +2,8 @@
 //! backend (each call its own span), the spans exported with OTLP/HTTP JSON to a receiver that
 //! decodes them with the official OpenTelemetry protobuf definitions
 //! (`scripts/otlp_receiver.py`); a collector that is down, slow or refusing never holding a
-//! request up; and X-Ray in Lambda: an invocation with active tracing sends its trace to every
+//! request up; the registry's metrics exported with OTLP/HTTP JSON every reporting period to
+//! the same receiver, decoded as `ExportMetricsServiceRequest`s; and X-Ray in Lambda: an invocation with active tracing sends its trace to every
 //! backend with the call as `Parent` and one subsegment per call to a UDP daemon on 127.0.0.1.
 
 use serde_json::{Value, json};
@@ -68,11 +69,31 @@ impl Receiver {
             let left = until.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) if line.get("span").is_some() => spans.push(line["span"].clone()),
+                Ok(line) if line.get("metric").is_some() => {}
                 Ok(line) => panic!("the receiver could not decode an export: {line}"),
                 Err(_) => panic!("the spans did not arrive within 20 s; got {spans:#?}"),
             }
         }
         spans
+    }
+}
+
+impl Receiver {
+    /// Decoded metric data points until `done` says enough, at most 30 s; panics on a decoding
+    /// error. Spans are skipped.
+    fn metrics_until(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let until = Instant::now() + Duration::from_secs(30);
+        let mut points = Vec::new();
+        while !done(&points) {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.get("metric").is_some() => points.push(line["metric"].clone()),
+                Ok(line) if line.get("span").is_some() => {}
+                Ok(line) => panic!("the receiver could not decode an export: {line}"),
+                Err(_) => panic!("the metrics did not arrive within 30 s; got {points:#?}"),
+            }
+        }
+        points
     }
 }
 
@@ -398,7 +419,9 @@ struct Tributary {
 
 impl Tributary {
     fn start(config: &str) -> Tributary {
-        let path = std::env::temp_dir().join(format!("tributary-traces-{}.json", std::process::id()));
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("tributary-traces-{}-{n}.json", std::process::id()));
         std::fs::write(&path, config).expect("write the config");
         let port = tributary_e2e::process::free_port();
         let mut child = Command::new(tributary_e2e::process::tributary_bin())
@@ -518,4 +541,145 @@ fn through_the_runtime_api_a_sampled_invocation_reports_to_the_daemon_of_aws_xra
     assert_eq!(ids, parents);
     assert!(docs.iter().all(|d| d["trace_id"] == root && d["parent_id"] == "53995c3f42cd8ad8"), "{docs:#?}");
     drop(rt);
+}
+
+/// The points of metric `name` in the latest export that has it, keyed by the attributes
+/// `keys` (as text).
+fn latest(points: &[Value], name: &str, keys: &[&str]) -> std::collections::BTreeMap<Vec<String>, Value> {
+    let of_name: Vec<&Value> = points.iter().filter(|p| p["name"] == name).collect();
+    let Some(time) = of_name.iter().filter_map(|p| p["time"].as_u64()).max() else {
+        return Default::default();
+    };
+    of_name
+        .into_iter()
+        .filter(|p| p["time"].as_u64() == Some(time))
+        .map(|p| (keys.iter().map(|k| p["attributes"][*k].to_string()).collect(), p.clone()))
+        .collect()
+}
+
+fn server_counts(points: &[Value]) -> std::collections::BTreeMap<Vec<String>, u64> {
+    latest(points, "http.server.duration", &["http.route", "http.response.status_code", "http.request.method"])
+        .into_iter()
+        .map(|(k, p)| (k, p["count"].as_u64().unwrap_or(0)))
+        .collect()
+}
+
+fn key(route: &str, status: u16, method: &str) -> Vec<String> {
+    vec![json!(route).to_string(), status.to_string(), json!(method).to_string()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_metrics_carry_the_request_counts_per_route_and_status_every_reporting_period() {
+    let receiver = Receiver::start();
+    let ok = Backend::json(r#"{"ok":true}"#).await;
+    let failing = Backend::fixed(response("HTTP/1.1 503 Service Unavailable", &[], b"busy")).await;
+    let config = json!({"version": 3, "timeout": "5s", "name": "metrics-gateway",
+    "extra_config": {"telemetry/opentelemetry": {
+        "metric_reporting_period": 1,
+        "exporters": {"otlp": [{"name": "test", "host": "127.0.0.1", "port": receiver.port, "use_http": true,
+                                "disable_traces": true}]}}},
+    "endpoints": [
+        {"endpoint": "/a", "backend": [{"host": [ok.url()], "url_pattern": "/ok"}]},
+        {"endpoint": "/b/{id}", "backend": [{"host": [failing.url()], "url_pattern": "/fail/{id}"}]}
+    ]})
+    .to_string();
+    let gateway = Tributary::start(&config);
+    let mut want = std::collections::BTreeMap::new();
+    for (target, route, n) in [("/a", "/a", 5), ("/b/1", "/b/:id", 3), ("/nowhere", "", 2)] {
+        for _ in 0..n {
+            let reply = chaos::get(gateway.addr, target, LIMIT).await;
+            let route = if route.is_empty() { format!("{} Not Found", reply.status) } else { route.to_owned() };
+            *want.entry(key(&route, reply.status, "GET")).or_insert(0u64) += 1;
+        }
+    }
+    assert_eq!(want.get(&key("/a", 200, "GET")), Some(&5), "{want:?}");
+    assert_eq!(want.values().sum::<u64>(), 10);
+    assert!(
+        want.keys().any(|k| k[0] == "\"/b/:id\"" && k[1] != "200"),
+        "the failing backend's endpoint fails: {want:?}"
+    );
+
+    let matched = receiver.metrics_until(|p| server_counts(p) == want);
+    let export_time =
+        |p: &[Value]| p.iter().filter(|m| m["name"] == "http.server.duration").filter_map(|m| m["time"].as_u64()).max();
+    let first = export_time(&matched);
+    // The rest of that export comes before any point of the next one.
+    let mut seen = matched;
+    seen.extend(receiver.metrics_until(|p| p.iter().any(|m| m["time"].as_u64() > first)));
+    let points: Vec<Value> = seen.iter().filter(|m| m["time"].as_u64() == first).cloned().collect();
+    // Cumulative: a later export repeats the totals (no request came in between).
+    let mut later: Vec<Value> = seen.into_iter().filter(|m| m["time"].as_u64() > first).collect();
+    let more = receiver.metrics_until(|p| server_counts(&[later.as_slice(), p].concat()) == want);
+    later.extend(more);
+    assert!(export_time(&later) > first, "a later export with the same totals");
+
+    let server = latest(&points, "http.server.duration", &["http.route"]);
+    let a = &server[&vec![json!("/a").to_string()]];
+    assert_eq!(a["type"], "histogram");
+    assert_eq!(a["temporality"], 2, "cumulative");
+    assert_eq!(a["scope"], "io.krakend.krakend-otel");
+    assert_eq!(a["resource"]["service.name"], "metrics-gateway");
+    assert_eq!(a["attributes"]["url.scheme"], "http");
+    assert_eq!(a["explicitBounds"][0], 0.01);
+    assert_eq!(a["explicitBounds"].as_array().map(Vec::len), Some(20));
+    assert!(a["sum"].as_f64().is_some_and(|s| s > 0.0), "{a}");
+    assert!(a["start"].as_u64() < a["time"].as_u64(), "{a}");
+
+    // The proxy and backend layers, per endpoint and per backend.
+    let proxy = latest(&points, "krakend.proxy.duration", &["http.route"]);
+    let proxy_count = |route: &str| -> u64 {
+        let route = json!(route).to_string();
+        proxy.iter().filter(|(k, _)| k[0] == route).map(|(_, p)| p["count"].as_u64().unwrap()).sum()
+    };
+    assert_eq!((proxy_count("/a"), proxy_count("/b/:id")), (5, 3), "{proxy:#?}");
+    let started = latest(&points, "http.client.request.started.count", &["http.route", "http.response.status_code"]);
+    let started: Vec<(Vec<String>, u64, bool)> = started
+        .into_iter()
+        .map(|(k, p)| (k, p["value"].as_u64().unwrap_or(0), p["monotonic"].as_bool().unwrap_or(false)))
+        .collect();
+    assert_eq!(
+        started,
+        vec![
+            (vec![json!("/fail/:id").to_string(), "503".to_owned()], 3, true),
+            (vec![json!("/ok").to_string(), "200".to_owned()], 5, true),
+        ]
+    );
+    let client = latest(&points, "http.client.duration", &["krakend.endpoint.route"]);
+    assert_eq!(client[&vec![json!("/a").to_string()]]["count"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_collector_that_is_down_or_silent_costs_requests_nothing_and_is_warned_about_once() {
+    let backend = Backend::json(r#"{"ok":true}"#).await;
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let (silent, _held) = silent_collector().await;
+    let config = json!({"version": 3, "timeout": "5s",
+        "extra_config": {"telemetry/opentelemetry": {
+            "metric_reporting_period": 1,
+            "exporters": {"otlp": [
+                {"name": "down", "host": "127.0.0.1", "port": down, "use_http": true, "disable_traces": true},
+                {"name": "silent", "host": "127.0.0.1", "port": silent, "use_http": true, "disable_traces": true}
+            ]}}},
+        "endpoints": [{"endpoint": "/x", "backend": [{"host": [backend.url()], "url_pattern": "/"}]}]})
+    .to_string();
+    let gateway = Tributary::start(&config);
+    // Requests across three reporting periods: three failed exports to the down collector, one
+    // export stuck on the silent one.
+    let until = Instant::now() + Duration::from_millis(3500);
+    let mut sent = 0;
+    while Instant::now() < until {
+        let reply = chaos::get(gateway.addr, "/x", LIMIT).await;
+        assert_eq!(reply.status, 200, "request {sent}: {}", reply.text());
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(sent > 20, "requests kept being answered: {sent}");
+    let log = gateway.log.lock().expect("log lock").clone();
+    let warnings: Vec<&String> =
+        log.iter().filter(|l| l.contains("OTLP metric export") && l.contains(&format!("127.0.0.1:{down}"))).collect();
+    assert_eq!(warnings.len(), 1, "one warning for the interval, not one per failed export: {log:#?}");
+    assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
 }

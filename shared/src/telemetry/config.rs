@@ -98,8 +98,10 @@ pub struct OtlpExporter {
     pub disable_metrics: bool,
     #[serde(default)]
     pub disable_traces: bool,
-    #[serde(default)]
-    pub custom_reporting_period: Option<u64>,
+    /// Seconds between metric exports to this collector, instead of `metric_reporting_period`
+    /// (krakend-otel's key; `custom_reporting_period` is accepted too).
+    #[serde(default, alias = "custom_reporting_period")]
+    pub custom_metric_reporting_period: Option<u64>,
 }
 
 /// krakend-otel's Prometheus port when an exporter names none (or 0).

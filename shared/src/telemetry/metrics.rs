@@ -1,6 +1,6 @@
 //! The metrics registry: request counts and latency histograms per endpoint, per backend and per
 //! status code, fed by the pipeline when an output reads them (`/__stats`, a Prometheus
-//! exporter, OpenCensus's Prometheus exporter). Series are slots fixed by the config (endpoint
+//! exporter, an OTLP/HTTP exporter, OpenCensus's Prometheus exporter). Series are slots fixed by the config (endpoint
 //! and backend indexes, a bounded table of status codes), never keyed by a request's path: no
 //! client input can add series. Recording is a few relaxed atomic adds, no lock.
 

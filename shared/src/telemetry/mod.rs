@@ -9,7 +9,9 @@
 pub mod config;
 pub mod emf;
 pub mod metrics;
+mod otel;
 mod otlp;
+mod otlp_metrics;
 pub mod prometheus;
 mod stats;
 pub mod trace;
@@ -100,8 +102,11 @@ pub(crate) struct Telemetry {
     pub settings: TelemetrySettings,
     /// Whether backend exchanges are recorded (a sink reads them).
     pub record_calls: bool,
-    /// The metrics registry, when an output reads it.
-    pub metrics: Option<Metrics>,
+    /// The metrics registry, when an output reads it (shared with the OTLP metrics exporter's
+    /// tasks, which hold it weakly).
+    pub metrics: Option<Arc<Metrics>>,
+    /// `telemetry/opentelemetry`'s OTLP/HTTP metric collectors, when configured.
+    pub otlp_metrics: Option<otlp_metrics::MetricsExporter>,
     /// The EMF lines the Lambda function writes, when on.
     pub emf: Option<emf::Emf>,
     /// `telemetry/opentelemetry`'s traces, when configured.
@@ -114,12 +119,21 @@ impl Telemetry {
         let record_calls =
             config.metrics.is_some() || config.opentelemetry.is_some() || config.opencensus.is_some() || emf.is_some();
         let tracer = config.opentelemetry.as_ref().map(trace::Tracer::new);
+        let otlp_metrics = config.opentelemetry.as_ref().and_then(otlp_metrics::MetricsExporter::from_config);
         Telemetry {
             settings: TelemetrySettings { config, access_log, logger_skip_paths },
             record_calls,
             metrics: None,
+            otlp_metrics,
             emf,
             tracer,
+        }
+    }
+
+    /// Starts the OTLP metrics export tasks on the current runtime, once.
+    pub(crate) fn start_exporters(&self) {
+        if let (Some(exporter), Some(metrics)) = (&self.otlp_metrics, &self.metrics) {
+            exporter.start(metrics);
         }
     }
 

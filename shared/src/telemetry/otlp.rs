@@ -37,7 +37,7 @@ const BATCH_DELAY: Duration = Duration::from_secs(1);
 /// batch; meanwhile the queue fills and drops, so requests never wait on it.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most one warning about failed or dropped exports per interval.
-const WARN_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const WARN_INTERVAL: Duration = Duration::from_secs(60);
 /// Largest collector answer read (the answer is not used).
 const MAX_ANSWER: usize = 64 * 1024;
 
@@ -132,6 +132,52 @@ pub(crate) fn traces_url(e: &OtlpExporter) -> String {
     format!("{scheme}://{host}:{}/v1/traces", e.port)
 }
 
+/// The resource every export names (krakend-otel's: the service, its version, its
+/// environment).
+pub(crate) fn resource(cfg: &OtelConfig) -> Vec<Attr> {
+    let mut resource = vec![
+        Attr::owned("service.name".into(), cfg.service_name.clone().unwrap_or_else(|| "KrakenD".into())),
+        Attr::owned(
+            "service.version".into(),
+            cfg.service_version.clone().unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+        ),
+        Attr::str("telemetry.sdk.name", "tributary"),
+    ];
+    if let Some(env) = cfg.deploy_env.as_ref().filter(|e| !e.is_empty()) {
+        resource.push(Attr::owned("deployment.environment".into(), env.clone()));
+    }
+    resource
+}
+
+/// POSTs one export body to a collector, within [`EXPORT_TIMEOUT`]; the error names the
+/// collector.
+pub(crate) async fn post(client: &HttpClient, url: &str, headers: &HeaderMap, body: Bytes) -> Result<(), String> {
+    let send = client.send_limited(&http::Method::POST, url, headers, Some(body), MAX_ANSWER);
+    match tokio::time::timeout(EXPORT_TIMEOUT, send).await {
+        Ok(Ok(answer)) if answer.status.is_success() => Ok(()),
+        Ok(Ok(answer)) => Err(format!("{url}: {}", answer.status)),
+        Ok(Err(crate::client::SendError::Failed(e))) => Err(e),
+        Ok(Err(crate::client::SendError::TooLarge)) => Ok(()),
+        Err(_) => Err(format!("{url}: no answer within {EXPORT_TIMEOUT:?}")),
+    }
+}
+
+/// The export client: a short connect timeout, so that a collector that is down fails fast.
+pub(crate) fn client() -> HttpClient {
+    let settings = crate::compile::ClientSettings {
+        connect_timeout: Some(Duration::from_secs(2)),
+        ..crate::compile::ClientSettings::default()
+    };
+    HttpClient::new(&settings)
+}
+
+/// The headers of every export.
+pub(crate) fn json_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers
+}
+
 impl Exporter {
     /// The exporter for the config's OTLP/HTTP trace collectors; `None` when there are none
     /// (gRPC entries are warned about at start and left out).
@@ -143,20 +189,9 @@ impl Exporter {
         if targets.is_empty() {
             return None;
         }
-        let mut resource = vec![
-            Attr::owned("service.name".into(), cfg.service_name.clone().unwrap_or_else(|| "KrakenD".into())),
-            Attr::owned(
-                "service.version".into(),
-                cfg.service_version.clone().unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
-            ),
-            Attr::str("telemetry.sdk.name", "tributary"),
-        ];
-        if let Some(env) = cfg.deploy_env.as_ref().filter(|e| !e.is_empty()) {
-            resource.push(Attr::owned("deployment.environment".into(), env.clone()));
-        }
         Some(Exporter {
             targets: targets.into(),
-            resource: Arc::new(resource),
+            resource: Arc::new(resource(cfg)),
             queue: OnceLock::new(),
             dropped: Arc::new(AtomicU64::new(0)),
         })
@@ -180,14 +215,10 @@ impl Exporter {
     fn start(&self) -> Option<mpsc::Sender<FinishedTrace>> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        let settings = crate::compile::ClientSettings {
-            connect_timeout: Some(Duration::from_secs(2)),
-            ..crate::compile::ClientSettings::default()
-        };
         let task = ExportTask {
             targets: self.targets.clone(),
             resource: self.resource.clone(),
-            client: HttpClient::new(&settings),
+            client: client(),
             dropped: self.dropped.clone(),
         };
         runtime.spawn(task.run(rx));
@@ -204,8 +235,7 @@ struct ExportTask {
 
 impl ExportTask {
     async fn run(self, mut rx: mpsc::Receiver<FinishedTrace>) {
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let headers = json_headers();
         let mut failed = 0u64;
         let mut reported_drops = 0u64;
         let mut last_warning: Option<std::time::Instant> = None;
@@ -223,19 +253,7 @@ impl ExportTask {
             let body = Bytes::from(encode(&self.resource, &batch));
             batch.clear();
             let (client, headers) = (&self.client, &headers);
-            let sends = self.targets.iter().map(|url| {
-                let body = body.clone();
-                async move {
-                    let send = client.send_limited(&http::Method::POST, url, headers, Some(body), MAX_ANSWER);
-                    match tokio::time::timeout(EXPORT_TIMEOUT, send).await {
-                        Ok(Ok(answer)) if answer.status.is_success() => Ok(()),
-                        Ok(Ok(answer)) => Err(format!("{url}: {}", answer.status)),
-                        Ok(Err(crate::client::SendError::Failed(e))) => Err(e),
-                        Ok(Err(crate::client::SendError::TooLarge)) => Ok(()),
-                        Err(_) => Err(format!("{url}: no answer within {EXPORT_TIMEOUT:?}")),
-                    }
-                }
-            });
+            let sends = self.targets.iter().map(|url| post(client, url, headers, body.clone()));
             let mut last_error = None;
             for result in futures_util::future::join_all(sends).await {
                 if let Err(e) = result {
@@ -287,8 +305,8 @@ struct ResourceSpans<'a> {
 }
 
 #[derive(Serialize)]
-struct JsonResource<'a> {
-    attributes: Vec<JsonKeyValue<'a>>,
+pub(crate) struct JsonResource<'a> {
+    pub attributes: Vec<JsonKeyValue<'a>>,
 }
 
 #[derive(Serialize)]
@@ -299,9 +317,9 @@ struct ScopeSpans<'a> {
 }
 
 #[derive(Serialize)]
-struct Scope {
-    name: &'static str,
-    version: &'static str,
+pub(crate) struct Scope {
+    pub name: &'static str,
+    pub version: &'static str,
 }
 
 #[derive(Serialize)]
@@ -346,18 +364,20 @@ struct JsonStatus<'a> {
 }
 
 #[derive(Serialize)]
-struct JsonKeyValue<'a> {
-    key: &'a str,
-    value: JsonAnyValue<'a>,
+pub(crate) struct JsonKeyValue<'a> {
+    pub key: &'a str,
+    pub value: JsonAnyValue<'a>,
 }
 
 #[derive(Serialize)]
-enum JsonAnyValue<'a> {
+pub(crate) enum JsonAnyValue<'a> {
     #[serde(rename = "stringValue")]
     String(&'a str),
     /// proto3 maps int64 to a decimal string.
     #[serde(rename = "intValue")]
     Int(String),
+    #[serde(rename = "boolValue")]
+    Bool(bool),
 }
 
 impl<'a> From<&'a Attr> for JsonKeyValue<'a> {
@@ -371,7 +391,7 @@ impl<'a> From<&'a Attr> for JsonKeyValue<'a> {
     }
 }
 
-fn nanos(t: SystemTime) -> String {
+pub(crate) fn nanos(t: SystemTime) -> String {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0).to_string()
 }
 

@@ -6,32 +6,17 @@
 
 use super::config::OpencensusPrometheus;
 use super::metrics::{
-    HistSnapshot, LATENCY_BOUNDS_NS, Metrics, OPENCENSUS_LATENCY_MS, OPENCENSUS_SIZE_BUCKETS, OTEL_SIZE_BUCKETS,
-    OTEL_TIME_BUCKETS_NS, OtelOutput, SIZE_BOUNDS, colon_route, otel_backend_route,
+    HistSnapshot, LATENCY_BOUNDS_NS, Metrics, OPENCENSUS_LATENCY_MS, OPENCENSUS_SIZE_BUCKETS, OtelOutput, SIZE_BOUNDS,
 };
-use http::StatusCode;
+use super::otel::{Instrument, Points, SCOPE, Scale};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// The Content-Type of the text exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// krakend-otel's instrumentation scope.
-const OTEL_SCOPE: &str = "io.krakend.krakend-otel";
-
 type Labels = Vec<(&'static str, String)>;
 
-/// How a histogram family's values are shown: the internal bounds, the exporter's bounds, and
-/// the divisor from internal units (ns, bytes) to the exporter's (s, ms, bytes).
-#[derive(Clone, Copy)]
-struct Scale {
-    internal: &'static [u64],
-    wanted: &'static [u64],
-    divisor: f64,
-}
-
-const SECONDS: Scale = Scale { internal: LATENCY_BOUNDS_NS, wanted: OTEL_TIME_BUCKETS_NS, divisor: 1e9 };
-const OTEL_BYTES: Scale = Scale { internal: SIZE_BOUNDS, wanted: OTEL_SIZE_BUCKETS, divisor: 1.0 };
 const OC_BYTES: Scale = Scale { internal: SIZE_BOUNDS, wanted: OPENCENSUS_SIZE_BUCKETS, divisor: 1.0 };
 
 enum Kind {
@@ -68,6 +53,31 @@ impl Family {
         if let Kind::Counter(m) = &mut self.kind {
             *m.entry(labels).or_default() += n;
         }
+    }
+
+    /// An OpenTelemetry instrument as OpenTelemetry Go's Prometheus exporter shows it: dots
+    /// become underscores, a declared unit is a suffix, counters end in `_total`, and every
+    /// series names the instrumentation scope.
+    fn from_instrument(i: Instrument) -> Family {
+        let mut name = sanitize(i.name);
+        match i.unit {
+            "s" => name.push_str("_seconds"),
+            "By" => name.push_str("_bytes"),
+            _ => {}
+        }
+        let labels = |attrs: Vec<(&'static str, super::otel::AttrValue)>| -> Labels {
+            let mut l: Labels = vec![("otel_scope_name", SCOPE.to_owned()), ("otel_scope_version", String::new())];
+            l.extend(attrs.into_iter().map(|(k, v)| (label_key(k), v.label())));
+            l
+        };
+        let kind = match i.points {
+            Points::Histogram(scale, m) => Kind::Histogram(scale, m.into_iter().map(|(a, h)| (labels(a), h)).collect()),
+            Points::Counter(m) => {
+                name.push_str("_total");
+                Kind::Counter(m.into_iter().map(|(a, n)| (labels(a), n)).collect())
+            }
+        };
+        Family { name, help: i.description, kind, extra: Vec::new() }.with(&i.extra)
     }
 
     fn observe(&mut self, labels: Labels, h: &HistSnapshot) {
@@ -165,8 +175,17 @@ fn status_label(code: Option<u16>) -> String {
     code.map_or_else(|| "other".to_owned(), |c| c.to_string())
 }
 
-fn bool_label(b: bool) -> String {
-    b.to_string()
+/// An attribute key as a Prometheus label name (`http.route` → `http_route`).
+fn label_key(key: &'static str) -> &'static str {
+    match key {
+        "http.request.method" => "http_request_method",
+        "http.response.status_code" => "http_response_status_code",
+        "http.route" => "http_route",
+        "url.scheme" => "url_scheme",
+        "krakend.endpoint.method" => "krakend_endpoint_method",
+        "krakend.endpoint.route" => "krakend_endpoint_route",
+        other => other,
+    }
 }
 
 impl Metrics {
@@ -174,133 +193,7 @@ impl Metrics {
     /// configured; `process_metrics` adds the process' CPU, memory and file descriptors.
     pub fn render_otel_prometheus(&self, process_metrics: bool) -> Option<String> {
         let o = self.outputs.otel.as_ref()?;
-        let mut fams = Vec::new();
-        let scope =
-            || -> Labels { vec![("otel_scope_name", OTEL_SCOPE.to_owned()), ("otel_scope_version", String::new())] };
-        if o.global {
-            let (duration_name, size_name) = if o.semconv_1_27 {
-                ("http_server_request_duration_seconds", "http_server_response_body_size_bytes")
-            } else {
-                ("http_server_duration", "http_server_response_size")
-            };
-            let mut duration = Family::histogram(duration_name.into(), "Time to serve a request, in seconds", SECONDS)
-                .with(&o.global_attributes);
-            let mut size = Family::histogram(size_name.into(), "Response body size, in bytes", OTEL_BYTES)
-                .with(&o.global_attributes);
-            let mut add = |method: &str, route: String, code: String, s: &super::metrics::RouterSeries| {
-                let mut l = scope();
-                l.extend([
-                    ("http_request_method", method.to_owned()),
-                    ("http_response_status_code", code),
-                    ("http_route", route),
-                    ("url_scheme", "http".to_owned()),
-                ]);
-                duration.observe(l.clone(), &s.latency.total());
-                size.observe(l, &s.size.total());
-            };
-            for e in self.endpoints() {
-                let route = colon_route(&e.pattern);
-                if self.skips(&e.pattern) || self.skips(&route) {
-                    continue;
-                }
-                for (code, s) in e.router.each() {
-                    add(e.method.as_str(), route.clone(), status_label(code), s);
-                }
-            }
-            for (key, s) in self.unmatched() {
-                let (route, code, method) = match key {
-                    Some((code, method)) => {
-                        let reason = StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-                        (format!("{code} {reason}"), code.to_string(), method)
-                    }
-                    None => ("other".to_owned(), "other".to_owned(), "_OTHER"),
-                };
-                add(method, route, code, s);
-            }
-            fams.push(duration);
-            fams.push(size);
-        }
-        if o.proxy {
-            let mut f = Family::histogram(
-                "krakend_proxy_duration".into(),
-                "Time in the endpoint's pipeline, in seconds",
-                SECONDS,
-            )
-            .with(&o.proxy_attributes);
-            for e in self.endpoints() {
-                let route = colon_route(&e.pattern);
-                for (complete, error, h) in e.pipe() {
-                    let Some(h) = h else { continue };
-                    let mut l = scope();
-                    l.extend([
-                        ("canceled", bool_label(false)),
-                        ("complete", bool_label(complete)),
-                        ("error", bool_label(error)),
-                        ("http_request_method", e.method.to_string()),
-                        ("http_route", route.clone()),
-                    ]);
-                    f.observe(l, &h.total());
-                }
-            }
-            fams.push(f);
-        }
-        if o.backend_stage || o.round_trip {
-            let mut stage =
-                Family::histogram("krakend_backend_duration".into(), "Time in the backend stage, in seconds", SECONDS)
-                    .with(&o.backend_attributes);
-            let mut client = Family::histogram(
-                if o.semconv_1_27 { "http_client_request_duration_seconds" } else { "http_client_duration" }.into(),
-                "Backend round trip, in seconds",
-                SECONDS,
-            )
-            .with(&o.backend_attributes);
-            let mut started =
-                Family::counter("http_client_request_started_count_total".into(), "Backend requests started")
-                    .with(&o.backend_attributes);
-            let mut failed =
-                Family::counter("http_client_request_failed_count_total".into(), "Backend requests that got no answer")
-                    .with(&o.backend_attributes);
-            for e in self.endpoints() {
-                let endpoint_route = colon_route(&e.pattern);
-                for b in e.backends.iter() {
-                    let base = || {
-                        let mut l = scope();
-                        l.extend([
-                            ("http_request_method", b.method.to_string()),
-                            ("http_route", otel_backend_route(&b.url_pattern)),
-                            ("krakend_endpoint_method", e.method.to_string()),
-                            ("krakend_endpoint_route", endpoint_route.clone()),
-                        ]);
-                        l
-                    };
-                    if o.backend_stage {
-                        for (complete, error, canceled, h) in b.outcomes() {
-                            let Some(h) = h else { continue };
-                            let mut l = base();
-                            l.extend([
-                                ("canceled", bool_label(canceled)),
-                                ("complete", bool_label(complete)),
-                                ("error", bool_label(error)),
-                            ]);
-                            stage.observe(l, &h.total());
-                        }
-                    }
-                    if o.round_trip {
-                        for (code, h) in b.by_status.each() {
-                            let mut l = base();
-                            l.push(("http_response_status_code", status_label(code)));
-                            let total = h.total();
-                            started.add(l.clone(), total.count());
-                            if code == Some(0) {
-                                failed.add(l.clone(), total.count());
-                            }
-                            client.observe(l, &total);
-                        }
-                    }
-                }
-            }
-            fams.extend([stage, client, started, failed]);
-        }
+        let mut fams: Vec<Family> = self.otel_instruments(o).into_iter().map(Family::from_instrument).collect();
         fams.push(target_info(o));
         if process_metrics {
             fams.extend(process_families());
@@ -551,6 +444,48 @@ mod tests {
         assert!(!text.contains("http_server_duration"), "{text}");
         // Sanitized key, escaped value.
         assert!(text.contains(r#"deploy_region="eu \"west\"""#), "{text}");
+    }
+
+    #[test]
+    fn every_label_name_is_a_valid_prometheus_name() {
+        let g = gateway(
+            r#"{"exporters": {"prometheus": [{"name": "p", "port": 9464}]},
+                "layers": {"backend": {"metrics": {"static_attributes": [{"key": "team.name", "value": "x"}]}}}}"#,
+        );
+        served(&g, 200, 1);
+        let m = g.metrics().unwrap();
+        let report = Report {
+            endpoint: Some(EndpointId { index: 0, method: Method::GET, pattern: "/users/{id}".into(), backends: 1 }),
+            calls: vec![crate::telemetry::CallRecord {
+                backend: 0,
+                url_pattern: "/u/{id}".into(),
+                method: Method::GET,
+                url: "http://127.0.0.1:8000/u/1".into(),
+                start: std::time::SystemTime::now(),
+                duration: Duration::from_millis(3),
+                status: None,
+                error: Some("connection refused".into()),
+                span_id: None,
+            }],
+            ..Report::default()
+        };
+        m.record_pipe(0, Duration::from_millis(4), &report);
+        let text = m.render_otel_prometheus(false).unwrap();
+        for family in ["krakend_proxy_duration", "krakend_backend_duration", "http_client_request_failed_count_total"] {
+            assert!(text.contains(&format!("# TYPE {family} ")), "{family}: {text}");
+        }
+        assert!(text.contains(r#"team_name="x""#), "{text}");
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((_, labels)) = line.split_once('{') else { continue };
+            let labels = labels.rsplit_once('}').map_or(labels, |(l, _)| l);
+            for pair in labels.split("\",") {
+                let name = pair.split('=').next().unwrap_or("");
+                assert!(
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "label `{name}` in {line}"
+                );
+            }
+        }
     }
 
     #[test]
