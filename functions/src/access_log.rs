@@ -214,9 +214,10 @@ fn push_line(out: &mut String, time: &str, entry: &Entry<'_>, color: bool) {
     out.push(' ');
     out.push_str(reset);
     out.push_str("| ");
-    let at = out.len();
+    for _ in entry.client_ip.chars().count()..15 {
+        out.push(' ');
+    }
     out.push_str(entry.client_ip);
-    pad_left(out, at, 15);
     out.push_str(" |");
     out.push_str(method_color);
     out.push(' ');
@@ -245,8 +246,8 @@ fn push_line(out: &mut String, time: &str, entry: &Entry<'_>, color: bool) {
 /// Right-aligns what was written to `out` since `at` in `width` characters, as Go's `%Nv` does.
 fn pad_left(out: &mut String, at: usize, width: usize) {
     let written = out[at..].chars().count();
-    if written < width {
-        out.insert_str(at, &" ".repeat(width - written));
+    for _ in written..width {
+        out.insert(at, ' ');
     }
 }
 

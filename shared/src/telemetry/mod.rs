@@ -118,7 +118,9 @@ impl Telemetry {
         let emf = emf::Emf::from_config(&config);
         let record_calls =
             config.metrics.is_some() || config.opentelemetry.is_some() || config.opencensus.is_some() || emf.is_some();
-        let tracer = config.opentelemetry.as_ref().map(trace::Tracer::new);
+        // Without a collector for them, traces are neither made nor propagated: a trace context
+        // nobody records costs every backend call a copied header map for nothing.
+        let tracer = config.opentelemetry.as_ref().map(trace::Tracer::new).filter(trace::Tracer::exports);
         let otlp_metrics = config.opentelemetry.as_ref().and_then(otlp_metrics::MetricsExporter::from_config);
         Telemetry {
             settings: TelemetrySettings { config, access_log, logger_skip_paths },

@@ -171,6 +171,11 @@ pub(crate) struct Tracer {
 }
 
 impl Tracer {
+    /// Whether an OTLP exporter sends its traces somewhere.
+    pub(crate) fn exports(&self) -> bool {
+        self.exporter.is_some()
+    }
+
     pub(crate) fn new(cfg: &OtelConfig) -> Tracer {
         let layers = cfg.layers.as_ref();
         let global = layers.and_then(|l| l.global.as_ref());
