@@ -340,6 +340,31 @@ fn is_hex(v: &Value, len: usize) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_x_ray_daemon_that_is_down_costs_invocations_nothing() {
+    // Nothing listens on the daemon's port: the kernel refuses the datagrams (ICMP port
+    // unreachable, then ECONNREFUSED on the connected socket), and every answer is still whole.
+    let closed = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = closed.local_addr().expect("addr");
+    drop(closed);
+    let daemon = XrayDaemon::new(Some(addr));
+    let a = Recorder::start(r#"{"a":1}"#).await;
+    let gateway = Gateway::from_json(&config(&[&a], Value::Null)).expect("config");
+    let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    for i in 0..20 {
+        let call = tributary_functions::lambda::handle_with_xray(
+            &gateway,
+            || &daemon,
+            lambda_request(&format!("/both/{i}"), header),
+        );
+        let Ok(Ok(resp)) = tokio::time::timeout(LIMIT, call).await else {
+            panic!("invocation {i} did not answer within {LIMIT:?} with the daemon down");
+        };
+        assert_eq!(resp.status(), 200, "invocation {i}");
+    }
+    assert_eq!(a.seen().len(), 20, "every invocation reached the backend");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_lambda_a_sampled_invocation_sends_each_backend_call_as_a_subsegment_named_in_its_header() {
     let daemon_socket = UdpSocket::bind("127.0.0.1:0").expect("bind the daemon");
     let daemon = XrayDaemon::new(Some(daemon_socket.local_addr().expect("addr")));
