@@ -262,7 +262,7 @@ fn series(text: &str) -> BTreeSet<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_paths_never_create_new_series() {
+async fn random_paths_and_header_values_never_create_new_series() {
     let (ok, bad) = backends().await;
     let (stats, prom) = (free_port(), free_port());
     let gw = Gateway::start(&config(
@@ -286,13 +286,28 @@ async fn random_paths_never_create_new_series() {
         send(gw.addr, "GET", &format!("/users/{r:x}{i}"), 1).await;
         send(gw.addr, "GET", &format!("/random/{r:x}/{i}?q={r}"), 1).await;
     }
+    // Random header values (the Host, a client address, any header) on a matched path: none of
+    // them is a label either.
+    for i in 0..50 {
+        let r = fastrand::u64(..);
+        let req = format!(
+            "GET /users/{i} HTTP/1.1\r\nHost: h{r:x}.example\r\nX-Forwarded-For: 10.{}.{}.{}\r\nUser-Agent: ua-{r:x}\r\nX-Random-{i}: {r}\r\nConnection: close\r\n\r\n",
+            r % 256,
+            (r >> 8) % 256,
+            (r >> 16) % 256
+        );
+        match chaos::exchange(gw.addr, req.as_bytes(), LIMIT).await {
+            Some(chaos::Outcome::Reply(reply)) => assert_eq!(reply.status, 200, "request {i}"),
+            other => panic!("request {i}: {other:?}"),
+        }
+    }
     let after = chaos::get(local(prom), "/metrics", LIMIT).await.text_full();
     assert_eq!(series(&after), before_otel, "new series after random paths:\n{after}");
     let after_stats: BTreeSet<String> =
         get_json(local(stats), "/__stats").await.as_object().unwrap().keys().cloned().collect();
     assert_eq!(after_stats, before_stats);
     // And the counts did grow: the random requests are in the two series.
-    assert!(after.contains(r#"http_route="/users/:id",otel_scope_name="io.krakend.krakend-otel",otel_scope_version="",url_scheme="http"} 151"#), "{after}");
+    assert!(after.contains(r#"http_route="/users/:id",otel_scope_name="io.krakend.krakend-otel",otel_scope_version="",url_scheme="http"} 201"#), "{after}");
     assert!(after.contains(r#"http_route="404 Not Found""#), "{after}");
 }
 
