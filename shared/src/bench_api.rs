@@ -1,9 +1,9 @@
 //! Public entry points for benchmarks only (hidden from docs): run the pure shape-and-merge step without I/O.
 //!
 //! Owns [`ShapeMergeFixture`], which drives the crate's own compiled `Backend`s, `backend::process`
-//! (status check, decode, shape), the endpoint flatmap and `render::render`. The merge mirrors
-//! `proxy::parallel`'s (private) `merge_into`, taking the backends in config order as if they
-//! answered in that order. The endpoint's `proxy.static` step is not run (it is private to
+//! (status check, decode, shape), the endpoint flatmap and `render::render`. The merge is the
+//! proxy's own `merge_into`, taking the backends in config order as if they answered in that
+//! order. The endpoint's `proxy.static` step is not run (it is private to
 //! `proxy`).
 
 use crate::backend::{self, BackendError, Part, RawResponse};

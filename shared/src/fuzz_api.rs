@@ -10,10 +10,9 @@ use crate::router::{Lookup, RouteTarget};
 use crate::shape::Shaper;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// A JSON object as the crate decodes it.
-pub type Object = Map<String, Value>;
+pub use crate::json::Object;
 
 /// The tree decoder: the first JSON value of `body`, read as Go's `encoding/json` reads it.
 pub fn decode_first(body: &[u8]) -> Result<Value, String> {

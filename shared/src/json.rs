@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value};
 
-pub(crate) type Object = Map<String, Value>;
+/// A JSON object as the crate decodes it (the one alias every module uses).
+pub type Object = Map<String, Value>;
 
 /// Deepest nesting accepted from a backend (Go allows 10000; we stop earlier so that a hostile
 /// body cannot exhaust a task's stack).

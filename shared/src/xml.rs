@@ -20,11 +20,11 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 use serde_json::Value;
 
-pub(crate) type Object = serde_json::Map<String, Value>;
+pub(crate) use crate::json::Object;
 
-/// Deepest element nesting (decode) and value nesting (encode) accepted. Go has no such limit;
-/// it is ours, so that a hostile document costs bounded memory and stack.
-const MAX_DEPTH: usize = 512;
+/// Deepest element nesting (decode) and value nesting (encode) accepted: the JSON decoder's. Go
+/// has no such limit; it is ours, so that a hostile document costs bounded memory and stack.
+use crate::json::MAX_DEPTH;
 
 /// What mxj trims around every text run (`strings.Trim(s, "\t\r\b\n ")`).
 const TRIM: [char; 5] = ['\t', '\r', '\u{8}', '\n', ' '];

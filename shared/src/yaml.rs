@@ -14,9 +14,9 @@
 
 use serde_json::Value;
 
-/// Deepest value nesting written; deeper data gives an empty body (KrakenD writes none when
-/// marshalling fails).
-const MAX_DEPTH: usize = 512;
+/// Deepest value nesting written (the JSON decoder's); deeper data gives an empty body (KrakenD
+/// writes none when marshalling fails).
+use crate::json::MAX_DEPTH;
 
 /// Render a JSON value as YAML the way goccy/go-yaml marshals a Go map[string]interface{}
 /// (sorted keys, block style); must be valid YAML that parses back to the same data.

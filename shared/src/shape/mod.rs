@@ -14,7 +14,7 @@ use crate::rawjson::{RawObject, RawValue};
 
 use filter::FieldFilter;
 
-pub(crate) type Object = serde_json::Map<String, serde_json::Value>;
+pub(crate) use crate::json::Object;
 
 /// Everything a backend's formatting needs, compiled once at start-up (no per-request parsing
 /// of dot paths).
