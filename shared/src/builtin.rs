@@ -85,6 +85,17 @@ pub(crate) fn client_ip(settings: &Settings, headers: &HeaderMap, peer: Option<I
     peer.map(|p| ip_text(p.to_canonical()))
 }
 
+/// krakend-ratelimit's client IP from the header a per-client `ip` limit names in `key`: the
+/// first entry of the list, without its port or brackets, written canonically.
+pub(crate) fn ip_from_key_header(value: &str) -> Option<String> {
+    let first = value.split(',').next().unwrap_or("").trim();
+    let host = match first.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => first,
+    };
+    host.trim_matches(['[', ']']).parse::<IpAddr>().ok().map(ip_text)
+}
+
 /// gin's `validateHeader`: the address found in one remote-IP header's value, written as sent.
 fn from_header(value: &str, trusted: &impl Fn(&IpAddr) -> bool) -> Option<String> {
     let items: Vec<&str> = value.split(',').collect();
@@ -195,6 +206,16 @@ mod tests {
     fn canonical_header_names_match_go() {
         assert_eq!(canonical("x-user-id"), "X-User-Id");
         assert_eq!(canonical("content-TYPE"), "Content-Type");
+    }
+
+    #[test]
+    fn a_rate_limit_key_header_gives_its_first_address_without_port_or_brackets() {
+        assert_eq!(ip_from_key_header("1.2.3.4:5678, 9.9.9.9").as_deref(), Some("1.2.3.4"));
+        assert_eq!(ip_from_key_header(" 10.0.0.1 ").as_deref(), Some("10.0.0.1"));
+        assert_eq!(ip_from_key_header("[::1]").as_deref(), Some("::1"));
+        assert_eq!(ip_from_key_header("2001:db8::1").as_deref(), Some("2001:db8::1"));
+        assert_eq!(ip_from_key_header("not-an-ip"), None);
+        assert_eq!(ip_from_key_header(""), None);
     }
 
     #[test]

@@ -451,14 +451,12 @@ fn client_key<'a>(
         ClientKey::Header(name) => headers.get(name).and_then(|v| v.to_str().ok()).map(Cow::Borrowed),
         ClientKey::Param(i) => params.get(*i).map(|p| Cow::Borrowed(p.as_str())),
         ClientKey::Ip(from) => {
-            let from_header = from.as_ref().and_then(|h| headers.get(h)).and_then(|v| v.to_str().ok()).and_then(|v| {
-                let first = v.split(',').next().unwrap_or("").trim();
-                let host = match first.rsplit_once(':') {
-                    Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
-                    _ => first,
-                };
-                host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok().map(|ip| Cow::Owned(ip.to_string()))
-            });
+            let from_header = from
+                .as_ref()
+                .and_then(|h| headers.get(h))
+                .and_then(|v| v.to_str().ok())
+                .and_then(builtin::ip_from_key_header)
+                .map(Cow::Owned);
             from_header.or(client_ip.map(Cow::Borrowed))
         }
     }
