@@ -7,7 +7,7 @@
 //! server. So a server kept in a `static` for a whole test binary does not outlive it.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -196,11 +196,7 @@ fn on_path(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
-/// A free TCP port on 127.0.0.1 (free when probed).
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
-}
+pub use crate::process::free_port;
 
 /// The text of the first `<tag>...</tag>` in `xml`.
 fn xml_text(xml: &str, tag: &str) -> Option<String> {
