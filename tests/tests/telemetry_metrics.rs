@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tributary_e2e::chaos::{self, Backend, response};
-use tributary_e2e::process::{free_port, tributary_bin};
+use tributary_e2e::process::{GatewayProcess as Gateway, free_port, tributary_bin};
 
 /// At most this long for one HTTP exchange.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -44,35 +44,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// `tributary run` with `config` on a free port of 127.0.0.1, once it accepts connections.
-struct Gateway {
-    addr: SocketAddr,
-    _proc: Proc,
-    _dir: Dir,
-}
-
-impl Gateway {
-    fn start(config: &str) -> Gateway {
-        let dir = Dir::new("gw");
-        let path = dir.0.join("krakend.json");
-        std::fs::write(&path, config).expect("write the config");
-        let port = free_port();
-        let child = Command::new(tributary_bin())
-            .args(["run", "-c"])
-            .arg(&path)
-            .args(["-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tributary");
-        let mut proc = Proc(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        wait_for(&addr, &mut proc, "tributary");
-        Gateway { addr, _proc: proc, _dir: dir }
     }
 }
 
