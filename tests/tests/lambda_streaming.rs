@@ -59,7 +59,7 @@ fn emulate(mode: Option<&str>, paths: &[&str]) -> Vec<Value> {
         .await;
         let small = Backend::fixed(response(
             "HTTP/1.1 201 Created",
-            &[("Content-Type", "text/plain"), ("X-Origin", "small")],
+            &[("Content-Type", "text/plain"), ("X-Origin", "small"), ("Set-Cookie", "session=abc; Path=/")],
             b"hi",
         ))
         .await;
@@ -138,9 +138,10 @@ fn streaming_mode_answers_json_and_an_8_mb_no_op_body_byte_for_byte() {
 
 #[test]
 fn buffered_is_the_default_and_answers_the_same_status_headers_and_body_as_streaming() {
-    let buffered = emulate(None, &["/json", "/small"]);
-    let explicit = emulate(Some("BUFFERED"), &["/json", "/small"]);
-    let streamed = emulate(Some("RESPONSE_STREAM"), &["/json", "/small"]);
+    let paths = ["/json", "/small", "/nowhere"];
+    let buffered = emulate(None, &paths);
+    let explicit = emulate(Some("BUFFERED"), &paths);
+    let streamed = emulate(Some("RESPONSE_STREAM"), &paths);
     for ((b, e), s) in buffered.iter().zip(&explicit).zip(&streamed) {
         assert!(b.get("streamed").is_none() && e.get("streamed").is_none(), "buffered mode streamed: {b} {e}");
         assert_eq!(s["streamed"], true, "{s}");
@@ -148,9 +149,12 @@ fn buffered_is_the_default_and_answers_the_same_status_headers_and_body_as_strea
         assert_eq!(b, e, "default and explicit BUFFERED differ");
         assert_eq!(b["statusCode"], s["statusCode"], "{b}\n{s}");
         assert_eq!(b["headers"], s["headers"], "{b}\n{s}");
+        assert_eq!(b["cookies"], s["cookies"], "{b}\n{s}");
         assert_eq!(body(b), body(s), "{b}\n{s}");
     }
     assert_eq!(buffered[1]["answer"]["statusCode"], 201, "{}", buffered[1]);
     assert_eq!(buffered[1]["answer"]["headers"]["x-origin"], "small", "{}", buffered[1]);
     assert_eq!(body(&buffered[1]["answer"]), b"hi");
+    assert_eq!(buffered[1]["answer"]["cookies"], json!(["session=abc; Path=/"]), "{}", buffered[1]);
+    assert_eq!(buffered[2]["answer"]["statusCode"], 404, "{}", buffered[2]);
 }
