@@ -158,3 +158,27 @@ fn buffered_is_the_default_and_answers_the_same_status_headers_and_body_as_strea
     assert_eq!(buffered[1]["answer"]["cookies"], json!(["session=abc; Path=/"]), "{}", buffered[1]);
     assert_eq!(buffered[2]["answer"]["statusCode"], 404, "{}", buffered[2]);
 }
+
+#[test]
+fn an_unknown_invoke_mode_fails_the_start_naming_the_variable() {
+    let dir = std::env::temp_dir().join(format!("tributary-streaming-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let config_path = dir.join("krakend.json");
+    std::fs::write(&config_path, r#"{"version": 3, "endpoints": []}"#).expect("write the config");
+    // No Runtime API: the mode is checked before the runtime starts, so the binary exits at once.
+    let out = Command::new(workspace_bin("gateway"))
+        .env("TRIBUTARY_CONFIG", &config_path)
+        .env("TRIBUTARY_INVOKE_MODE", "STREAMING")
+        .env("AWS_LAMBDA_LOG_FORMAT", "Text")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the gateway binary");
+    let _ = std::fs::remove_dir_all(&dir);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "started with an unknown mode: {all}");
+    assert!(
+        all.contains("TRIBUTARY_INVOKE_MODE") && all.contains("\"STREAMING\"") && all.contains("RESPONSE_STREAM"),
+        "{all}"
+    );
+}
