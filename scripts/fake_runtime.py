@@ -4,13 +4,17 @@
 It serves the calls a custom runtime (`bootstrap`) makes:
 
   GET  /2018-06-01/runtime/invocation/next              -> the next queued event (long poll)
-  POST /2018-06-01/runtime/invocation/{id}/response     -> recorded
+  POST /2018-06-01/runtime/invocation/{id}/response     -> recorded (buffered, or streamed when
+                                                            sent with Lambda-Runtime-Function-
+                                                            Response-Mode: streaming)
   POST /2018-06-01/runtime/invocation/{id}/error        -> recorded
   POST /2018-06-01/runtime/init/error                   -> recorded
 
 Use it as a module (`FakeRuntime`, `function_url_event`, `lambda_env`) or from the command line,
 which starts the runtime, runs a command against it with `AWS_LAMBDA_RUNTIME_API` set, sends each
-event file in turn and prints every answer as one JSON line:
+event file in turn and prints every answer as one JSON line (a streamed answer as the buffered
+shape a function URL would give: statusCode, headers, cookies, the body in base64, and
+`"streamed": true` beside it):
 
   scripts/fake_runtime.py --event ev1.json [--event ev2.json] [--deadline-ms N] -- target/release/gateway
 """
@@ -43,8 +47,39 @@ class Invocation:
     body: bytes = b""
     headers: dict = field(default_factory=dict)
 
+    @property
+    def streamed(self) -> bool:
+        """Whether the function answered with Lambda's response streaming."""
+        mode = next((v for k, v in self.headers.items() if k.lower() == "lambda-runtime-function-response-mode"), "")
+        return mode.lower() == "streaming"
+
     def json(self):
         return json.loads(self.body or b"null")
+
+    def streamed_parts(self) -> tuple[dict, bytes]:
+        """A streamed answer's metadata prelude (statusCode, headers, cookies) and its body.
+
+        The stream is the prelude as JSON, eight NUL bytes, then the body as raw bytes; JSON
+        escapes NUL, so the first eight NULs end the prelude. A stream without them (a function
+        that streamed a body alone) is all body, as Lambda then answers 200.
+        """
+        cut = self.body.find(b"\0" * 8)
+        if cut < 0:
+            return {}, self.body
+        return json.loads(self.body[:cut]), self.body[cut + 8 :]
+
+    def answer(self):
+        """The answer in the buffered (payload format 2.0) shape, whichever way it came."""
+        if not self.streamed:
+            return self.json()
+        prelude, body = self.streamed_parts()
+        return {
+            "statusCode": prelude.get("statusCode", 200),
+            "headers": prelude.get("headers", {}),
+            "cookies": prelude.get("cookies", []),
+            "body": base64.b64encode(body).decode(),
+            "isBase64Encoded": True,
+        }
 
 
 class FakeRuntime:
@@ -284,7 +319,10 @@ def main() -> int:
                 code = 1
                 break
             seconds = round(inv.done_at - inv.sent_at, 4) if inv.sent_at is not None else None
-            print(json.dumps({"request_id": inv.request_id, "kind": inv.kind, "seconds": seconds, "answer": inv.json()}))
+            line = {"request_id": inv.request_id, "kind": inv.kind, "seconds": seconds, "answer": inv.answer()}
+            if inv.streamed:
+                line["streamed"] = True
+            print(json.dumps(line))
     finally:
         proc.kill()
         proc.wait()

@@ -42,12 +42,59 @@ pub async fn handle_with_xray<'d>(
     handle_full(gateway, event, &mut std::io::stdout(), daemon).await
 }
 
+/// How the function answers: the `TRIBUTARY_INVOKE_MODE` environment variable, which the SAM
+/// template sets to the function URL's own invoke mode (the two must agree: a streaming function
+/// behind a buffered URL, or the reverse, answers nothing usable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokeMode {
+    /// One JSON document per answer, at most 6 MB (Lambda's buffered payload limit).
+    Buffered,
+    /// Lambda's response streaming: a JSON prelude (status, headers, cookies), then the body as
+    /// raw bytes, past the 6 MB limit.
+    ResponseStream,
+}
+
+impl InvokeMode {
+    /// Reads the variable's value: unset or empty is `BUFFERED`; anything but the two names the
+    /// function URL takes is an error (a typo must not silently pick a mode).
+    pub fn from_env_value(value: Option<&str>) -> Result<InvokeMode, String> {
+        match value.map(str::trim) {
+            None | Some("" | "BUFFERED") => Ok(InvokeMode::Buffered),
+            Some("RESPONSE_STREAM") => Ok(InvokeMode::ResponseStream),
+            Some(other) => Err(format!("TRIBUTARY_INVOKE_MODE is {other:?}: expected BUFFERED or RESPONSE_STREAM")),
+        }
+    }
+}
+
+/// [`handle`] for a function in `RESPONSE_STREAM` mode: the same answer, its body handed to
+/// lambda_http's streaming runtime as the core's bytes (no copy, no text/binary split: the stream
+/// carries raw bytes, never base64).
+pub async fn handle_streaming(
+    gateway: &Gateway,
+    event: Request,
+) -> Result<Response<http_body_util::Full<bytes::Bytes>>, Infallible> {
+    let r = handle_core(gateway, event, &mut std::io::stdout(), env_daemon).await;
+    let mut resp = Response::new(http_body_util::Full::new(r.body));
+    *resp.status_mut() = r.status;
+    *resp.headers_mut() = r.headers;
+    Ok(resp)
+}
+
 async fn handle_full<'d>(
     gateway: &Gateway,
     event: Request,
     emf_out: &mut (dyn std::io::Write + Send),
     daemon: impl FnOnce() -> &'d XrayDaemon,
 ) -> Result<Response<Body>, Infallible> {
+    Ok(into_lambda(handle_core(gateway, event, emf_out, daemon).await))
+}
+
+async fn handle_core<'d>(
+    gateway: &Gateway,
+    event: Request,
+    emf_out: &mut (dyn std::io::Write + Send),
+    daemon: impl FnOnce() -> &'d XrayDaemon,
+) -> GatewayResponse {
     // lambda_http builds the request's URI from the `Host` header: a host holding `/`, `?` or `#`
     // would move the path and the query. Go's server refuses such a host, and so does the local
     // server; AWS's front ends do not send one, but an event may.
@@ -56,11 +103,13 @@ async fn handle_full<'d>(
         .get(http::header::HOST)
         .is_some_and(|h| !h.as_bytes().iter().all(|b| crate::server::valid_host_byte(*b)))
     {
-        let mut resp = Response::new(Body::Text("400 Bad Request: malformed Host header".to_owned()));
-        *resp.status_mut() = http::StatusCode::BAD_REQUEST;
-        resp.headers_mut()
-            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
-        return Ok(resp);
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+        return GatewayResponse {
+            status: http::StatusCode::BAD_REQUEST,
+            headers,
+            body: bytes::Bytes::from_static(b"400 Bad Request: malformed Host header"),
+        };
     }
     let request_id = gateway.emf().and(event.lambda_context_ref()).map(|c| c.request_id.clone());
     let xray = event.lambda_context_ref().and_then(|c| c.xray_trace_id.as_deref()).and_then(XrayTrace::parse);
@@ -91,7 +140,7 @@ async fn handle_full<'d>(
             tracing::warn!(error = %e, "the EMF metric lines could not be written");
         }
     }
-    Ok(into_lambda(resp))
+    resp
 }
 
 /// The invocation's deadline (milliseconds since the epoch, from the Runtime API) on the
@@ -206,6 +255,18 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_invoke_mode_defaults_to_buffered_and_refuses_unknown_names() {
+        assert_eq!(InvokeMode::from_env_value(None), Ok(InvokeMode::Buffered));
+        assert_eq!(InvokeMode::from_env_value(Some("")), Ok(InvokeMode::Buffered));
+        assert_eq!(InvokeMode::from_env_value(Some("BUFFERED")), Ok(InvokeMode::Buffered));
+        assert_eq!(InvokeMode::from_env_value(Some("RESPONSE_STREAM")), Ok(InvokeMode::ResponseStream));
+        for wrong in ["STREAM", "response_stream", "STREAMING"] {
+            let e = InvokeMode::from_env_value(Some(wrong)).expect_err(wrong);
+            assert!(e.contains(wrong) && e.contains("RESPONSE_STREAM"), "{e}");
+        }
+    }
 
     fn alb_event(host: &str) -> Request {
         let event = serde_json::json!({

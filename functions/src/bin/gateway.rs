@@ -1,11 +1,12 @@
 //! `gateway`: the AWS Lambda function. Builds the `Gateway` once at cold start, then serves
 //! every invocation with it. Wiring only; conversions live in `tributary_functions::lambda`.
 
-use lambda_http::{Error, Request, run, service_fn};
+use lambda_http::{Error, Request, run, run_with_streaming_response, service_fn};
 use std::sync::Arc;
 use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tributary_functions::lambda::InvokeMode;
 use tributary_functions::{lambda, logs, source};
 
 // mimalloc: the pipeline allocates many small JSON nodes per request; measured with callgrind on
@@ -26,6 +27,13 @@ async fn main() -> Result<(), Error> {
         let json = tracing_subscriber::fmt::layer().fmt_fields(JsonFields::new()).event_format(logs::FlatJson);
         tracing_subscriber::registry().with(json).with(filter).init();
     }
+    let mode = match InvokeMode::from_env_value(env("TRIBUTARY_INVOKE_MODE").as_deref()) {
+        Ok(mode) => mode,
+        Err(e) => {
+            tracing::error!("{e}");
+            return Err(e.into());
+        }
+    };
     let spec = source::lambda_config_spec();
     let gateway = match source::load_gateway::<source::LambdaEnv>(&spec).await {
         Ok(g) => Arc::new(g),
@@ -35,9 +43,20 @@ async fn main() -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    run(service_fn(move |event: Request| {
-        let gateway = gateway.clone();
-        async move { lambda::handle(&gateway, event).await }
-    }))
-    .await
+    match mode {
+        InvokeMode::Buffered => {
+            run(service_fn(move |event: Request| {
+                let gateway = gateway.clone();
+                async move { lambda::handle(&gateway, event).await }
+            }))
+            .await
+        }
+        InvokeMode::ResponseStream => {
+            run_with_streaming_response(service_fn(move |event: Request| {
+                let gateway = gateway.clone();
+                async move { lambda::handle_streaming(&gateway, event).await }
+            }))
+            .await
+        }
+    }
 }
