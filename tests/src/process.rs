@@ -46,6 +46,11 @@ impl GatewayProcess {
     /// Writes `config` to a temporary file, starts the gateway and waits (at most 20 s) until it
     /// accepts connections.
     pub fn start(config: &str) -> GatewayProcess {
+        Self::start_with_env(config, &[])
+    }
+
+    /// [`GatewayProcess::start`] with extra environment variables for the gateway.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> GatewayProcess {
         let dir = TempDir::new();
         let path = dir.0.join("krakend.json");
         std::fs::write(&path, config).expect("write the config");
@@ -54,6 +59,7 @@ impl GatewayProcess {
             .args(["run", "-c"])
             .arg(&path)
             .args(["-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
