@@ -83,6 +83,23 @@ pub struct OtelConfig {
     pub comment: Option<Value>,
 }
 
+impl OtelConfig {
+    /// The `exporters.otlp[]` entries (none when the list is absent or malformed: `check`
+    /// reports a malformed one).
+    pub fn otlp_exporters(&self) -> Vec<OtlpExporter> {
+        exporters_of(&self.exporters, "otlp")
+    }
+
+    /// The `exporters.prometheus[]` entries, as [`OtelConfig::otlp_exporters`].
+    pub fn prometheus_exporters(&self) -> Vec<PrometheusExporter> {
+        exporters_of(&self.exporters, "prometheus")
+    }
+}
+
+fn exporters_of<T: serde::de::DeserializeOwned>(exporters: &BTreeMap<String, Value>, kind: &str) -> Vec<T> {
+    exporters.get(kind).and_then(|v| Vec::<T>::deserialize(v).ok()).unwrap_or_default()
+}
+
 /// An `exporters.otlp[]` entry.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct OtlpExporter {
@@ -247,6 +264,13 @@ pub struct OpencensusPrometheus {
     pub tag_method: bool,
     #[serde(default)]
     pub tag_statuscode: bool,
+}
+
+impl OpencensusConfig {
+    /// Its `exporters.prometheus`, when there is a well-formed one.
+    pub fn prometheus(&self) -> Option<OpencensusPrometheus> {
+        self.exporters.get("prometheus").and_then(|v| OpencensusPrometheus::deserialize(v).ok())
+    }
 }
 
 /// The exporters krakend-opencensus knows besides `prometheus` (accepted, not served).

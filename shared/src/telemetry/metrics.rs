@@ -10,7 +10,6 @@ use super::config::{
     PrometheusExporter, TelemetryConfig,
 };
 use http::{Method, StatusCode};
-use serde::Deserialize;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -592,8 +591,7 @@ impl Outputs {
 fn otel_exporters(t: &TelemetryConfig) -> Vec<(usize, PrometheusExporter)> {
     t.opentelemetry
         .as_ref()
-        .and_then(|o| o.exporters.get("prometheus"))
-        .and_then(|v| Vec::<PrometheusExporter>::deserialize(v).ok())
+        .map(|o| o.prometheus_exporters())
         .unwrap_or_default()
         .into_iter()
         .enumerate()
@@ -604,16 +602,11 @@ fn otel_exporters(t: &TelemetryConfig) -> Vec<(usize, PrometheusExporter)> {
 /// Whether an `exporters.otlp[]` entry of `telemetry/opentelemetry` sends metrics (over HTTP,
 /// the only OTLP transport served): the OTLP exporter reads this registry too.
 fn otlp_metrics(t: &TelemetryConfig) -> bool {
-    t.opentelemetry
-        .as_ref()
-        .and_then(|o| o.exporters.get("otlp"))
-        .and_then(|v| Vec::<super::config::OtlpExporter>::deserialize(v).ok())
-        .is_some_and(|list| list.iter().any(|e| e.use_http && !e.disable_metrics))
+    t.opentelemetry.as_ref().is_some_and(|o| o.otlp_exporters().iter().any(|e| e.use_http && !e.disable_metrics))
 }
 
 fn opencensus_prometheus(t: &TelemetryConfig) -> Option<OpencensusPrometheus> {
-    let v = t.opencensus.as_ref()?.exporters.get("prometheus")?;
-    OpencensusPrometheus::deserialize(v).ok().filter(|p| p.port != 0)
+    t.opencensus.as_ref()?.prometheus().filter(|p| p.port != 0)
 }
 
 /// Go's `host:port` listen address as a bindable one (`:8090` → `0.0.0.0:8090`).

@@ -182,8 +182,7 @@ impl Exporter {
     /// The exporter for the config's OTLP/HTTP trace collectors; `None` when there are none
     /// (gRPC entries are warned about at start and left out).
     pub(crate) fn from_config(cfg: &OtelConfig) -> Option<Exporter> {
-        let list: Vec<OtlpExporter> =
-            cfg.exporters.get("otlp").and_then(|v| serde::Deserialize::deserialize(v).ok()).unwrap_or_default();
+        let list = cfg.otlp_exporters();
         let targets: Vec<String> =
             list.iter().filter(|e| e.use_http && !e.disable_traces && e.port != 0).map(traces_url).collect();
         if targets.is_empty() {

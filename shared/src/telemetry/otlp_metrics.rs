@@ -58,8 +58,7 @@ fn metrics_url(e: &OtlpExporter) -> String {
 impl MetricsExporter {
     /// The exporter for the config's OTLP/HTTP metric collectors; `None` when there are none.
     pub(crate) fn from_config(cfg: &OtelConfig) -> Option<MetricsExporter> {
-        let list: Vec<OtlpExporter> =
-            cfg.exporters.get("otlp").and_then(|v| serde::Deserialize::deserialize(v).ok()).unwrap_or_default();
+        let list = cfg.otlp_exporters();
         let global = cfg.metric_reporting_period.filter(|p| *p > 0).unwrap_or(DEFAULT_PERIOD_SECS);
         let targets: Vec<Target> = list
             .iter()
