@@ -261,6 +261,17 @@ fn textual(content_type: Option<&str>) -> bool {
     })
 }
 
+/// The function URL event of a bodiless `GET target` to a function URL host.
+pub fn function_url_get(target: &str) -> String {
+    let out = OutRequest {
+        method: "GET".into(),
+        target: target.into(),
+        headers: vec![("Host".into(), "abc.lambda-url.us-east-1.on.aws".into())],
+        body: None,
+    };
+    function_url_event(&out).expect("an event")
+}
+
 /// The function URL event (payload 2.0) AWS would send for `req` from 127.0.0.1: `rawPath` and
 /// `rawQueryString` from the request target, header names lower-cased with the values of
 /// repeated names comma-joined, `Cookie` lines split into `cookies`, the body as text (textual

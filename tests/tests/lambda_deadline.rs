@@ -10,8 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncWriteExt;
 use tributary_core::Gateway;
 use tributary_e2e::chaos::{Backend, finish, response};
-use tributary_e2e::client::OutRequest;
-use tributary_e2e::doors::function_url_event;
+use tributary_e2e::doors::function_url_get;
 use tributary_e2e::process::workspace_bin;
 
 /// The endpoint timeout: far beyond every deadline of these tests.
@@ -43,16 +42,6 @@ fn config(slow: &Backend, fast: &Backend) -> String {
     .to_string()
 }
 
-fn event(path: &str) -> String {
-    let out = OutRequest {
-        method: "GET".into(),
-        target: path.into(),
-        headers: vec![("Host".into(), "abc.lambda-url.us-east-1.on.aws".into())],
-        body: None,
-    };
-    function_url_event(&out).expect("an event")
-}
-
 fn epoch_ms() -> u64 {
     u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).expect("a clock after 1970").as_millis())
         .expect("milliseconds fit")
@@ -66,7 +55,7 @@ async fn in_process_a_slow_backend_is_answered_before_the_invocations_deadline()
         let budget = Duration::from_millis(1500);
         let mut context = lambda_http::Context::default();
         context.deadline = epoch_ms() + u64::try_from(budget.as_millis()).expect("fits");
-        let request = lambda_http::request::from_str(&event(path)).expect("lambda_http reads the event");
+        let request = lambda_http::request::from_str(&function_url_get(path)).expect("lambda_http reads the event");
         let request = lambda_http::RequestExt::with_lambda_context(request, context);
         let started = Instant::now();
         let Ok(resp) = tributary_functions::lambda::handle(&gateway, request).await;
@@ -102,7 +91,7 @@ fn emulate(env: &[(&str, &str)]) -> (Vec<Value>, Vec<String>) {
         .iter()
         .map(|path| {
             let file = dir.join(format!("{}.json", path.trim_start_matches('/')));
-            std::fs::write(&file, event(path)).expect("write an event");
+            std::fs::write(&file, function_url_get(path)).expect("write an event");
             file.to_string_lossy().into_owned()
         })
         .collect();

@@ -7,8 +7,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use tributary_e2e::chaos::{Backend, response};
-use tributary_e2e::client::OutRequest;
-use tributary_e2e::doors::function_url_event;
+use tributary_e2e::doors::function_url_get;
 use tributary_e2e::process::workspace_bin;
 
 /// Over Lambda's 6 MB buffered payload limit.
@@ -33,16 +32,6 @@ fn config(json_backend: &Backend, big: &Backend, small: &Backend) -> String {
         ]
     })
     .to_string()
-}
-
-fn event(path: &str) -> String {
-    let out = OutRequest {
-        method: "GET".into(),
-        target: path.into(),
-        headers: vec![("Host".into(), "abc.lambda-url.us-east-1.on.aws".into())],
-        body: None,
-    };
-    function_url_event(&out).expect("an event")
 }
 
 /// Runs the `gateway` binary under the Runtime API emulator with `TRIBUTARY_INVOKE_MODE` set to
@@ -75,7 +64,7 @@ fn emulate(mode: Option<&str>, paths: &[&str]) -> Vec<Value> {
     cmd.arg(root.join("scripts/fake_runtime.py")).args(["--timeout", "30"]);
     for path in paths {
         let file = dir.join(format!("{}.json", path.trim_start_matches('/')));
-        std::fs::write(&file, event(path)).expect("write an event");
+        std::fs::write(&file, function_url_get(path)).expect("write an event");
         cmd.arg("--event").arg(file);
     }
     cmd.arg("--").arg(workspace_bin("gateway"));
