@@ -177,32 +177,32 @@ pub fn request_line(line: &RequestLine<'_>, report: &Report) {
     let endpoint = report.endpoint.as_ref().map(|e| &*e.pattern);
     let latency_ms = (line.latency.as_secs_f64() * 1e6).round() / 1e3;
     let message = format!("{} {} {}", line.method, line.path, line.status);
-    if report.failed.is_empty() {
-        tracing::info!(
-            target: REQUEST_TARGET,
-            method = line.method,
-            path = line.path,
-            endpoint,
-            status = line.status,
-            latencyMs = latency_ms,
-            completed = report.completed,
-            "{message}"
-        );
-    } else {
+    // Absent (not null) on a line without failures: an `Option` field records only its value.
+    let failed = (!report.failed.is_empty()).then(|| {
         let failed: Vec<Value> =
             report.failed.iter().map(|f| serde_json::json!({"backend": &*f.url_pattern, "error": f.error})).collect();
-        let failed = Value::Array(failed).to_string();
-        tracing::error!(
-            target: REQUEST_TARGET,
-            method = line.method,
-            path = line.path,
-            endpoint,
-            status = line.status,
-            latencyMs = latency_ms,
-            completed = report.completed,
-            failedBackends = failed.as_str(),
-            "{message}"
-        );
+        Value::Array(failed).to_string()
+    });
+    // tracing fixes an event's level at its call site: one line, written at either level.
+    macro_rules! request_event {
+        ($level:ident) => {
+            tracing::$level!(
+                target: REQUEST_TARGET,
+                method = line.method,
+                path = line.path,
+                endpoint,
+                status = line.status,
+                latencyMs = latency_ms,
+                completed = report.completed,
+                failedBackends = failed.as_deref(),
+                "{message}"
+            )
+        };
+    }
+    if failed.is_none() {
+        request_event!(info);
+    } else {
+        request_event!(error);
     }
 }
 
