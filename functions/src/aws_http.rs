@@ -1,7 +1,7 @@
 //! The AWS SDK's HTTP client: hyper-util's pooled HTTP/1.1 client over the gateway's own rustls
 //! set-up, handed to the SDK through its `HttpClient` trait. The SDK's default client would
-//! bring HTTP/2 and a second client stack into the Lambda binary (about 0.9 MB) for a handful of
-//! calls at cold start.
+//! bring HTTP/2 and a second client stack into the Lambda binary for a handful of calls at cold
+//! start, where its size counts (BENCHMARKS.md, "Measured design choices").
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,

@@ -5,8 +5,8 @@
 //! Lambda function's one line per request, and KrakenD's ERROR line per failed backend.
 //!
 //! `Targets` rather than `EnvFilter`: it parses the same level and target directives without
-//! the regex engine EnvFilter carries for span and field filters (about 0.35 MB of the Lambda
-//! binary); a value it cannot parse falls back to the default level.
+//! the regex engine EnvFilter carries for span and field filters, which would weigh on the Lambda
+//! binary's size; a value it cannot parse falls back to the default level.
 
 use serde_json::{Map, Value};
 use std::fmt;

@@ -49,8 +49,8 @@ impl AwsEnv for DefaultChain {
 /// A Lambda function's environment: `AWS_REGION` (or `AWS_DEFAULT_REGION`), the credentials
 /// Lambda puts in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and the
 /// endpoint overrides `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL`. Without `aws-config`: its
-/// other providers (profiles, STS, EC2 metadata) never apply inside Lambda and weigh about
-/// 0.5 MB of the binary.
+/// other providers (profiles, STS, EC2 metadata) never apply inside Lambda and would only add
+/// to the binary's size.
 #[derive(Debug)]
 pub struct LambdaEnv;
 

@@ -9,8 +9,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tributary_functions::lambda::InvokeMode;
 use tributary_functions::{lambda, logs, source};
 
-// mimalloc: the pipeline allocates many small JSON nodes per request; measured with callgrind on
-// the shape-and-merge sample it needs 28% fewer instructions than glibc's allocator.
+// mimalloc: the pipeline allocates many small JSON nodes per request, which mimalloc serves in
+// fewer instructions than glibc's allocator (BENCHMARKS.md, "Measured design choices").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
