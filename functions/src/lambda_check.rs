@@ -100,7 +100,7 @@ pub fn check(text: &str, function: Function) -> Vec<Problem> {
             "timeout".into(),
             None,
             format!(
-                "the default endpoint timeout ({}) does not fit the function's timeout ({}): Lambda stops the function first and the client gets 502; raise the function's `Timeout` or lower this",
+                "the default endpoint timeout ({}) does not fit the function's timeout ({}): the invocation's deadline cuts every endpoint short first (KrakenD's timeout answer, a margin before the deadline), so this timeout never applies in full; raise the function's `Timeout` or lower this",
                 show(service_timeout),
                 show(budget)
             ),
@@ -123,7 +123,7 @@ pub fn check(text: &str, function: Function) -> Vec<Problem> {
                 format!("endpoints[{i}].timeout"),
                 Some(label.clone()),
                 format!(
-                    "{} does not fit the function's timeout ({}): Lambda stops the function first and the client gets 502",
+                    "{} does not fit the function's timeout ({}): the invocation's deadline cuts it short first (KrakenD's timeout answer, a margin before the deadline), so it never applies in full",
                     show(t),
                     show(budget)
                 ),
