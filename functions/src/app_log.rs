@@ -26,7 +26,7 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 use tributary_core::TelemetrySettings;
-use tributary_core::telemetry::config::LoggingConfig;
+use tributary_core::config::telemetry::LoggingConfig;
 
 /// krakend-gologging's `DefaultPattern` (its leading space follows the prefix).
 pub const DEFAULT_PATTERN: &str = " %{time:2006/01/02 - 15:04:05.000} %{color}▶ %{level}%{color:reset} %{message}";

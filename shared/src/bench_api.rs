@@ -1,16 +1,15 @@
 //! Public entry points for benchmarks only (hidden from docs): run the pure shape-and-merge step without I/O.
 //!
-//! Owns [`ShapeMergeFixture`], which drives the crate's own compiled `Backend`s, `backend::process`
+//! Owns [`ShapeMergeFixture`], which drives the crate's own compiled `Backend`s, `shape::process`
 //! (status check, decode, shape), the endpoint flatmap and `render::render`. The merge is the
-//! proxy's own `merge_into`, taking the backends in config order as if they answered in that
-//! order. The endpoint's `proxy.static` step is not run (it is private to
-//! `proxy`).
+//! merge phase's own `merge_into`, taking the backends in config order as if they answered in
+//! that order. The endpoint's `proxy.static` step is not run.
 
-use crate::backend::{self, BackendError, Part, RawResponse};
-use crate::compile::{self, Compiled, Endpoint};
 use crate::config;
-use crate::proxy::Outcome;
-use crate::render;
+use crate::gateway::compile::{self, Compiled};
+use crate::model::{BackendError, Endpoint, Outcome, Part};
+use crate::transport::RawResponse;
+use crate::{render, shape};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -61,11 +60,11 @@ impl ShapeMergeFixture {
         render::render(endpoint, &self.compiled.settings, outcome, None).body
     }
 
-    /// Shape every body and merge the parts as `proxy::run` does for one or several backends.
+    /// Shape every body and merge the parts as `call::run` does for one or several backends.
     fn merge(&self, endpoint: &Endpoint) -> Outcome {
         let mut parts = endpoint.backends.iter().zip(&self.bodies).map(|(backend, body)| {
             let raw = RawResponse { status: StatusCode::OK, headers: self.headers.clone(), body: body.clone() };
-            backend::process(backend, "", raw)
+            shape::process(backend, "", raw)
         });
         if endpoint.backends.len() == 1 {
             return match parts.next() {
@@ -85,7 +84,7 @@ impl ShapeMergeFixture {
                 Ok(part) => {
                     succeeded += 1;
                     complete &= part.complete;
-                    crate::proxy::merge_into(&mut merged, &mut detail_keys, part);
+                    crate::merge::merge_into(&mut merged, &mut detail_keys, part);
                 }
                 Err(e) => errors.push(e.text),
             }
@@ -110,10 +109,10 @@ pub fn transcode_object(body: &Bytes) -> Option<Vec<u8>> {
 
 /// See [`transcode_object`].
 pub fn decode_encode_object(body: &[u8]) -> Option<Vec<u8>> {
-    match crate::json::decode_first(body).ok()? {
+    match crate::codec::json::decode_first(body).ok()? {
         serde_json::Value::Object(o) => {
             let mut out = Vec::with_capacity(body.len());
-            crate::json::encode_object_into(&mut out, &o, &[]);
+            crate::codec::json::encode_object_into(&mut out, &o, &[]);
             Some(out)
         }
         _ => None,

@@ -3,25 +3,25 @@
 //! routing, taking and returning plain types so that callers need none of the crate's internals.
 //! Nothing here adds behaviour; every function calls the code the gateway runs.
 
-use crate::compile::{self, Compiled};
 use crate::config;
+use crate::gateway::compile::{self, Compiled};
+use crate::model::shaper::Shaper;
 use crate::rawjson::{Data, KeyOrderHint, RawObject};
-use crate::router::{Lookup, RouteTarget};
-use crate::shape::Shaper;
+use crate::route::{Lookup, RouteTarget};
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde_json::Value;
 
-pub use crate::json::Object;
+pub use crate::codec::json::Object;
 
 /// The tree decoder: the first JSON value of `body`, read as Go's `encoding/json` reads it.
 pub fn decode_first(body: &[u8]) -> Result<Value, String> {
-    crate::json::decode_first(body)
+    crate::codec::json::decode_first(body)
 }
 
 /// The tree encoder: compact, keys sorted, Go's HTML-safe escaping.
 pub fn encode(value: &Value) -> Vec<u8> {
-    crate::json::encode(value)
+    crate::codec::json::encode(value)
 }
 
 /// What the transcoder made of a backend body.
@@ -102,17 +102,17 @@ impl Shape {
 
 /// The `xml` output encoding (empty when mxj would refuse the data).
 pub fn xml_encode(data: &Object) -> Vec<u8> {
-    crate::xml::encode(data)
+    crate::codec::xml::encode(data)
 }
 
 /// The `xml` backend decoding.
 pub fn xml_decode(body: &[u8]) -> Result<Object, String> {
-    crate::xml::decode(body)
+    crate::codec::xml::decode(body)
 }
 
 /// The `yaml` output encoding (empty when the data nests too deep).
 pub fn yaml_encode(data: &Value) -> Vec<u8> {
-    crate::yaml::encode(data)
+    crate::codec::yaml::encode(data)
 }
 
 /// Parse, validate and compile a config as `Gateway::from_json` does; the number of routable
@@ -129,12 +129,12 @@ fn compiled(text: &str) -> Result<Compiled, String> {
 /// The gateway's path decoding before routing: `None` (a 400) for a malformed escape or bytes
 /// that are not UTF-8.
 pub fn decode_path(raw: &str) -> Option<String> {
-    crate::gateway::decode_path(raw).map(|p| p.into_owned())
+    crate::route::decode_path(raw).map(|p| p.into_owned())
 }
 
 /// Go's `path.Clean` as the router's fixed-path redirect uses it.
 pub fn clean_path(path: &str) -> String {
-    crate::router::clean(path)
+    crate::route::router::clean(path)
 }
 
 /// A compiled config's router, looked up as `Gateway::handle` does (path decoding, then the
@@ -167,7 +167,7 @@ impl Routes {
     }
 
     pub fn lookup(&self, method: &Method, raw_path: &str) -> Route {
-        let Some(path) = crate::gateway::decode_path(raw_path) else {
+        let Some(path) = crate::route::decode_path(raw_path) else {
             return Route::BadPath;
         };
         let s = &self.0.settings;
@@ -193,7 +193,7 @@ impl Routes {
 
 /// An endpoint's `auth/validator`, for checking tokens with a fixed clock.
 pub struct Jwt {
-    validator: crate::jwt::JwtValidator,
+    validator: crate::auth::jwt::JwtValidator,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -215,9 +215,9 @@ pub enum JwtRejection {
 impl Jwt {
     /// `config` is the `auth/validator` object (use `jwk_local_path` for the keys).
     pub fn new(config: &Value) -> Result<Jwt, String> {
-        let cfg: crate::jwt::JwtConfig = serde_json::from_value(config.clone()).map_err(|e| e.to_string())?;
-        let client = crate::client::HttpClient::new(&compile::ClientSettings::default());
-        let validator = crate::jwt::JwtValidator::new(&cfg, client)?;
+        let cfg: crate::config::JwtConfig = serde_json::from_value(config.clone()).map_err(|e| e.to_string())?;
+        let client = crate::transport::HttpClient::new(&crate::transport::ClientSettings::default());
+        let validator = crate::auth::jwt::JwtValidator::new(&cfg, client)?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| e.to_string())?;
         Ok(Jwt { validator, runtime })
     }
@@ -231,23 +231,23 @@ impl Jwt {
                 let _ = self.validator.propagated_headers(&claims);
                 Ok(claims.0)
             }
-            Err(crate::jwt::Rejection::Unauthorized(why)) => Err(JwtRejection::Unauthorized(why)),
-            Err(crate::jwt::Rejection::Forbidden(why)) => Err(JwtRejection::Forbidden(why)),
+            Err(crate::auth::jwt::Rejection::Unauthorized(why)) => Err(JwtRejection::Unauthorized(why)),
+            Err(crate::auth::jwt::Rejection::Forbidden(why)) => Err(JwtRejection::Forbidden(why)),
         }
     }
 }
 
 /// A JWK set as `jwk_local_path` reads it (any `key_identify_strategy` name); the number of keys.
 pub fn parse_jwks(body: &[u8], strategy: &str) -> Result<usize, String> {
-    let strategy = crate::jwt::keys::KeyIdStrategy::parse(strategy).ok_or("unknown strategy")?;
-    crate::jwt::keys::parse_jwks(body, strategy).map(|set| set.len())
+    let strategy = crate::auth::jwt::keys::KeyIdStrategy::parse(strategy).ok_or("unknown strategy")?;
+    crate::auth::jwt::keys::parse_jwks(body, strategy).map(|set| set.len())
 }
 
 /// A `Cache-Control` header as the backend cache reads it: its directives (a later duplicate
 /// wins), sorted by name.
 pub fn cache_control(headers: &HeaderMap) -> Vec<(String, String)> {
     let mut directives: Vec<(String, String)> =
-        crate::cache::parse::CacheControl::parse(headers).0.into_iter().collect();
+        crate::qos::cache::parse::CacheControl::parse(headers).0.into_iter().collect();
     directives.sort();
     directives
 }
@@ -255,13 +255,13 @@ pub fn cache_control(headers: &HeaderMap) -> Vec<(String, String)> {
 /// A delta-seconds value as the backend cache reads it (Go's `ParseDuration(value + "s")`), in
 /// nanoseconds.
 pub fn cache_seconds(text: &str) -> Option<i64> {
-    crate::cache::parse::go_seconds(text)
+    crate::qos::cache::parse::go_seconds(text)
 }
 
 /// A `Date`/`Expires` value as the backend cache reads it (Go's `time.Parse(time.RFC1123, ..)`),
 /// in Unix seconds.
 pub fn http_date(text: &[u8]) -> Option<i64> {
-    crate::cache::parse::parse_rfc1123(text)
+    crate::qos::cache::parse::parse_rfc1123(text)
 }
 
 /// A config duration (`timeout`, `cache_ttl`, ...).

@@ -9,7 +9,7 @@
 //! canonical JSON bytes or, once shaping or grouping went into it, an object of members) or a
 //! decoded tree, to which any step that needs one converts it.
 
-use crate::json::{self, MAX_DEPTH, Object};
+use crate::codec::json::{self, MAX_DEPTH, Object};
 use bytes::Bytes;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};

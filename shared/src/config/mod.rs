@@ -1,12 +1,20 @@
 //! The config: parse KrakenD v3 JSON into `*Config` types, collecting every type error (with its
 //! JSON path, endpoint, line and column) and every key we do not support (as warnings).
-//! Validation lives in `validate`, the compiled runtime form in `crate::compile`.
+//! Validation lives in `validate`. The namespaces of features (`qos/http-cache`,
+//! `auth/validator`, `telemetry/*`) are read here too, so the config imports nothing of the
+//! gateway: the features compile their own runtime forms from these types.
 
+mod auth;
 mod duration;
 mod model;
 mod parts;
 mod problem;
+mod qos;
+pub mod telemetry;
 mod validate;
+
+pub use auth::JwtConfig;
+pub use qos::HttpCacheConfig;
 
 pub(crate) use duration::go_nanos;
 pub use duration::{GoDuration, parse_go_duration};
@@ -15,7 +23,7 @@ pub use parts::{Assembled, assemble};
 pub use problem::{ConfigError, Problem, Severity};
 pub use validate::{
     BACKEND_ENCODINGS, OUTPUT_ENCODINGS, ROUTABLE_METHODS, clean_path, endpoint_params, is_sequential_param,
-    parse_cidr, placeholders, sanitize_host as validate_host, whole_segment_param,
+    placeholders, sanitize_host as validate_host, whole_segment_param,
 };
 
 use serde::Deserialize;

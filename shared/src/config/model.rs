@@ -151,14 +151,14 @@ pub struct ExtraConfig {
     pub circuit_breaker: Option<CircuitBreakerConfig>,
     pub cors: Option<CorsConfig>,
     pub security_http: Option<SecurityHttpConfig>,
-    pub http_cache: Option<crate::cache::HttpCacheConfig>,
-    pub auth_validator: Option<crate::jwt::JwtConfig>,
+    pub http_cache: Option<super::HttpCacheConfig>,
+    pub auth_validator: Option<super::JwtConfig>,
     /// `tributary/backend`: our own limits on what backends may send (service level).
     pub tributary_backend: Option<TributaryBackendConfig>,
     /// `tributary/lambda`: how the Lambda function answers (service level).
     pub tributary_lambda: Option<TributaryLambdaConfig>,
     /// The `telemetry/*` namespaces and `tributary/emf` (service level).
-    pub telemetry: crate::telemetry::TelemetryConfig,
+    pub telemetry: super::telemetry::TelemetryConfig,
     /// Namespaces we do not implement, in file order, with their values.
     pub unsupported: Vec<(String, Value)>,
 }
@@ -345,10 +345,10 @@ impl<'de> Deserialize<'de> for ExtraConfig {
 /// Parses `k`'s value into `t` when `k` names a telemetry namespace (`true`), else leaves it unread.
 fn telemetry_namespace<'de, A: MapAccess<'de>>(
     k: &str,
-    t: &mut crate::telemetry::TelemetryConfig,
+    t: &mut super::telemetry::TelemetryConfig,
     map: &mut A,
 ) -> Result<bool, A::Error> {
-    use crate::telemetry::config as tc;
+    use super::telemetry as tc;
     if tc::LOGGING_NAMES.contains(&k) {
         t.logging = Some(map.next_value()?);
     } else if tc::METRICS_NAMES.contains(&k) {

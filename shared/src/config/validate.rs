@@ -1,7 +1,8 @@
-//! Start-up validation (SEMANTICS.md 1.7 plus what Tributary adds): every rule checked, every
+//! Start-up validation (KrakenD's checks plus what Tributary adds): every rule checked, every
 //! problem collected, each naming its JSON path and endpoint. Pure: no I/O, no compiling.
 
 use super::{ParsedConfig, Problem, endpoint_label};
+use crate::net::parse_cidr;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Methods KrakenD CE can route; other endpoint methods are skipped with a warning, as KrakenD does.
@@ -52,7 +53,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
     }
     unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
     let (telemetry_errors, telemetry_warnings) =
-        crate::telemetry::config::validate(&service.extra_config.telemetry, service.port.unwrap_or(8080));
+        super::telemetry::validate(&service.extra_config.telemetry, service.port.unwrap_or(8080));
     errors.extend(telemetry_errors);
     warnings.extend(telemetry_warnings);
     if service.echo_endpoint {
@@ -283,7 +284,7 @@ fn unsupported_namespaces(extra: &super::ExtraConfig, at: &str, ep: Option<&str>
 
 /// Our own service-level namespaces, written on an endpoint or a backend, where nothing reads them.
 fn service_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
-    use crate::telemetry::config as tc;
+    use super::telemetry as tc;
     let t = &extra.telemetry;
     for (present, name) in [
         (extra.tributary_backend.is_some(), super::TRIBUTARY_BACKEND),
@@ -414,22 +415,6 @@ pub fn sanitize_host(host: &str) -> Result<String, String> {
     let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     let port_ok = port.is_none_or(|p| (2..=6).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
     if name_ok && port_ok { Ok(format!("{scheme}{rest}")) } else { Err(invalid()) }
-}
-
-/// An address or CIDR as gin's `SetTrustedProxies` reads it (`None` for what Go refuses).
-pub fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
-    match text.split_once('/') {
-        Some((ip, bits)) => {
-            let ip: std::net::IpAddr = ip.parse().ok()?;
-            let max = if ip.is_ipv4() { 32 } else { 128 };
-            let bits: u8 = bits.parse().ok().filter(|b| *b <= max && (bits.len() == 1 || !bits.starts_with('0')))?;
-            Some((ip, bits))
-        }
-        None => {
-            let ip: std::net::IpAddr = text.parse().ok()?;
-            Some((ip, if ip.is_ipv4() { 32 } else { 128 }))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,33 +1,15 @@
-//! A backend's `allow` and `deny` lists, compiled into trees of keys and applied in place to a
-//! decoded object or to a transcoded one (`RawObject`), with the same rules. Owns only field filtering; it must not rename, extract or wrap (see `mod.rs`).
-
-use std::collections::BTreeMap;
+//! A backend's `allow` and `deny` trees applied in place to a decoded object or to a transcoded
+//! one (`RawObject`), with the same rules. Owns only field filtering; it must not rename,
+//! extract or wrap (see `mod.rs`).
 
 use serde_json::Value;
 
 use super::Object;
+use crate::model::shaper::{AllowTree, DenyTree, FieldFilter};
 use crate::rawjson::{RawObject, RawValue};
 
-/// The one field filter a backend runs: `allow` when it lists anything, else `deny`.
-#[derive(Debug)]
-pub(super) enum FieldFilter {
-    Allow(AllowTree),
-    Deny(DenyTree),
-}
-
 impl FieldFilter {
-    /// `None` when both lists are empty. A non-empty `allow` makes `deny` irrelevant.
-    pub(super) fn new(allow: &[String], deny: &[String]) -> Option<FieldFilter> {
-        if !allow.is_empty() {
-            Some(FieldFilter::Allow(AllowTree::new(allow)))
-        } else if !deny.is_empty() {
-            Some(FieldFilter::Deny(DenyTree::new(deny)))
-        } else {
-            None
-        }
-    }
-
-    pub(super) fn apply(&self, data: &mut Object) {
+    pub(crate) fn apply(&self, data: &mut Object) {
         match self {
             FieldFilter::Allow(tree) => {
                 tree.prune(data);
@@ -37,7 +19,7 @@ impl FieldFilter {
     }
 
     /// [`FieldFilter::apply`] on a transcoded object.
-    pub(super) fn apply_raw(&self, data: &mut RawObject) {
+    pub(crate) fn apply_raw(&self, data: &mut RawObject) {
         match self {
             FieldFilter::Allow(tree) => {
                 tree.prune_raw(data);
@@ -47,28 +29,7 @@ impl FieldFilter {
     }
 }
 
-/// Allowed keys at one object level. `None` keeps the key's whole value; `Some(tree)` keeps the
-/// key only if its value is an object, and only the children `tree` allows.
-#[derive(Debug, Default)]
-pub(super) struct AllowTree(BTreeMap<String, Option<AllowTree>>);
-
 impl AllowTree {
-    /// Entries are applied in order, and a later entry overrides an earlier one on the same key:
-    /// `["a", "a.b"]` keeps only `a.b`, `["a.b", "a"]` keeps all of `a`, as lura does.
-    fn new(paths: &[String]) -> AllowTree {
-        let mut root = AllowTree::default();
-        for path in paths {
-            let mut fields: Vec<&str> = path.split('.').collect();
-            let last = fields.pop().unwrap_or_default();
-            let mut level = &mut root;
-            for field in fields {
-                level = level.0.entry(field.to_owned()).or_default().get_or_insert_with(AllowTree::default);
-            }
-            level.0.insert(last.to_owned(), None);
-        }
-        root
-    }
-
     /// Deletes every key the tree does not allow, recursing only into objects (never arrays),
     /// and deletes objects the recursion emptied. Returns true when nothing is left.
     fn prune(&self, data: &mut Object) -> bool {
@@ -97,36 +58,7 @@ impl AllowTree {
     }
 }
 
-/// Denied keys at one object level. `None` deletes the key; `Some(tree)` looks inside the
-/// key's value if it is an object.
-#[derive(Debug, Default)]
-pub(super) struct DenyTree(BTreeMap<String, Option<DenyTree>>);
-
 impl DenyTree {
-    fn new(paths: &[String]) -> DenyTree {
-        let mut root = DenyTree::default();
-        for path in paths {
-            let fields: Vec<&str> = path.split('.').collect();
-            root.insert(&fields);
-        }
-        root
-    }
-
-    /// A shorter path wins over any longer one under it, whatever the order of the entries.
-    fn insert(&mut self, fields: &[&str]) {
-        let Some((first, rest)) = fields.split_first() else {
-            return;
-        };
-        if rest.is_empty() {
-            self.0.insert((*first).to_owned(), None);
-            return;
-        }
-        let slot = self.0.entry((*first).to_owned()).or_insert_with(|| Some(DenyTree::default()));
-        if let Some(children) = slot {
-            children.insert(rest);
-        }
-    }
-
     /// Paths through missing keys or non-objects (arrays included) are ignored, and parents
     /// left empty stay as `{}`.
     fn remove_from(&self, data: &mut Object) {
@@ -192,7 +124,7 @@ mod tests {
         assert_eq!(Value::Object(data), json!({"a": 1}));
     }
 
-    // SEMANTICS 3.4 example / case `allow_nested` (lura TestEntityFormatter_newAllowFilter).
+    // KrakenD's documented `allow` example (lura's TestEntityFormatter_newAllowFilter).
     #[test]
     fn allow_keeps_listed_paths_and_drops_nested_paths_through_scalars() {
         let data = json!({"supu": 42, "tupu": false, "foo": "bar", "a": {"b": true, "c": 42, "d": "tupu"}});

@@ -1,65 +1,14 @@
-//! `flatmap_filter` (backend or endpoint `extra_config.proxy`): its operations compiled once,
-//! then run in order over a response's data. Owns the reading of the filter's JSON; the
-//! operations themselves live in `tree.rs`, and this file must not reach into JSON bodies.
+//! Running a compiled `flatmap_filter` (backend or endpoint `extra_config.proxy`): its
+//! operations in order over a response's data. The operations themselves live in `tree`; the
+//! filter's JSON is read by its constructor in the model.
 
 use serde_json::Value;
 
 use super::Object;
-use super::paths::{self, Segment};
 use super::tree::Node;
-
-/// A compiled `flatmap_filter`; see SEMANTICS.md 3.8.
-#[derive(Debug)]
-pub(crate) struct Flatmap {
-    /// Only the operations that do something: unknown types and malformed `move`/`append`
-    /// are dropped at compile time.
-    ops: Vec<Op>,
-}
-
-#[derive(Debug)]
-enum Op {
-    Move { src: Vec<Segment>, dst: Vec<Segment> },
-    Append { src: Vec<Segment>, dst: Vec<Segment> },
-    Del(Vec<Vec<Segment>>),
-}
+use crate::model::shaper::{Flatmap, Op};
 
 impl Flatmap {
-    /// `None` when the filter is not an array or holds no object with a string `type`; in
-    /// lura only then is the filter absent. An unknown `type` (EE's `copy`, a typo) still
-    /// counts, so it switches a backend to flatmap mode while doing nothing itself.
-    pub(crate) fn compile(flatmap_filter: &Value) -> Option<Flatmap> {
-        let entries = flatmap_filter.as_array()?;
-        let mut typed = false;
-        let mut ops = Vec::new();
-        for entry in entries {
-            let Some(kind) = entry.get("type").and_then(Value::as_str) else {
-                continue;
-            };
-            typed = true;
-            // A non-string argument is an empty path, which matches nothing.
-            let args: Vec<Vec<Segment>> = match entry.get("args") {
-                Some(Value::Array(args)) => {
-                    args.iter().map(|arg| arg.as_str().map(paths::split).unwrap_or_default()).collect()
-                }
-                _ => Vec::new(),
-            };
-            // lura panics on a `move`/`append` with fewer than two arguments; skip it instead.
-            let mut args = args.into_iter();
-            let op = match kind {
-                "move" | "append" => {
-                    let (Some(src), Some(dst)) = (args.next(), args.next()) else {
-                        continue;
-                    };
-                    if kind == "move" { Op::Move { src, dst } } else { Op::Append { src, dst } }
-                }
-                "del" => Op::Del(args.collect()),
-                _ => continue,
-            };
-            ops.push(op);
-        }
-        typed.then_some(Flatmap { ops })
-    }
-
     /// Runs the operations in order. If the result is no longer an object (every key was
     /// deleted or moved away), the data becomes `{}`.
     pub(crate) fn apply(&self, data: Object) -> Object {
@@ -78,11 +27,6 @@ impl Flatmap {
             Value::Object(data) => data,
             _ => Object::new(),
         }
-    }
-
-    /// True when `apply` returns its input unchanged.
-    pub(super) fn is_identity(&self) -> bool {
-        self.ops.is_empty()
     }
 }
 
@@ -191,7 +135,7 @@ mod tests {
         );
     }
 
-    // SEMANTICS 3.8: promotion, followed by `del` of the emptied parent as the docs do.
+    // Promotion, followed by `del` of the emptied parent as KrakenD's docs do.
     #[test]
     fn promotion_then_deleting_the_parent() {
         let filter = json!([
@@ -201,14 +145,14 @@ mod tests {
         assert_eq!(run(filter, json!({"zone": {"state": "NY"}, "id": 1})), json!({"id": 1, "shipping_state": "NY"}));
     }
 
-    // SEMANTICS 3.8: embedding `b.a -> b.b.a.b.c`.
+    // Embedding `b.a -> b.b.a.b.c`.
     #[test]
     fn embedding_creates_the_extra_dst_segments_under_the_source_parent() {
         let filter = json!([{"type": "move", "args": ["b.a", "b.b.a.b.c"]}]);
         assert_eq!(run(filter, json!({"a": 1, "b": {"a": 42}})), json!({"a": 1, "b": {"b": {"a": {"b": {"c": 42}}}}}));
     }
 
-    // SEMANTICS 3.8: `del a.b.c` deletes `c` and keeps `a.b`; `kindergarten.0` closes up.
+    // `del a.b.c` deletes `c` and keeps `a.b`; `kindergarten.0` closes up.
     #[test]
     fn del_removes_only_the_last_segment() {
         let filter = json!([{"type": "del", "args": ["a.b.c", "kindergarten.0"]}]);
@@ -218,7 +162,7 @@ mod tests {
         );
     }
 
-    // SEMANTICS 3.8 / lura TestEntityFormatter_flatmap: `y` appended to `z`.
+    // lura's TestEntityFormatter_flatmap: `y` appended to `z`.
     #[test]
     fn append_keeps_dst_elements_first() {
         let filter = json!([{"type": "append", "args": ["y", "z"]}]);

@@ -1,82 +1,22 @@
-//! Shaping: turning one backend's decoded object into the part it contributes to the merge
-//! (`target`, `allow`/`deny`, `mapping`, `group`, `flatmap_filter`), in lura's exact order.
-//! Everything is compiled once from the config and applied by pure, synchronous functions;
-//! nothing here does I/O, decodes bodies or decides completeness.
+//! Phase 5, shape: one backend's answer turned into the part it contributes to the merge. The
+//! status check and decoding are in `decode`; shaping (`target`, `allow`/`deny`, `mapping`,
+//! `group`, `flatmap_filter`, in lura's exact order) is here. The `Shaper` is compiled once
+//! from the config (in the model) and applied here by pure, synchronous functions; nothing here does I/O or decides
+//! the endpoint's completeness.
 
+mod decode;
 mod filter;
 mod flatmap;
-mod paths;
 mod tree;
 
-pub(crate) use flatmap::Flatmap;
+pub(crate) use decode::process;
 
+use crate::model::shaper::{Mode, Shaper};
 use crate::rawjson::{RawObject, RawValue};
 
-use filter::FieldFilter;
-
-pub(crate) use crate::json::Object;
-
-/// Everything a backend's formatting needs, compiled once at start-up (no per-request parsing
-/// of dot paths).
-#[derive(Debug)]
-pub(crate) struct Shaper {
-    /// `target` split on `.`; `None` when empty.
-    target: Option<Vec<String>>,
-    mode: Mode,
-    /// `None` when empty.
-    group: Option<String>,
-    /// How deep shaping looks into nested objects (the target's steps, then the longest field
-    /// path), for the transcoder to keep those objects' members.
-    split_depth: usize,
-}
-
-/// A flatmap filter replaces the field filters and the mapping entirely (SEMANTICS 3.3).
-#[derive(Debug)]
-enum Mode {
-    Fields {
-        filter: Option<FieldFilter>,
-        /// `old` -> `new` truncated at its first `.`, applied in config order.
-        mapping: Vec<(String, String)>,
-    },
-    Flatmap(Flatmap),
-}
+pub(crate) use crate::codec::json::Object;
 
 impl Shaper {
-    /// `flatmap_filter` is the raw JSON of the backend's `extra_config.proxy.flatmap_filter`
-    /// (None if absent). A flatmap filter counts only if it is an array with at least one op
-    /// whose `type` is a string; then allow/deny/mapping are ignored (SEMANTICS 3.3).
-    pub(crate) fn new(
-        target: &str,
-        allow: &[String],
-        deny: &[String],
-        mapping: &[(String, String)],
-        group: &str,
-        flatmap_filter: Option<&serde_json::Value>,
-    ) -> Shaper {
-        let mode = match flatmap_filter.and_then(Flatmap::compile) {
-            Some(flatmap) => Mode::Flatmap(flatmap),
-            None => Mode::Fields {
-                filter: FieldFilter::new(allow, deny),
-                mapping: mapping
-                    .iter()
-                    .map(|(old, new)| {
-                        let new = new.split('.').next().unwrap_or_default();
-                        (old.clone(), new.to_owned())
-                    })
-                    .collect(),
-            },
-        };
-        let target: Option<Vec<String>> = (!target.is_empty()).then(|| target.split('.').map(str::to_owned).collect());
-        let fields = if allow.is_empty() { deny } else { allow };
-        let longest_field = fields.iter().map(|p| p.split('.').count()).max().unwrap_or(1);
-        Shaper {
-            split_depth: target.as_ref().map_or(0, Vec::len) + longest_field - 1,
-            target,
-            mode,
-            group: (!group.is_empty()).then(|| group.to_owned()),
-        }
-    }
-
     /// Applies target -> (allow|deny) -> mapping -> group, or target -> flatmap -> group, in
     /// KrakenD's exact order.
     pub(crate) fn apply(&self, data: Object) -> Object {
@@ -101,20 +41,6 @@ impl Shaper {
             // Always wraps, even `{}`: a grouped empty result is a non-empty object.
             Some(group) => Object::from_iter([(group.clone(), serde_json::Value::Object(data))]),
             None => data,
-        }
-    }
-
-    /// How deep [`Shaper::apply_raw`] looks into nested objects (0: the top level only).
-    pub(crate) fn split_depth(&self) -> usize {
-        self.split_depth
-    }
-
-    /// Whether [`Shaper::apply_raw`] can shape a transcoded object (everything but a flatmap
-    /// filter, which works on trees).
-    pub(crate) fn shapes_raw(&self) -> bool {
-        match &self.mode {
-            Mode::Flatmap(flatmap) => flatmap.is_identity(),
-            Mode::Fields { .. } => true,
         }
     }
 
@@ -150,21 +76,6 @@ impl Shaper {
             Some(group) => data.grouped(group),
             None => data,
         }
-    }
-
-    /// `Some(group)` when apply() does nothing but (with a group) wrap its input.
-    pub(crate) fn only_groups(&self) -> Option<Option<&str>> {
-        let mode_is_identity = match &self.mode {
-            Mode::Flatmap(flatmap) => flatmap.is_identity(),
-            Mode::Fields { filter, mapping } => filter.is_none() && mapping.is_empty(),
-        };
-        (self.target.is_none() && mode_is_identity).then_some(self.group.as_deref())
-    }
-
-    /// true when apply() would return its input unchanged (nothing configured) - lets callers
-    /// skip work.
-    pub(crate) fn is_identity(&self) -> bool {
-        self.only_groups() == Some(None)
     }
 }
 
@@ -217,6 +128,7 @@ mod tests {
 
     use super::test_data::{object, strings};
     use super::*;
+    use crate::model::shaper::Flatmap;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
@@ -270,10 +182,10 @@ mod tests {
             let mut body = Vec::new();
             g.ws(&mut body);
             g.object(&mut body, 0);
-            let Ok(serde_json::Value::Object(tree)) = crate::json::decode_first(&body) else { continue };
+            let Ok(serde_json::Value::Object(tree)) = crate::codec::json::decode_first(&body) else { continue };
             let shaper = &shapers[round % shapers.len()];
             let mut want = Vec::new();
-            crate::json::encode_object_into(&mut want, &shaper.apply(tree.clone()), &[]);
+            crate::codec::json::encode_object_into(&mut want, &shaper.apply(tree.clone()), &[]);
             // Half the rounds keep nested members for shaping, half split them again.
             let depth = if round % 2 == 0 { shaper.split_depth() } else { 0 };
             let raw =
@@ -287,7 +199,7 @@ mod tests {
                 String::from_utf8_lossy(&body)
             );
             let mut unshaped = Vec::new();
-            crate::json::encode_object_into(&mut unshaped, &tree, &[]);
+            crate::codec::json::encode_object_into(&mut unshaped, &tree, &[]);
             reshaped += usize::from(want != unshaped && !tree.is_empty());
         }
         assert!(reshaped > 2000, "only {reshaped} bodies were changed by their shaper");

@@ -4,9 +4,9 @@
 //! metrics output is configured (`telemetry/metrics`, a Prometheus exporter), since nothing can
 //! scrape a function.
 
-use super::config::TelemetryConfig;
 use super::metrics::Outputs;
 use super::{EMF_DIMENSIONS, Report};
+use crate::config::telemetry::TelemetryConfig;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;

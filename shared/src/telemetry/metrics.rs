@@ -5,7 +5,7 @@
 //! client input can add series. Recording is a few relaxed atomic adds, no lock.
 
 use super::Report;
-use super::config::{
+use crate::config::telemetry::{
     DEFAULT_STATS_ADDRESS, METRICS_NAMES, OPENCENSUS_NAMES, OPENTELEMETRY_NAMES, OpencensusPrometheus,
     PrometheusExporter, TelemetryConfig,
 };
@@ -543,7 +543,7 @@ impl Outputs {
         let otel = t.opentelemetry.as_ref().filter(|_| !otel_exporters(t).is_empty() || otlp_metrics(t)).map(|o| {
             let layers = o.layers.clone().unwrap_or_default();
             let backend = layers.backend.and_then(|b| b.metrics).unwrap_or_default();
-            let pairs = |kv: &[super::config::KeyValue]| -> Vec<(String, String)> {
+            let pairs = |kv: &[crate::config::telemetry::KeyValue]| -> Vec<(String, String)> {
                 kv.iter()
                     .filter(|a| !a.key.is_empty() && !a.value.is_empty())
                     .map(|a| (a.key.clone(), a.value.clone()))

@@ -1,12 +1,11 @@
 //! Telemetry: what the gateway tells about each request (to logs, metrics and traces), compiled
 //! from the `telemetry/*` namespaces. It observes the pipeline and never changes an answer.
 //!
-//! The pipeline reports through one [`Observer`] per request: the proxy opens a [`CallGuard`]
+//! The pipeline reports through one [`Observer`] per request: the call phase opens a [`CallGuard`]
 //! around every backend exchange and notes every backend that failed. The doors get the
 //! request's [`Report`] from [`crate::Gateway::handle_reported`] for their log lines; the sinks
 //! that live in the core (metrics, traces) read the same records.
 
-pub mod config;
 pub mod emf;
 pub mod metrics;
 mod otel;
@@ -17,15 +16,12 @@ mod stats;
 pub mod trace;
 pub mod xray;
 
-pub use config::TelemetryConfig;
+pub use crate::config::telemetry::{EMF_DIMENSIONS, TelemetryConfig};
 pub use metrics::Metrics;
 
 use http::{HeaderMap, Method, StatusCode};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-
-/// The dimensions an EMF dimension set may name.
-pub const EMF_DIMENSIONS: &[&str] = &["Endpoint", "Method", "Status", "Backend"];
 
 /// What the doors read to set up their sinks (log format and destinations, listeners).
 #[derive(Debug, Default, Clone)]
@@ -150,7 +146,7 @@ impl Telemetry {
     }
 }
 
-/// One request's observations, filled by the proxy while backends are called (concurrently,
+/// One request's observations, filled by the call phase while backends are called (concurrently,
 /// hence the locks: uncontended, and taken only when there is something to note).
 #[derive(Debug)]
 pub(crate) struct Observer {

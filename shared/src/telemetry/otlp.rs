@@ -10,9 +10,9 @@
 //! two ways kept here: ids are lowercase hex (not base64) and enums are integers; 64-bit
 //! integers are decimal strings, as proto3 maps them.
 
-use super::config::{OtelConfig, OtlpExporter};
 use super::trace::hex;
-use crate::client::HttpClient;
+use crate::config::telemetry::{OtelConfig, OtlpExporter};
+use crate::transport::HttpClient;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::Serialize;
@@ -156,17 +156,17 @@ pub(crate) async fn post(client: &HttpClient, url: &str, headers: &HeaderMap, bo
     match tokio::time::timeout(EXPORT_TIMEOUT, send).await {
         Ok(Ok(answer)) if answer.status.is_success() => Ok(()),
         Ok(Ok(answer)) => Err(format!("{url}: {}", answer.status)),
-        Ok(Err(crate::client::SendError::Failed(e))) => Err(e),
-        Ok(Err(crate::client::SendError::TooLarge)) => Ok(()),
+        Ok(Err(crate::transport::SendError::Failed(e))) => Err(e),
+        Ok(Err(crate::transport::SendError::TooLarge)) => Ok(()),
         Err(_) => Err(format!("{url}: no answer within {EXPORT_TIMEOUT:?}")),
     }
 }
 
 /// The export client: a short connect timeout, so that a collector that is down fails fast.
 pub(crate) fn client() -> HttpClient {
-    let settings = crate::compile::ClientSettings {
+    let settings = crate::transport::ClientSettings {
         connect_timeout: Some(Duration::from_secs(2)),
-        ..crate::compile::ClientSettings::default()
+        ..crate::transport::ClientSettings::default()
     };
     HttpClient::new(&settings)
 }

@@ -11,10 +11,10 @@
 //! size budget. As OTLP's JSON requires, enums (aggregation temporality) are integers and
 //! 64-bit integers (counts, times) are decimal strings.
 
-use super::config::{OtelConfig, OtlpExporter};
 use super::metrics::Metrics;
 use super::otel::{AttrValue, Attrs, Instrument, Points, SCOPE};
 use super::otlp::{self, Attr, JsonAnyValue, JsonKeyValue, JsonResource, Scope, nanos};
+use crate::config::telemetry::{OtelConfig, OtlpExporter};
 use bytes::Bytes;
 use serde::Serialize;
 use std::sync::{Arc, OnceLock, Weak};

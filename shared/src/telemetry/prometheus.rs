@@ -4,11 +4,11 @@
 //! every series carries `otel_scope_name`) and krakend-opencensus's (`telemetry/opencensus`
 //! `exporters.prometheus`: `<namespace>_opencensus_io_http_...`, labels chosen by `tag_*`).
 
-use super::config::OpencensusPrometheus;
 use super::metrics::{
     HistSnapshot, LATENCY_BOUNDS_NS, Metrics, OPENCENSUS_LATENCY_MS, OPENCENSUS_SIZE_BUCKETS, OtelOutput, SIZE_BOUNDS,
 };
 use super::otel::{Instrument, Points, SCOPE, Scale};
+use crate::config::telemetry::OpencensusPrometheus;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 

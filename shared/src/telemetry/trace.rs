@@ -6,10 +6,10 @@
 //! client span per backend exchange (KrakenD's backend `round_trip`), each with its own span id,
 //! the one the backend receives as its parent.
 
-use super::config::OtelConfig;
 use super::otlp::{self, Attr, Exporter, FinishedTrace, SpanData};
 use super::xray::XrayTrace;
 use super::{CallRecord, Report};
+use crate::config::telemetry::OtelConfig;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;

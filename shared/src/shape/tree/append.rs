@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{Edge, Label, Node};
-use crate::shape::paths::Segment;
+use crate::model::shaper::paths::Segment;
 
 impl Node {
     /// `append`: when both values are arrays, `dst` becomes its elements followed by `src`'s,
@@ -91,7 +91,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::tests::tree;
-    use crate::shape::paths::split;
+    use crate::model::shaper::paths::split;
 
     fn append(data: Value, src: &str, dst: &str) -> Value {
         let mut root = tree(data);

@@ -24,7 +24,7 @@ use std::mem;
 use serde_json::Value;
 
 use super::Object;
-use super::paths::{Segment, canonical_index};
+use crate::model::shaper::paths::{Segment, canonical_index};
 
 /// What an edge is called: an object key, or the position an array element was born at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,7 +266,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::shape::paths::split;
+    use crate::model::shaper::paths::split;
 
     pub(super) fn tree(data: Value) -> Node {
         match data {

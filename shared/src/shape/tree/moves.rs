@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use super::{Branch, Edge, Label, Node};
-use crate::shape::paths::Segment;
+use crate::model::shaper::paths::Segment;
 
 impl Branch {
     /// Detaches the first edge labelled `segment`.
@@ -155,7 +155,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::tests::tree;
-    use crate::shape::paths::split;
+    use crate::model::shaper::paths::split;
 
     fn mv(data: Value, src: &str, dst: &str) -> Value {
         let mut root = tree(data);

@@ -1,0 +1,327 @@
+//! Phase 4, call: the endpoint's backends, one, all at once, in sequence, or N concurrent copies
+//! of one, each behind its circuit breaker, rate limit and cache, under the endpoint's deadline.
+//!
+//! Calls run concurrently (or in order for the sequential proxy), so this phase drives each
+//! backend's own work as its answer arrives: it prepares the request (`prepare`), exchanges it,
+//! shapes the answer (`shape`) and merges the part (`merge`). It is the one phase that imports
+//! other phases, and only these three.
+
+use crate::auth::jwt::Claims;
+use crate::codec::json::Object;
+use crate::merge::{self, merge_into};
+use crate::model::{Backend, BackendError, Endpoint, Outcome, Part};
+use crate::prepare;
+use crate::qos::breaker::{Breaker, Permit};
+use crate::rawjson::Data;
+use crate::shape;
+use crate::telemetry::Observer;
+use crate::transport::{HttpClient, RawResponse};
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use http::{HeaderMap, Method};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::time::{Instant, timeout_at};
+
+/// Everything a backend call needs from the client request, prepared once per request.
+pub(crate) struct CallContext<'a> {
+    pub client: &'a HttpClient,
+    /// The endpoint's deadline (its whole `timeout` from the start of the request).
+    pub deadline: Instant,
+    /// The endpoint's `timeout` for this request: shorter when the invocation's deadline
+    /// (Lambda) comes first.
+    pub timeout: Duration,
+    /// The validated token's claims, when the endpoint has `auth/validator`.
+    pub claims: Option<&'a Claims>,
+    pub params: &'a [String],
+    pub query: &'a [(String, String)],
+    pub headers: &'a HeaderMap,
+    pub body: &'a Bytes,
+    /// Where backend exchanges and failures are noted for telemetry.
+    pub observer: &'a Observer,
+}
+
+/// Calls the endpoint's backends, merges their parts, then applies the endpoint's own flatmap
+/// and static data: the outcome rendering reads.
+pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
+    let mut outcome = if endpoint.backends.len() == 1 && !endpoint.sequential {
+        let deadline = started + ctx.timeout;
+        let backend = &endpoint.backends[0];
+        let result = match timeout_at(deadline, call_concurrently(endpoint, backend, ctx, &[], started)).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::deadline()),
+        };
+        match result {
+            Ok(part) => Outcome { response: Some(part), error: None },
+            Err(e) => {
+                failed(ctx, backend, &e);
+                Outcome { response: None, error: Some(e) }
+            }
+        }
+    } else if endpoint.sequential {
+        sequential(endpoint, ctx, started).await
+    } else {
+        parallel(endpoint, ctx, started).await
+    };
+    merge::finish(endpoint, &mut outcome);
+    outcome
+}
+
+/// `no-op`: the one backend's answer as it came, for rendering untouched.
+pub(crate) async fn pass_through(
+    endpoint: &Endpoint,
+    ctx: &CallContext<'_>,
+    started: Instant,
+) -> Result<RawResponse, BackendError> {
+    let backend = &endpoint.backends[0];
+    let deadline = started + ctx.timeout;
+    let result = match timeout_at(deadline, exchange(endpoint, backend, ctx, &[])).await {
+        Ok(r) => r,
+        Err(_) => Err(BackendError::deadline()),
+    };
+    match result {
+        Ok((_, raw)) => Ok(raw),
+        Err(e) => {
+            failed(ctx, backend, &e);
+            Err(e)
+        }
+    }
+}
+
+/// Notes a backend's failure for telemetry (the request's log line names it).
+fn failed(ctx: &CallContext<'_>, backend: &Backend, e: &BackendError) {
+    ctx.observer.backend_failed(backend.index, &backend.url_pattern, &e.text);
+}
+
+fn share(total: Duration, percent: u32) -> Duration {
+    total * percent / 100
+}
+
+/// One backend call, or `concurrent_calls` copies of it where the first complete answer wins.
+async fn call_concurrently(
+    endpoint: &Endpoint,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    responses: &[Option<Object>],
+    started: Instant,
+) -> Result<Part, BackendError> {
+    if endpoint.concurrent_calls <= 1 {
+        return call(endpoint, backend, ctx, responses).await;
+    }
+    let deadline = started + share(ctx.timeout, 75);
+    let mut calls: FuturesUnordered<_> =
+        (0..endpoint.concurrent_calls).map(|_| call(endpoint, backend, ctx, responses)).collect();
+    let mut last: Option<Result<Part, BackendError>> = None;
+    loop {
+        match timeout_at(deadline, calls.next()).await {
+            Ok(Some(Ok(part))) if part.complete => return Ok(part),
+            Ok(Some(result)) => last = Some(result),
+            Ok(None) => break,
+            Err(_) => break,
+        }
+    }
+    last.unwrap_or_else(|| Err(BackendError::deadline()))
+}
+
+/// One backend call behind its circuit breaker and rate limit, then its status check,
+/// decoding and shaping. Rate-limit rejections count as breaker failures (KrakenD's order).
+async fn call(
+    endpoint: &Endpoint,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    responses: &[Option<Object>],
+) -> Result<Part, BackendError> {
+    let mut guard = match &backend.breaker {
+        Some(b) => match b.acquire() {
+            Ok(permit) => Some(BreakerGuard { breaker: b, permit: Some(permit), deadline: ctx.deadline }),
+            Err(text) => return Err(BackendError::plain(text)),
+        },
+        None => None,
+    };
+    let result = limited_call(endpoint, backend, ctx, responses).await;
+    if let Some(g) = guard.as_mut() {
+        g.finish(result.is_ok());
+    }
+    result
+}
+
+async fn limited_call(
+    endpoint: &Endpoint,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    responses: &[Option<Object>],
+) -> Result<Part, BackendError> {
+    if let Some(limiter) = &backend.limiter
+        && !limiter.lock().unwrap_or_else(|e| e.into_inner()).allow(Instant::now())
+    {
+        return Err(BackendError::plain("rate limit exceded"));
+    }
+    let (url, raw) = exchange(endpoint, backend, ctx, responses).await?;
+    shape::process(backend, &url, raw)
+}
+
+/// Reports a call's outcome to its breaker, also when the call is dropped: at the deadline it
+/// is a failure (the backend was too slow); before it (a concurrent copy won) it is not counted.
+struct BreakerGuard<'a> {
+    breaker: &'a Breaker,
+    permit: Option<Permit>,
+    deadline: Instant,
+}
+
+impl BreakerGuard<'_> {
+    fn finish(&mut self, success: bool) {
+        if let Some(p) = self.permit.take() {
+            self.breaker.record(p, success);
+        }
+    }
+}
+
+impl Drop for BreakerGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.permit.take() {
+            if Instant::now() >= self.deadline {
+                self.breaker.record(p, false);
+            } else {
+                self.breaker.release(p);
+            }
+        }
+    }
+}
+
+async fn exchange(
+    endpoint: &Endpoint,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    responses: &[Option<Object>],
+) -> Result<(String, RawResponse), BackendError> {
+    let host = pick_host(backend).ok_or_else(|| BackendError::plain("no hosts available"))?;
+    let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
+    let url = prepare::backend_url(backend, host, ctx.params, responses, ctx.claims, Some(&query))
+        .map_err(BackendError::plain)?;
+    let mut headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
+    let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
+    let body = sends_body.then(|| ctx.body.clone());
+    let call = if ctx.observer.records_calls() {
+        ctx.observer.begin_call(backend.index, &backend.url_pattern, &backend.method, &url, &mut headers)
+    } else {
+        None
+    };
+    let result = match &backend.cache {
+        Some(cache) => {
+            cache.send(ctx.client, &backend.method, &url, headers.into_owned(), body).await.map_err(BackendError::plain)
+        }
+        None => send(ctx.client, &backend.method, &url, &headers, body).await,
+    };
+    if let Some(call) = call {
+        match &result {
+            Ok(raw) => call.finish(Some(raw.status), None),
+            Err(e) => call.finish(None, Some(&e.text)),
+        }
+    }
+    Ok((url, result?))
+}
+
+/// Sends one request and reads the whole answer (redirects followed, gzip decoded).
+async fn send(
+    client: &HttpClient,
+    method: &Method,
+    url: &str,
+    headers: &HeaderMap,
+    body: Option<Bytes>,
+) -> Result<RawResponse, BackendError> {
+    client.send(method, url, headers, body).await.map_err(BackendError::plain)
+}
+
+fn pick_host(backend: &Backend) -> Option<&str> {
+    match backend.hosts.len() {
+        0 => None,
+        1 => Some(&backend.hosts[0]),
+        n => Some(&backend.hosts[backend.next_host.fetch_add(1, Ordering::Relaxed) % n]),
+    }
+}
+
+/// All backends at once; parts merged in arrival order until 85% of the timeout.
+async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
+    let deadline = started + share(ctx.timeout, 85);
+    let total = endpoint.backends.len();
+    let mut calls: FuturesUnordered<_> = endpoint
+        .backends
+        .iter()
+        .map(|b| async move { (b, call_concurrently(endpoint, b, ctx, &[], started).await) })
+        .collect();
+    let mut merged = Data::default();
+    let mut detail_keys = Vec::new();
+    let mut succeeded = 0;
+    let mut complete = true;
+    let mut errors: Vec<String> = Vec::new();
+    // Which backends have answered (or failed), to name the ones still out at the deadline.
+    let mut done = vec![false; total];
+    loop {
+        match timeout_at(deadline, calls.next()).await {
+            Ok(Some((b, Ok(part)))) => {
+                done[b.index] = true;
+                succeeded += 1;
+                complete &= part.complete;
+                merge_into(&mut merged, &mut detail_keys, part);
+            }
+            Ok(Some((b, Err(e)))) => {
+                done[b.index] = true;
+                failed(ctx, b, &e);
+                errors.push(e.text);
+            }
+            Ok(None) => break,
+            Err(_) => {
+                let late = BackendError::deadline();
+                for b in endpoint.backends.iter().filter(|b| !done[b.index]) {
+                    failed(ctx, b, &late);
+                }
+                errors.push(late.text);
+                break;
+            }
+        }
+    }
+    complete &= succeeded == total;
+    let error = (!errors.is_empty()).then(|| BackendError::plain(errors.join("\n")));
+    if succeeded == 0 {
+        return Outcome { response: None, error };
+    }
+    Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error }
+}
+
+/// Backends one after another; `{respN_x}` reads earlier formatted answers.
+async fn sequential(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) -> Outcome {
+    let deadline = started + share(ctx.timeout, 85);
+    let mut responses: Vec<Option<Object>> = Vec::with_capacity(endpoint.backends.len());
+    let mut merged = Data::default();
+    let mut detail_keys = Vec::new();
+    let mut complete = true;
+    for (i, backend) in endpoint.backends.iter().enumerate() {
+        let result = match timeout_at(deadline, call_concurrently(endpoint, backend, ctx, &responses, started)).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::deadline()),
+        };
+        match result {
+            Ok(part) => {
+                let part_complete = part.complete;
+                responses.push(part.data.clone().map(Data::into_tree));
+                merge_into(&mut merged, &mut detail_keys, part);
+                if !part_complete {
+                    complete = false;
+                    break;
+                }
+            }
+            Err(e) if i == 0 => {
+                failed(ctx, backend, &e);
+                return Outcome { response: None, error: Some(e) };
+            }
+            Err(e) => {
+                failed(ctx, backend, &e);
+                return Outcome {
+                    response: Some(Part { data: Some(merged), complete: false, detail_keys }),
+                    error: Some(e),
+                };
+            }
+        }
+    }
+    Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error: None }
+}
