@@ -2,9 +2,9 @@
 //! followed), the status check (`backend/http`), decoding (`encoding`) and shaping.
 
 use crate::client::HttpClient;
+use crate::codec::canonical::{Data, RawObject};
 use crate::compile::{Backend, Decoding};
 use crate::json::{self, Object};
-use crate::rawjson::{Data, RawObject};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::Value;

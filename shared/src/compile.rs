@@ -109,7 +109,7 @@ pub(crate) struct Backend {
     /// The label used in error texts: `[GET /users/{{.Id}}]`.
     pub pattern_label: String,
     /// Whether its recent JSON bodies had keys out of order.
-    pub key_order: crate::rawjson::KeyOrderHint,
+    pub key_order: crate::codec::canonical::KeyOrderHint,
     /// Its place among the endpoint's backends, and its `url_pattern` as written: how
     /// telemetry names it.
     pub index: usize,
@@ -537,7 +537,7 @@ fn compile_backend(
         next_host: AtomicUsize::new(0),
         method: method.clone(),
         pattern_label: format!("[{} {}]", method, template_label(&pattern)),
-        key_order: crate::rawjson::KeyOrderHint::default(),
+        key_order: crate::codec::canonical::KeyOrderHint::default(),
         index,
         url_pattern: b.url_pattern.as_str().into(),
         url,

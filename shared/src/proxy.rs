@@ -2,11 +2,11 @@
 //! copies), merge the parts in arrival order, then apply the endpoint flatmap and static data.
 
 use crate::backend::{self, BackendError, Part, RawResponse};
+use crate::codec::canonical::Data;
 use crate::compile::{Backend, Endpoint, StaticStrategy};
 use crate::json::Object;
 use crate::prepare;
 use crate::qos::breaker::{Breaker, Permit};
-use crate::rawjson::Data;
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};

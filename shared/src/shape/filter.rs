@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::Object;
-use crate::rawjson::{RawObject, RawValue};
+use crate::codec::canonical::{RawObject, RawValue};
 
 /// The one field filter a backend runs: `allow` when it lists anything, else `deny`.
 #[derive(Debug)]
