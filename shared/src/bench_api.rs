@@ -55,7 +55,7 @@ impl ShapeMergeFixture {
             && let Some(part) = outcome.response.as_mut()
             && let Some(data) = part.data.take()
         {
-            part.data = Some(crate::rawjson::Data::Tree(flatmap.apply(data.into_tree())));
+            part.data = Some(crate::codec::canonical::Data::Tree(flatmap.apply(data.into_tree())));
         }
         render::render(endpoint, &self.compiled.settings, outcome, None).body
     }
@@ -74,7 +74,7 @@ impl ShapeMergeFixture {
             };
         }
         let total = endpoint.backends.len();
-        let mut merged = crate::rawjson::Data::default();
+        let mut merged = crate::codec::canonical::Data::default();
         let mut detail_keys: Vec<String> = Vec::new();
         let mut succeeded = 0;
         let mut complete = true;
@@ -101,7 +101,7 @@ impl ShapeMergeFixture {
 /// The two ways a backend's JSON object reaches the output, for instruction counts: transcoded
 /// (no tree; backends without reshaping) and decoded then encoded. Both return the output.
 pub fn transcode_object(body: &Bytes) -> Option<Vec<u8>> {
-    let data = crate::rawjson::Data::Raw(crate::rawjson::RawObject::from_body(body, 0).ok()??);
+    let data = crate::codec::canonical::Data::Raw(crate::codec::canonical::RawObject::from_body(body, 0).ok()??);
     let mut out = Vec::with_capacity(body.len());
     data.write(&mut out, &[]);
     Some(out)

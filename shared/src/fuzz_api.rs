@@ -3,10 +3,10 @@
 //! routing, taking and returning plain types so that callers need none of the crate's internals.
 //! Nothing here adds behaviour; every function calls the code the gateway runs.
 
+use crate::codec::canonical::{Data, KeyOrderHint, RawObject};
 use crate::config;
 use crate::gateway::compile::{self, Compiled};
 use crate::model::shaper::Shaper;
-use crate::rawjson::{Data, KeyOrderHint, RawObject};
 use crate::route::{Lookup, RouteTarget};
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -39,7 +39,7 @@ pub enum Transcoded {
 #[derive(Debug, Default)]
 pub struct TranscodeHint(KeyOrderHint);
 
-/// The transcoder (`rawjson`): the body's top-level object in Go's canonical form, objects nested
+/// The transcoder (`codec::canonical`): the body's top-level object in Go's canonical form, objects nested
 /// in objects down to `split_depth` kept as members (which must not change the bytes).
 pub fn transcode(body: &[u8], split_depth: usize) -> Transcoded {
     written(RawObject::from_body(&Bytes::copy_from_slice(body), split_depth))

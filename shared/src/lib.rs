@@ -15,7 +15,7 @@
 //!
 //! Everything derived from the config is compiled once by [`Gateway::from_json`] into the
 //! `model` the phases read. Below the model sit the features (`qos`, `security`, `auth`,
-//! `telemetry`), and below them the leaves (`config`, `codec`, `rawjson`, `transport`,
+//! `telemetry`), and below them the leaves (`config`, `codec`, `transport`,
 //! `message`, `net`). A module imports only from layers below its own (gateway, phases, model,
 //! features, leaves), `call` excepted as said; `scripts/check-imports` checks it, and
 //! `docs/architecture.md` walks one request through.
@@ -52,7 +52,6 @@ mod codec;
 pub mod config;
 mod message;
 mod net;
-mod rawjson;
 mod transport;
 
 // Test surfaces: the benchmarks' and the fuzz targets' doors into the crate.

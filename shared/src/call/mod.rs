@@ -7,12 +7,12 @@
 //! other phases, and only these three.
 
 use crate::auth::jwt::Claims;
+use crate::codec::canonical::Data;
 use crate::codec::json::Object;
 use crate::merge::{self, merge_into};
 use crate::model::{Backend, BackendError, Endpoint, Outcome, Part};
 use crate::prepare;
 use crate::qos::breaker::{Breaker, Permit};
-use crate::rawjson::Data;
 use crate::shape;
 use crate::telemetry::Observer;
 use crate::transport::{HttpClient, RawResponse};

@@ -292,7 +292,7 @@ pub(crate) fn zero_bytes(x: u64) -> u64 {
 
 /// The first index from `i` whose byte `marks` flags (the high bit of its byte in the word read
 /// little-endian) or, for the last few bytes, `stops` (or `b.len()`): the loop of every
-/// eight-bytes-at-a-time (SWAR) scanner here and in `rawjson`.
+/// eight-bytes-at-a-time (SWAR) scanner here and in `codec::canonical`.
 #[inline(always)]
 pub(crate) fn scan_words(b: &[u8], mut i: usize, marks: impl Fn(u64) -> u64, stops: impl Fn(u8) -> bool) -> usize {
     while let Some(chunk) = b.get(i..i + 8) {

@@ -3,6 +3,7 @@
 //! executes. It orchestrates: each feature and each compiled form has its own constructor.
 
 use crate::auth::jwt::JwtValidator;
+use crate::codec::canonical::KeyOrderHint;
 use crate::config::{self, BackendConfig, EndpointConfig, ParsedConfig, Problem};
 use crate::model::shaper::{Flatmap, Shaper};
 use crate::model::{
@@ -13,7 +14,6 @@ use crate::net::{ClientIpRule, parse_cidr};
 use crate::qos::breaker::Breaker;
 use crate::qos::cache::HttpCache;
 use crate::qos::ratelimit::{Bucket, ClientKey, RouterLimiter, default_capacity, rate_per_sec};
-use crate::rawjson::KeyOrderHint;
 use crate::route::router::{RouteTarget, Router};
 use crate::security::cors::Cors;
 use crate::security::http::SecurityHttp;

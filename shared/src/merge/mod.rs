@@ -3,9 +3,9 @@
 //! Completeness (every backend answered, and in time) is counted by the call phase, which sees
 //! the arrivals.
 
+use crate::codec::canonical::Data;
 use crate::codec::json::Object;
 use crate::model::{Endpoint, Outcome, Part, StaticStrategy};
-use crate::rawjson::Data;
 
 /// Merges a part into the parts so far (later keys win) and tracks the error-detail keys.
 pub(crate) fn merge_into(merged: &mut Data, detail_keys: &mut Vec<String>, part: Part) {

@@ -2,7 +2,7 @@
 //! `BackendError`), what the call phase hands to rendering (`Outcome`), and whether
 //! `security/http`'s headers go on an answer (`Secured`).
 
-use crate::rawjson::Data;
+use crate::codec::canonical::Data;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 

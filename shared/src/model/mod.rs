@@ -15,11 +15,11 @@ pub(crate) use flight::{BackendError, Outcome, Part, Secured};
 pub(crate) use url::{UrlPart, compile_url, template_key};
 
 use crate::auth::jwt::JwtValidator;
+use crate::codec::canonical::KeyOrderHint;
 use crate::net::ClientIpRule;
 use crate::qos::breaker::Breaker;
 use crate::qos::cache::HttpCache;
 use crate::qos::ratelimit::{Bucket, RouterLimiter};
-use crate::rawjson::KeyOrderHint;
 use crate::telemetry::EndpointId;
 use http::{HeaderName, HeaderValue, Method};
 use serde_json::Value;

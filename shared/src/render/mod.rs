@@ -78,7 +78,7 @@ pub(crate) fn render(
     };
     // JSON is written straight from the part (transcoded parts are never decoded); the other
     // encodings work on the decoded tree.
-    let tree = |data: Option<crate::rawjson::Data>| data.map(|d| Value::Object(d.into_tree()));
+    let tree = |data: Option<crate::codec::canonical::Data>| data.map(|d| Value::Object(d.into_tree()));
     let (content_type, body): (HeaderValue, Vec<u8>) = match output {
         Output::Json | Output::Negotiate | Output::NoOp => {
             let mut out = Vec::with_capacity(part.data.as_ref().map_or(4, |d| d.size_hint()));

@@ -1,9 +1,9 @@
 //! One backend's answer turned into the part it contributes: the status check
 //! (`backend/http`), decoding (`encoding`), then shaping.
 
+use crate::codec::canonical::{Data, RawObject};
 use crate::codec::json::{self, Object};
 use crate::model::{Backend, BackendError, Decoding, Part};
-use crate::rawjson::{Data, RawObject};
 use crate::transport::RawResponse;
 use http::StatusCode;
 use serde_json::Value;

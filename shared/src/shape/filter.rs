@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use super::Object;
+use crate::codec::canonical::{RawObject, RawValue};
 use crate::model::shaper::{AllowTree, DenyTree, FieldFilter};
-use crate::rawjson::{RawObject, RawValue};
 
 impl FieldFilter {
     pub(crate) fn apply(&self, data: &mut Object) {

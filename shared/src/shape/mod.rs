@@ -11,8 +11,8 @@ mod tree;
 
 pub(crate) use decode::process;
 
+use crate::codec::canonical::{RawObject, RawValue};
 use crate::model::shaper::{Mode, Shaper};
-use crate::rawjson::{RawObject, RawValue};
 
 pub(crate) use crate::codec::json::Object;
 
@@ -176,7 +176,7 @@ mod tests {
             Backend { group: "name", ..Backend::default() },
         ];
         let shapers: Vec<Shaper> = backends.iter().map(Backend::shaper).collect();
-        let mut g = crate::rawjson::tests::Gen(0x2545_F491_4F6C_DD1D);
+        let mut g = crate::codec::canonical::tests::Gen(0x2545_F491_4F6C_DD1D);
         let mut reshaped = 0;
         for round in 0..4000 {
             let mut body = Vec::new();
@@ -191,7 +191,7 @@ mod tests {
             let raw =
                 RawObject::from_body(&bytes::Bytes::from(body.clone()), depth).expect("decodable").expect("an object");
             let mut got = Vec::new();
-            crate::rawjson::Data::Raw(shaper.apply_raw(raw)).write(&mut got, &[]);
+            crate::codec::canonical::Data::Raw(shaper.apply_raw(raw)).write(&mut got, &[]);
             assert_eq!(
                 String::from_utf8_lossy(&got),
                 String::from_utf8_lossy(&want),

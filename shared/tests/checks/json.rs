@@ -1,5 +1,5 @@
-//! The JSON transcoder (`rawjson`) and the tree decoder (`json`) against each other and against
-//! serde_json, on arbitrary bytes: the same acceptance and the same canonical bytes.
+//! The JSON transcoder (`codec::canonical`) and the tree decoder (`json`) against each other and
+//! against serde_json, on arbitrary bytes: the same acceptance and the same canonical bytes.
 
 use crate::oracle;
 use serde::Deserialize;
