@@ -30,6 +30,32 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     bin
 }
 
+/// One test of the running test binary, to be run again in a child process (with other
+/// environment variables, or inside a namespace): the binary, and the name libtest knows the test
+/// by, which is its path inside the test crate.
+#[derive(Debug, Clone)]
+pub struct OneTest {
+    pub exe: PathBuf,
+    pub name: String,
+}
+
+impl OneTest {
+    /// The test function `test` declared in `module`: pass `module_path!()`, whose first segment
+    /// (the test crate's name) libtest leaves out.
+    pub fn new(module: &str, test: &str) -> OneTest {
+        let name = match module.split_once("::") {
+            Some((_, inner)) => format!("{inner}::{test}"),
+            None => test.to_owned(),
+        };
+        OneTest { exe: std::env::current_exe().expect("the test binary's path"), name }
+    }
+
+    /// The arguments that run this test alone, on one thread, with its output shown.
+    pub fn args(&self) -> [&str; 4] {
+        [&self.name, "--exact", "--nocapture", "--test-threads=1"]
+    }
+}
+
 /// A port of 127.0.0.1 free at the time of the call.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()

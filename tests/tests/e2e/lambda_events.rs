@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tributary_core::Gateway;
+use tributary_e2e::process::OneTest;
 
 /// The variable that keeps an API Gateway stage out of the routed path.
 const STAGE_ENV: &str = "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH";
@@ -85,15 +86,17 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Whether the caller should run its body now: true when `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`
-/// is set. Otherwise runs the test named `test` in a child process of this test binary with the
-/// variable set (at most [`CHILD_TIMEOUT`]), fails unless it passed, and returns false.
+/// is set. Otherwise runs the test function `test` of this module in a child process of this
+/// test binary with the variable set (at most [`CHILD_TIMEOUT`]), fails unless it passed, and
+/// returns false.
 fn in_function_env(test: &str) -> bool {
     if std::env::var_os(STAGE_ENV).is_some() {
         return true;
     }
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut child = Command::new(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+    let one = OneTest::new(module_path!(), test);
+    let test = one.name.as_str();
+    let mut child = Command::new(&one.exe)
+        .args(one.args())
         .env(STAGE_ENV, "true")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tributary_e2e::process::{free_port, tributary_bin};
+use tributary_e2e::process::{OneTest, free_port, tributary_bin};
 
 /// Set in the re-executed test process that runs inside the namespace.
 const INNER_ENV: &str = "TRIBUTARY_E2E_IN_LOOPBACK_NETNS";
@@ -190,20 +190,19 @@ fn assert_only_loopback() {
     assert_eq!(names, ["lo"], "the namespace must hold only loopback");
 }
 
-/// Returns true in the inner run, which must then do the work. Otherwise runs `test` again in
-/// a loopback-only namespace, asserts that it passed, and returns false.
+/// Returns true in the inner run, which must then do the work. Otherwise runs `test` (a test
+/// function of this module) again in a loopback-only namespace, asserts that it passed, and
+/// returns false.
 fn in_loopback_namespace(test: &str) -> bool {
     if std::env::var_os(INNER_ENV).is_some() {
         assert_only_loopback();
         return true;
     }
     let flags = unshare_flags();
-    let exe = std::env::current_exe().expect("the test binary's path");
+    let one = OneTest::new(module_path!(), test);
+    let test = one.name.as_str();
     let mut cmd = Command::new("unshare");
-    cmd.args([flags, "sh", "-c", NETNS_SCRIPT, "sh"])
-        .arg(&exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INNER_ENV, "1");
+    cmd.args([flags, "sh", "-c", NETNS_SCRIPT, "sh"]).arg(&one.exe).args(one.args()).env(INNER_ENV, "1");
     let (code, out, err) = run_bounded(cmd, INNER_RUN_TIMEOUT);
     let ran = out.contains("test result: ok. 1 passed");
     assert!(
