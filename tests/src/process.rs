@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The workspace's root directory (`events/`, `scripts/`, the binaries' sources).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
+}
+
 /// The `tributary` binary of the profile the tests were built with.
 pub fn tributary_bin() -> PathBuf {
     workspace_bin("tributary")
@@ -77,9 +82,8 @@ impl GatewayProcess {
 
     /// [`GatewayProcess::start`] with extra environment variables for the gateway.
     pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> GatewayProcess {
-        let dir = TempDir::new();
-        let path = dir.0.join("krakend.json");
-        std::fs::write(&path, config).expect("write the config");
+        let dir = TempDir::new("process");
+        let path = dir.write("krakend.json", config);
         let port = free_port();
         let child = Command::new(tributary_bin())
             .args(["run", "-c"])
@@ -130,20 +134,33 @@ impl Drop for GatewayProcess {
     }
 }
 
-/// A directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
+/// A fresh directory under the system's temporary directory, removed with its contents on drop.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
+    /// `tributary-TAG-PID-N`: unique within the test process and across processes.
+    pub fn new(tag: &str) -> TempDir {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "tributary-process-{}-{}",
+            "tributary-{tag}-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("create a temporary directory");
         TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `contents` to the file `name` of the directory; its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
     }
 }
 
