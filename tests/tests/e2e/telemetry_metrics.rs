@@ -349,7 +349,7 @@ struct PrometheusServer {
 }
 
 impl PrometheusServer {
-    fn start(target: SocketAddr) -> PrometheusServer {
+    async fn start(target: SocketAddr) -> PrometheusServer {
         let bin = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
             .into_iter()
             .map(PathBuf::from)
@@ -379,6 +379,16 @@ impl PrometheusServer {
         let mut proc = Proc(child);
         let addr = local(port);
         wait_for(&addr, &mut proc, "prometheus");
+        // Prometheus listens before its storage is open, and answers every query 503 until then.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = chaos::get(addr, "/-/ready", LIMIT).await;
+            if ready.status == 200 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "prometheus not ready within 30 s: {} {}", ready.status, ready.text());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         PrometheusServer { addr, _proc: proc, _dir: dir }
     }
 
@@ -416,7 +426,7 @@ async fn a_prometheus_server_counts_the_requests_sent_per_endpoint_and_status() 
             r#""telemetry/opentelemetry": {{"service_name": "metrics-test", "exporters": {{"prometheus": [{{"name": "local", "port": {exporter}, "host": "127.0.0.1", "process_metrics": true}}]}}}}"#
         ),
     ));
-    let prom = PrometheusServer::start(local(exporter));
+    let prom = PrometheusServer::start(local(exporter)).await;
     let mut expected: BTreeMap<(String, String), f64> = BTreeMap::new();
     let mut tally = |route: &str, seen: BTreeMap<u16, u64>| {
         for (status, n) in seen {
