@@ -1,5 +1,6 @@
 //! The end-to-end tests as one test binary (one link step, not one per area): a module per area.
-//! `tests/ratelimit_memory.rs` stays a binary of its own, since it reads its own process's memory.
+//! One area: `cargo test -p tributary-e2e --test e2e lambda_watch::`. `tests/ratelimit_memory.rs`
+//! stays a binary of its own, since it reads its own process's memory.
 
 mod cli;
 mod conformance;
