@@ -104,7 +104,7 @@ async fn run(args: Args) {
         backends.push(start_backend(name, args.seed.wrapping_add(k as u64 + 1), endpoint_timeout, &tallies).await);
     }
 
-    let port = free_port().await;
+    let port = tributary_e2e::process::free_port();
     let config = config(port, &backends, args.timeout_ms);
     let config_path = dir.join("faultload.json");
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config).expect("config serialises"))
@@ -294,12 +294,6 @@ impl Drop for Gateway {
             let _ = self.child.wait();
         }
     }
-}
-
-/// A port free on 127.0.0.1 at the time of the call.
-async fn free_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
-    listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| fail(&format!("local address: {e}")))
 }
 
 fn config(port: u16, backends: &[Backend], timeout_ms: u64) -> Value {

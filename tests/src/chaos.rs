@@ -1,4 +1,4 @@
-//! Helpers for the robustness tests (`tests/robustness_*.rs`): raw TCP backends on 127.0.0.1 that
+//! Helpers for the robustness tests (`tests/e2e/robustness_*.rs`): raw TCP backends on 127.0.0.1 that
 //! write exactly the bytes a test chooses (so they can misbehave), a gateway served by the local
 //! server on a real socket, and a raw HTTP/1.1 client whose every step is bounded in time.
 

@@ -8,8 +8,12 @@
 //! * [`client`]: the wire form of a request and the raw HTTP/1.1 client;
 //! * [`compare`]: a received response against a case's expectations;
 //! * [`doors`]: in process and over the local server;
-//! * [`process`]: the `tributary` binary as a child process, and its memory;
+//! * [`lambda`]: the sample events of `events/`, and the `gateway` binary under the Runtime API
+//!   emulator;
+//! * [`process`]: the `tributary` binary as a child process, and its memory; temporary
+//!   directories; a test of the running binary re-run in a child process;
 //! * [`record`]: a backend that records the requests it gets;
+//! * [`run`]: child processes bounded in time, their output collected;
 //! * [`runner`]: one case, many cases in parallel, the report.
 //!
 //! Environment: `TRIBUTARY_CASES=a,b` runs only those cases (skipped families included);
@@ -21,10 +25,12 @@ pub mod client;
 pub mod compare;
 pub mod doors;
 pub mod json;
+pub mod lambda;
 pub mod mock;
 pub mod moto;
 pub mod process;
 pub mod record;
+pub mod run;
 pub mod runner;
 
 pub use case::{Case, family, load_cases, select};

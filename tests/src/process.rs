@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The workspace's root directory (`events/`, `scripts/`, the binaries' sources).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
+}
+
 /// The `tributary` binary of the profile the tests were built with.
 pub fn tributary_bin() -> PathBuf {
     workspace_bin("tributary")
@@ -30,6 +35,32 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     bin
 }
 
+/// One test of the running test binary, to be run again in a child process (with other
+/// environment variables, or inside a namespace): the binary, and the name libtest knows the test
+/// by, which is its path inside the test crate.
+#[derive(Debug, Clone)]
+pub struct OneTest {
+    pub exe: PathBuf,
+    pub name: String,
+}
+
+impl OneTest {
+    /// The test function `test` declared in `module`: pass `module_path!()`, whose first segment
+    /// (the test crate's name) libtest leaves out.
+    pub fn new(module: &str, test: &str) -> OneTest {
+        let name = match module.split_once("::") {
+            Some((_, inner)) => format!("{inner}::{test}"),
+            None => test.to_owned(),
+        };
+        OneTest { exe: std::env::current_exe().expect("the test binary's path"), name }
+    }
+
+    /// The arguments that run this test alone, on one thread, with its output shown.
+    pub fn args(&self) -> [&str; 4] {
+        [&self.name, "--exact", "--nocapture", "--test-threads=1"]
+    }
+}
+
 /// A port of 127.0.0.1 free at the time of the call.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
@@ -51,9 +82,8 @@ impl GatewayProcess {
 
     /// [`GatewayProcess::start`] with extra environment variables for the gateway.
     pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> GatewayProcess {
-        let dir = TempDir::new();
-        let path = dir.0.join("krakend.json");
-        std::fs::write(&path, config).expect("write the config");
+        let dir = TempDir::new("process");
+        let path = dir.write("krakend.json", config);
         let port = free_port();
         let child = Command::new(tributary_bin())
             .args(["run", "-c"])
@@ -104,20 +134,33 @@ impl Drop for GatewayProcess {
     }
 }
 
-/// A directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
+/// A fresh directory under the system's temporary directory, removed with its contents on drop.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
+    /// `tributary-TAG-PID-N`: unique within the test process and across processes.
+    pub fn new(tag: &str) -> TempDir {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "tributary-process-{}-{}",
+            "tributary-{tag}-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("create a temporary directory");
         TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `contents` to the file `name` of the directory; its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
     }
 }
 

@@ -6,30 +6,24 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tributary_e2e::process::{free_port, tributary_bin};
+use tributary_e2e::process::{TempDir, free_port, tributary_bin};
+use tributary_e2e::run::run_to_end;
 
 /// A config file in a fresh temporary directory (removed on drop).
-struct ConfigFile(std::path::PathBuf);
+struct ConfigFile {
+    _dir: TempDir,
+    path: String,
+}
 
 impl ConfigFile {
     fn new(name: &str, text: &str) -> ConfigFile {
-        let dir = std::env::temp_dir().join(format!("tributary-cli-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let path = dir.join("krakend.json");
-        std::fs::write(&path, text).expect("write the config");
-        ConfigFile(path)
+        let dir = TempDir::new(&format!("cli-{name}"));
+        let path = dir.write("krakend.json", text).to_str().expect("a UTF-8 path").to_owned();
+        ConfigFile { _dir: dir, path }
     }
 
     fn path(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 path")
-    }
-}
-
-impl Drop for ConfigFile {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        &self.path
     }
 }
 
@@ -39,27 +33,12 @@ const GOOD: &str = r#"{"version": 3, "port": 8080, "timeout": "3s", "name": "a",
 /// Runs `tributary ARGS` with `env` to completion (at most 20 s): exit code, stdout, stderr.
 fn tributary(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(tributary_bin());
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("start tributary");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for tributary") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("tributary {args:?} did not finish within 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    child.stdout.take().expect("stdout").read_to_string(&mut out).expect("read stdout");
-    child.stderr.take().expect("stderr").read_to_string(&mut err).expect("read stderr");
-    (status.code().unwrap_or(-1), out, err)
+    let ran = run_to_end(cmd, Duration::from_secs(20));
+    (ran.code().unwrap_or(-1), ran.stdout, ran.stderr)
 }
 
 #[test]

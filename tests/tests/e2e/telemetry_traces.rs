@@ -20,6 +20,8 @@ use tributary_core::{Gateway, GatewayRequest};
 use tributary_e2e::chaos::{self, Backend, Outcome, Served, response};
 use tributary_e2e::client::OutRequest;
 use tributary_e2e::doors::function_url_event;
+use tributary_e2e::lambda::emulator;
+use tributary_e2e::process::{TempDir, workspace_root};
 use tributary_e2e::record::Recorder;
 
 const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -37,9 +39,8 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Receiver {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
         let mut child = Command::new("python3")
-            .arg(root.join("scripts/otlp_receiver.py"))
+            .arg(workspace_root().join("scripts/otlp_receiver.py"))
             .args(["--timeout", "120"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -517,34 +518,22 @@ fn through_the_runtime_api_a_sampled_invocation_reports_to_the_daemon_of_aws_xra
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
     let (a, b) = rt.block_on(async { (Recorder::start(r#"{"a":1}"#).await, Recorder::start(r#"{"b":2}"#).await) });
     let daemon = UdpSocket::bind("127.0.0.1:0").expect("bind the daemon");
-    let dir = std::env::temp_dir().join(format!("tributary-xray-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let config_path = dir.join("krakend.json");
-    std::fs::write(&config_path, config(&[&a, &b], Value::Null)).expect("write the config");
+    let dir = TempDir::new("xray");
+    let config_path = dir.write("krakend.json", config(&[&a, &b], Value::Null));
     let event = OutRequest {
         method: "GET".into(),
         target: "/both/1".into(),
         headers: vec![("Host".into(), "abc.lambda-url.us-east-1.on.aws".into())],
         body: None,
     };
-    let event_path = dir.join("event.json");
-    std::fs::write(&event_path, function_url_event(&event).expect("an event")).expect("write the event");
+    let event_path = dir.write("event.json", function_url_event(&event).expect("an event"));
     let root = "1-5759e988-bd862e3fe1be46a994272793";
     let header = format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1");
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
-    let out = Command::new("python3")
-        .arg(workspace.join("scripts/fake_runtime.py"))
-        .args(["--timeout", "15", "--trace-header", &header, "--event"])
-        .arg(&event_path)
-        .arg("--")
-        .arg(tributary_e2e::process::workspace_bin("gateway"))
-        .env("TRIBUTARY_CONFIG", &config_path)
+    let out = emulator(&config_path, &["--timeout", "15", "--trace-header", &header], &[event_path])
         .env("AWS_XRAY_DAEMON_ADDRESS", daemon.local_addr().expect("addr").to_string())
         .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
         .output()
         .expect("run the Runtime API emulator");
-    let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "emulator failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("\"statusCode\": 200") || stdout.contains("\"statusCode\":200"), "{stdout}");

@@ -5,11 +5,12 @@
 //! `curl`.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tributary_e2e::process::{free_port, tributary_bin};
+use tributary_e2e::run::{drain, run_to_end, stop};
 
 /// Time for the demo to print its curl commands.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -17,18 +18,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const QUIET: Duration = Duration::from_secs(1);
 const CURL_TIMEOUT: Duration = Duration::from_secs(15);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() >= deadline => return None,
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("cannot wait for a child: {e}"),
-        }
-    }
-}
 
 /// The demo process; killed on drop if a check panicked before it was stopped.
 struct Demo {
@@ -39,21 +28,7 @@ struct Demo {
 impl Demo {
     /// SIGTERM (via `kill`) and wait; SIGKILL if it does not stop in time.
     fn stop(&mut self) -> Result<ExitStatus, String> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return Ok(status);
-        }
-        let pid = self.child.id().to_string();
-        let termed = Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success());
-        if termed && let Some(status) = wait_for(&mut self.child, STOP_TIMEOUT) {
-            return Ok(status);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        Err(if termed {
-            format!("the demo did not stop within {STOP_TIMEOUT:?} of SIGTERM (killed)")
-        } else {
-            "`kill -TERM` failed (killed instead)".to_owned()
-        })
+        stop(&mut self.child, STOP_TIMEOUT).map_err(|e| format!("the demo {e}"))
     }
 
     fn stderr(&mut self) -> String {
@@ -72,39 +47,15 @@ impl Drop for Demo {
 
 /// Runs one printed command with `sh -c`, bounded in time: (exit code, stdout, stderr).
 fn run_printed(line: &str) -> (Option<i32>, String, String) {
-    let mut child = Command::new("sh")
-        .args(["-c", line])
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", line])
         // The demo is on 127.0.0.1: a proxy from the environment must not intercept it.
         .env_remove("http_proxy")
         .env_remove("HTTP_PROXY")
         .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run `sh -c {line}`: {e}"));
-    let read = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = read(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let err = read(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let status = wait_for(&mut child, CURL_TIMEOUT);
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let (out, err) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
-    match status {
-        Some(s) => (s.code(), out, err),
-        None => panic!("`{line}` did not finish within {CURL_TIMEOUT:?}\nstdout: {out}\nstderr: {err}"),
-    }
+        .env_remove("ALL_PROXY");
+    let ran = run_to_end(cmd, CURL_TIMEOUT);
+    (ran.code(), ran.stdout, ran.stderr)
 }
 
 fn assert_curl_installed() {
@@ -178,14 +129,7 @@ fn demo_curl_commands_answer_what_the_demo_promises() {
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
-    let mut demo = Demo {
-        child,
-        stderr: Some(std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = BufReader::new(stderr).read_to_string(&mut s);
-            s
-        })),
-    };
+    let mut demo = Demo { child, stderr: Some(drain(stderr)) };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {

@@ -14,28 +14,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tributary_e2e::chaos::{self, Backend, response};
-use tributary_e2e::process::{GatewayProcess as Gateway, free_port, tributary_bin};
+use tributary_e2e::lambda::{answers_and_logs, demo_config, emulator, event_files, events_dir, read_event};
+use tributary_e2e::process::{GatewayProcess as Gateway, TempDir, free_port, tributary_bin};
 
 /// At most this long for one HTTP exchange.
 const LIMIT: Duration = Duration::from_secs(10);
-
-/// A directory removed on drop.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d =
-            std::env::temp_dir().join(format!("tributary-metrics-{tag}-{}-{}", std::process::id(), fastrand::u64(..)));
-        std::fs::create_dir_all(&d).expect("create a temporary directory");
-        Dir(d)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A child process killed on drop.
 struct Proc(Child);
@@ -294,8 +277,8 @@ impl FullText for chaos::Reply {
 
 /// `tributary run` expected to fail at start: its exit status and standard error.
 fn failed_start(config: &str) -> (std::process::ExitStatus, String) {
-    let dir = Dir::new("fail");
-    let path = dir.0.join("krakend.json");
+    let dir = TempDir::new("metrics-fail");
+    let path = dir.path().join("krakend.json");
     std::fs::write(&path, config).expect("write the config");
     let mut child = Proc(
         Command::new(tributary_bin())
@@ -362,18 +345,18 @@ async fn a_metrics_port_in_use_stops_start_up_with_an_error_naming_the_key() {
 struct PrometheusServer {
     addr: SocketAddr,
     _proc: Proc,
-    _dir: Dir,
+    _dir: TempDir,
 }
 
 impl PrometheusServer {
-    fn start(target: SocketAddr) -> PrometheusServer {
+    async fn start(target: SocketAddr) -> PrometheusServer {
         let bin = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
             .into_iter()
             .map(PathBuf::from)
             .find(|p| p.is_file())
             .expect("the `prometheus` binary (Debian package `prometheus`; scripts/test installs it)");
-        let dir = Dir::new("prom");
-        let config = dir.0.join("prometheus.yml");
+        let dir = TempDir::new("metrics-prom");
+        let config = dir.path().join("prometheus.yml");
         std::fs::write(
             &config,
             format!(
@@ -384,10 +367,10 @@ impl PrometheusServer {
         let port = free_port();
         let child = Command::new(bin)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.0.join("data").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--log.level=warn")
-            .current_dir(&dir.0)
+            .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -396,6 +379,16 @@ impl PrometheusServer {
         let mut proc = Proc(child);
         let addr = local(port);
         wait_for(&addr, &mut proc, "prometheus");
+        // Prometheus listens before its storage is open, and answers every query 503 until then.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = chaos::get(addr, "/-/ready", LIMIT).await;
+            if ready.status == 200 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "prometheus not ready within 30 s: {} {}", ready.status, ready.text());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         PrometheusServer { addr, _proc: proc, _dir: dir }
     }
 
@@ -433,7 +426,7 @@ async fn a_prometheus_server_counts_the_requests_sent_per_endpoint_and_status() 
             r#""telemetry/opentelemetry": {{"service_name": "metrics-test", "exporters": {{"prometheus": [{{"name": "local", "port": {exporter}, "host": "127.0.0.1", "process_metrics": true}}]}}}}"#
         ),
     ));
-    let prom = PrometheusServer::start(local(exporter));
+    let prom = PrometheusServer::start(local(exporter)).await;
     let mut expected: BTreeMap<(String, String), f64> = BTreeMap::new();
     let mut tally = |route: &str, seen: BTreeMap<u16, u64>| {
         for (status, n) in seen {
@@ -636,11 +629,8 @@ fn the_emf_checker_rejects_what_the_specification_forbids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_lambda_invocation_writes_valid_emf_lines_with_its_counts() {
-    const DEMO_BACKEND: &str = "http://127.0.0.1:9001";
-    let events = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("events");
     let backend = tributary_functions::demo::start_backend(0).await.expect("start the demo backend");
-    let text = std::fs::read_to_string(events.join("krakend.json")).expect("read events/krakend.json");
-    let mut config: Value = serde_json::from_str(&text.replace(DEMO_BACKEND, &backend)).expect("JSON");
+    let mut config: Value = serde_json::from_str(&demo_config(&backend)).expect("JSON");
     config["extra_config"] = serde_json::json!({
         "tributary/emf": {"namespace": "Tributary/Test", "dimensions": [["Endpoint", "Status"], ["Endpoint", "Backend"]]}
     });
@@ -653,16 +643,11 @@ async fn each_lambda_invocation_writes_valid_emf_lines_with_its_counts() {
         .collect();
     let gateway = tributary_core::Gateway::from_json(&config.to_string()).expect("a valid config");
 
-    let mut names: Vec<String> = std::fs::read_dir(&events)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json") && n != "krakend.json")
-        .collect();
-    names.sort();
+    let names = event_files();
     assert!(names.len() >= 5, "{names:?}");
     let mut requests = 0u64;
     for name in &names {
-        let event = std::fs::read_to_string(events.join(name)).unwrap();
+        let event = read_event(name);
         let request = lambda_http::request::from_str(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut out: Vec<u8> = Vec::new();
         let resp = tokio::time::timeout(LIMIT, tributary_functions::lambda::handle_with(&gateway, request, &mut out))
@@ -754,37 +739,21 @@ async fn a_failed_backend_is_counted_in_its_emf_line_and_no_config_means_no_line
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_the_runtime_api_the_gateway_binary_writes_emf_lines_with_the_invocation_s_request_id() {
-    const DEMO_BACKEND: &str = "http://127.0.0.1:9001";
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let events = root.join("events");
     let backend = tributary_functions::demo::start_backend(0).await.expect("start the demo backend");
-    let text = std::fs::read_to_string(events.join("krakend.json")).expect("read events/krakend.json");
-    let mut config: Value = serde_json::from_str(&text.replace(DEMO_BACKEND, &backend)).expect("JSON");
+    let mut config: Value = serde_json::from_str(&demo_config(&backend)).expect("JSON");
     config["extra_config"] = serde_json::json!({"telemetry/metrics": {}});
-    let dir = Dir::new("emf");
-    let config_path = dir.0.join("krakend.json");
-    std::fs::write(&config_path, config.to_string()).expect("write the config");
-    let mut cmd = Command::new("python3");
-    cmd.arg(root.join("scripts/fake_runtime.py")).args(["--timeout", "15"]);
-    for e in ["furl-get.json", "apigw-v1-get.json", "furl-post-json.json"] {
-        cmd.arg("--event").arg(events.join(e));
-    }
-    cmd.arg("--").arg(tributary_e2e::process::workspace_bin("gateway"));
-    cmd.env("TRIBUTARY_CONFIG", &config_path)
-        .env("RUST_LOG", "warn")
-        .env_remove("AWS_LAMBDA_LOG_LEVEL")
-        .env_remove("AWS_LAMBDA_LOG_FORMAT")
-        .stdin(Stdio::null());
+    let dir = TempDir::new("metrics-emf");
+    let config_path = dir.write("krakend.json", config.to_string());
+    let events: Vec<PathBuf> =
+        ["furl-get.json", "apigw-v1-get.json", "furl-post-json.json"].iter().map(|e| events_dir().join(e)).collect();
+    let mut cmd = emulator(&config_path, &["--timeout", "15"], &events);
+    cmd.env("RUST_LOG", "warn").env_remove("AWS_LAMBDA_LOG_LEVEL").env_remove("AWS_LAMBDA_LOG_FORMAT");
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("run the Runtime API emulator"))
         .await
         .expect("the emulator's thread");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "emulator failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let answers: Vec<Value> = stdout
-        .lines()
-        .filter(|l| l.starts_with("{\"request_id\""))
-        .map(|l| serde_json::from_str(l).expect("an answer line"))
-        .collect();
+    let (answers, _) = answers_and_logs(&stdout);
     assert_eq!(answers.len(), 3, "{stdout}");
     let emf: Vec<serde_json::Map<String, Value>> = stdout
         .lines()

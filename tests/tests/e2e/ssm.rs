@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -34,6 +34,7 @@ use tokio::task::JoinSet;
 use tributary_e2e::chaos::{self, Outcome, Reply};
 use tributary_e2e::moto::{Moto, free_port};
 use tributary_e2e::process::workspace_bin;
+use tributary_e2e::run::drain;
 
 /// Bound for one child process: the loader gives up on SSM after 20 s; the rest is slack for CI.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(40);
@@ -133,18 +134,9 @@ fn spawn(bin: &Path, args: &[&str], env: &[(String, String)]) -> Proc {
         .stderr(Stdio::piped());
     let what = format!("{} {}", bin.file_name().unwrap_or_default().to_string_lossy(), args.join(" "));
     let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start `{what}`: {e}"));
-    let collect = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let stdout = collect(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let stderr = collect(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    Proc { what, child, stdout: Some(stdout), stderr: Some(stderr), started: Instant::now() }
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    Proc { what, child, stdout, stderr, started: Instant::now() }
 }
 
 impl Proc {

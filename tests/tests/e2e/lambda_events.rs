@@ -18,126 +18,53 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt, Response};
 use serde_json::{Value, json};
 use std::convert::Infallible;
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tributary_core::Gateway;
+use tributary_e2e::lambda::{EXPECTED, Origin, demo_config, event_files, read_event};
+use tributary_e2e::process::OneTest;
+use tributary_e2e::run::run_bounded;
 
 /// The variable that keeps an API Gateway stage out of the routed path.
 const STAGE_ENV: &str = "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH";
-/// The demo backend's address in `events/krakend.json`.
-const DEMO_BACKEND: &str = "http://127.0.0.1:9001";
 /// At most this long for one invocation of the adapter.
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this long for a test re-run in a child process.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
-
-const USER_1: &str = r#"{"posts":[{"id":1,"title":"Hello from 1","user_id":1},{"id":2,"title":"Second post","user_id":1}],"user":{"address":{"city":"Lisbon","zip":"1100"},"email":"user1@example.com","id":1,"name":"User 1"}}"#;
-const USER_2: &str = r#"{"posts":[{"id":1,"title":"Hello from 2","user_id":2},{"id":2,"title":"Second post","user_id":2}],"user":{"address":{"city":"Lisbon","zip":"1100"},"email":"user2@example.com","id":2,"name":"User 2"}}"#;
-const DASHBOARD_2: &str = r#"{"address":{"city":"Lisbon"},"name":"User 2","station":{"elevation_m":95,"id":"LIS-1"},"weather":{"conditions":"sunny","temperature_c":21.5}}"#;
-const TITLES_3: &str = r#"[{"id":1,"title":"Hello from 3"},{"id":2,"title":"Second post"}]"#;
-
-/// Where an event comes from, as `lambda_http` reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Origin {
-    /// Payload 2.0: function URL or API Gateway HTTP API.
-    V2,
-    /// Payload 1.0: API Gateway REST API.
-    Rest,
-    Alb,
-}
-
-/// Every sample event (a file of `events/` ending in `.json`, except the config): its origin and
-/// the body the gateway must answer with `200` (JSON, as text).
-const EXPECTED: &[(&str, Origin, &str)] = &[
-    ("furl-get.json", Origin::V2, USER_1),
-    ("furl-post-json.json", Origin::V2, r#"{"order":{"item":"book","qty":2},"status":"created"}"#),
-    ("furl-post-base64.json", Origin::V2, r#"{"order":{"item":"pen","note":"gift wrap","qty":10},"status":"created"}"#),
-    ("apigw-v2-get.json", Origin::V2, DASHBOARD_2),
-    ("apigw-v1-get.json", Origin::Rest, USER_2),
-    ("alb-get.json", Origin::Alb, TITLES_3),
-];
-
-fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("events")
-}
-
-/// The names of the sample events, sorted.
-fn event_files() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(events_dir())
-        .expect("read the events directory")
-        .map(|entry| entry.expect("an events directory entry").file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".json") && name != "krakend.json")
-        .collect();
-    names.sort();
-    names
-}
-
-fn read_event(name: &str) -> String {
-    std::fs::read_to_string(events_dir().join(name)).unwrap_or_else(|e| panic!("read events/{name}: {e}"))
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime")
 }
 
 /// Whether the caller should run its body now: true when `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`
-/// is set. Otherwise runs the test named `test` in a child process of this test binary with the
-/// variable set (at most [`CHILD_TIMEOUT`]), fails unless it passed, and returns false.
+/// is set. Otherwise runs the test function `test` of this module in a child process of this
+/// test binary with the variable set (at most [`CHILD_TIMEOUT`]), fails unless it passed, and
+/// returns false.
 fn in_function_env(test: &str) -> bool {
     if std::env::var_os(STAGE_ENV).is_some() {
         return true;
     }
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut child = Command::new(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(STAGE_ENV, "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("re-run the test in a child process");
-    let readers =
-        [read_all(child.stdout.take().expect("child stdout")), read_all(child.stderr.take().expect("child stderr"))];
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the child test") {
-            break Some(status);
-        }
-        if started.elapsed() > CHILD_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let [out, err] = readers.map(|r| r.join().unwrap_or_default());
-    print!("{out}");
-    eprint!("{err}");
-    let status =
-        status.unwrap_or_else(|| panic!("`{test}` (with {STAGE_ENV}=true) did not finish within {CHILD_TIMEOUT:?}"));
+    let one = OneTest::new(module_path!(), test);
+    let mut cmd = Command::new(&one.exe);
+    cmd.args(one.args()).env(STAGE_ENV, "true");
+    let ran = run_bounded(cmd, CHILD_TIMEOUT);
+    print!("{}", ran.stdout);
+    eprint!("{}", ran.stderr);
+    let test = one.name.as_str();
+    let status = ran
+        .status
+        .unwrap_or_else(|| panic!("`{test}` (with {STAGE_ENV}=true) did not finish within {CHILD_TIMEOUT:?}"));
     assert!(status.success(), "`{test}` failed with {STAGE_ENV}=true (output above)");
-    assert!(out.contains(&format!("test {test} ... ok")), "`{test}` did not run in the child process");
+    assert!(ran.stdout.contains(&format!("test {test} ... ok")), "`{test}` did not run in the child process");
     false
-}
-
-fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
 }
 
 /// A gateway built from `events/krakend.json` with the demo backend (started here) substituted.
 async fn demo_gateway() -> Gateway {
     let backend = tributary_functions::demo::start_backend(0).await.expect("start the demo backend");
-    let config = std::fs::read_to_string(events_dir().join("krakend.json")).expect("read events/krakend.json");
-    assert!(config.contains(DEMO_BACKEND), "events/krakend.json must name the demo backend {DEMO_BACKEND}");
-    Gateway::from_json(&config.replace(DEMO_BACKEND, &backend)).expect("events/krakend.json is a valid config")
+    Gateway::from_json(&demo_config(&backend)).expect("events/krakend.json is a valid config")
 }
 
 /// Parses `event` as `lambda_http` does for the function and hands it to the adapter.

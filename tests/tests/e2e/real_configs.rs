@@ -10,10 +10,10 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tributary_e2e::process::{free_port, tributary_bin};
+use tributary_e2e::process::{OneTest, free_port, tributary_bin};
+use tributary_e2e::run::{Running, run_to_end};
 
 /// Set in the re-executed test process that runs inside the namespace.
 const INNER_ENV: &str = "TRIBUTARY_E2E_IN_LOOPBACK_NETNS";
@@ -50,98 +50,6 @@ fn file_name(path: &Path) -> String {
 // ---------------------------------------------------------------------------------------------
 // Processes
 // ---------------------------------------------------------------------------------------------
-
-/// A child whose stdout and stderr are drained by threads (a full pipe would block it).
-struct Running {
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
-impl Running {
-    fn spawn(mut cmd: Command) -> Running {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        let stdout = child.stdout.take().map(drain);
-        let stderr = child.stderr.take().map(drain);
-        Running { child, stdout, stderr }
-    }
-
-    /// Waits until the child exits or `limit` passes; `None` on time-out (the child still runs).
-    fn wait_for(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) if Instant::now() >= deadline => return None,
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => panic!("cannot wait for the child: {e}"),
-            }
-        }
-    }
-
-    /// SIGTERM (via `kill`), then SIGKILL if it does not stop in time. Returns the exit status
-    /// when it stopped on SIGTERM.
-    fn stop(&mut self) -> Result<ExitStatus, String> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return Ok(status);
-        }
-        let pid = self.child.id().to_string();
-        let termed = Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success());
-        if termed && let Some(status) = self.wait_for(STOP_TIMEOUT) {
-            return Ok(status);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        Err(if termed {
-            format!("did not stop within {STOP_TIMEOUT:?} of SIGTERM (killed)")
-        } else {
-            "`kill -TERM` failed (killed instead)".to_owned()
-        })
-    }
-
-    /// The output so far; call after the child exited.
-    fn output(&mut self) -> (String, String) {
-        let out = self.stdout.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        let err = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        (out, err)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Runs a command to completion within `limit`: (exit code, stdout, stderr).
-fn run_bounded(cmd: Command, limit: Duration) -> (Option<i32>, String, String) {
-    let described = format!("{cmd:?}");
-    let mut running = Running::spawn(cmd);
-    match running.wait_for(limit) {
-        Some(status) => {
-            let (out, err) = running.output();
-            (status.code(), out, err)
-        }
-        None => {
-            let _ = running.child.kill();
-            let _ = running.child.wait();
-            let (out, err) = running.output();
-            panic!("{described} did not finish within {limit:?}\nstdout:\n{out}\nstderr:\n{err}");
-        }
-    }
-}
 
 /// The last `n` lines of a text (logs can be long).
 fn tail(text: &str, n: usize) -> String {
@@ -190,21 +98,21 @@ fn assert_only_loopback() {
     assert_eq!(names, ["lo"], "the namespace must hold only loopback");
 }
 
-/// Returns true in the inner run, which must then do the work. Otherwise runs `test` again in
-/// a loopback-only namespace, asserts that it passed, and returns false.
+/// Returns true in the inner run, which must then do the work. Otherwise runs `test` (a test
+/// function of this module) again in a loopback-only namespace, asserts that it passed, and
+/// returns false.
 fn in_loopback_namespace(test: &str) -> bool {
     if std::env::var_os(INNER_ENV).is_some() {
         assert_only_loopback();
         return true;
     }
     let flags = unshare_flags();
-    let exe = std::env::current_exe().expect("the test binary's path");
+    let one = OneTest::new(module_path!(), test);
+    let test = one.name.as_str();
     let mut cmd = Command::new("unshare");
-    cmd.args([flags, "sh", "-c", NETNS_SCRIPT, "sh"])
-        .arg(&exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INNER_ENV, "1");
-    let (code, out, err) = run_bounded(cmd, INNER_RUN_TIMEOUT);
+    cmd.args([flags, "sh", "-c", NETNS_SCRIPT, "sh"]).arg(&one.exe).args(one.args()).env(INNER_ENV, "1");
+    let ran = run_to_end(cmd, INNER_RUN_TIMEOUT);
+    let (code, out, err) = (ran.code(), ran.stdout, ran.stderr);
     let ran = out.contains("test result: ok. 1 passed");
     assert!(
         code == Some(0) && ran,
@@ -283,7 +191,8 @@ fn request_as_deployed(config: &Path) -> (Option<String>, String) {
 fn check(bin: &Path, config: &Path) -> (Option<i32>, String) {
     let mut cmd = Command::new(bin);
     cmd.arg("check").arg("-c").arg(config);
-    let (code, out, err) = run_bounded(cmd, CHECK_TIMEOUT);
+    let ran = run_to_end(cmd, CHECK_TIMEOUT);
+    let (code, out, err) = (ran.code(), ran.stdout, ran.stderr);
     (code, format!("{out}{err}"))
 }
 
@@ -305,7 +214,7 @@ fn serve_health(bin: &Path, config: &Path) -> Result<(), String> {
             Ok(answer) => break answer,
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => {
-                let _ = server.stop();
+                let _ = server.stop(STOP_TIMEOUT);
                 let (_, err) = server.output();
                 return Err(format!(
                     "/__health on port {port} not reachable within {START_TIMEOUT:?}: {e}\n{}",
@@ -314,7 +223,7 @@ fn serve_health(bin: &Path, config: &Path) -> Result<(), String> {
             }
         }
     };
-    let stopped = server.stop();
+    let stopped = server.stop(STOP_TIMEOUT);
     let (_, err) = server.output();
     let (status, body) = health;
     let body_text = String::from_utf8_lossy(&body).into_owned();
@@ -418,7 +327,8 @@ fn assert_refused(bin: &Path, name: &str, expected: &[(&str, &[&str])]) {
     // `run` refuses it too, before listening.
     let mut cmd = Command::new(bin);
     cmd.arg("run").arg("-c").arg(&config).arg("-p").arg(free_port().to_string());
-    let (code, out, err) = run_bounded(cmd, CHECK_TIMEOUT);
+    let ran = run_to_end(cmd, CHECK_TIMEOUT);
+    let (code, out, err) = (ran.code(), ran.stdout, ran.stderr);
     assert_eq!(code, Some(1), "`tributary run` of {name} must exit 1:\n{out}{err}");
 }
 

@@ -5,13 +5,14 @@
 //! (`scripts/fake_runtime.py`) running the `gateway` binary.
 
 use serde_json::{Value, json};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncWriteExt;
 use tributary_core::Gateway;
 use tributary_e2e::chaos::{Backend, finish, response};
 use tributary_e2e::doors::function_url_get;
-use tributary_e2e::process::workspace_bin;
+use tributary_e2e::lambda::{answers_and_logs, emulator};
+use tributary_e2e::process::TempDir;
 
 /// The endpoint timeout: far beyond every deadline of these tests.
 const ENDPOINT_TIMEOUT: &str = "20s";
@@ -83,37 +84,23 @@ async fn in_process_a_slow_backend_is_answered_before_the_invocations_deadline()
 fn emulate(env: &[(&str, &str)]) -> (Vec<Value>, Vec<String>) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
     let (slow, fast) = rt.block_on(async { (slow().await, Backend::json(r#"{"fast":true}"#).await) });
-    let dir = std::env::temp_dir().join(format!("tributary-deadline-{}-{}", std::process::id(), env.len()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let config_path = dir.join("krakend.json");
-    std::fs::write(&config_path, config(&slow, &fast)).expect("write the config");
-    let events: Vec<String> = ["/one", "/two"]
+    let dir = TempDir::new("deadline");
+    let config_path = dir.write("krakend.json", config(&slow, &fast));
+    let events: Vec<PathBuf> = ["/one", "/two"]
         .iter()
-        .map(|path| {
-            let file = dir.join(format!("{}.json", path.trim_start_matches('/')));
-            std::fs::write(&file, function_url_get(path)).expect("write an event");
-            file.to_string_lossy().into_owned()
-        })
+        .map(|path| dir.write(&format!("{}.json", path.trim_start_matches('/')), function_url_get(path)))
         .collect();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
-    let mut cmd = Command::new("python3");
-    cmd.arg(root.join("scripts/fake_runtime.py")).args(["--deadline-ms", "1500", "--timeout", "15"]);
-    for e in &events {
-        cmd.args(["--event", e]);
-    }
-    cmd.arg("--").arg(workspace_bin("gateway"));
-    cmd.env("TRIBUTARY_CONFIG", &config_path).env_remove("AWS_LAMBDA_LOG_LEVEL").env_remove("AWS_LAMBDA_LOG_FORMAT");
+    let mut cmd = emulator(&config_path, &["--deadline-ms", "1500", "--timeout", "15"], &events);
+    cmd.env_remove("AWS_LAMBDA_LOG_LEVEL").env_remove("AWS_LAMBDA_LOG_FORMAT");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.stdin(Stdio::null()).output().expect("run the Runtime API emulator");
-    let _ = std::fs::remove_dir_all(&dir);
+    let out = cmd.output().expect("run the Runtime API emulator");
     drop(rt);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "emulator failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     // The function's own log lines share the emulator's stdout: the answers carry a request id.
-    let (answers, logs): (Vec<&str>, Vec<&str>) = stdout.lines().partition(|l| l.starts_with("{\"request_id\""));
-    let answers = answers.iter().map(|l| serde_json::from_str(l).expect("an answer line")).collect();
+    let (answers, logs) = answers_and_logs(&stdout);
     (answers, logs.into_iter().map(str::to_owned).collect())
 }
 

@@ -13,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tributary_e2e::chaos::{self, Backend, Outcome};
-use tributary_e2e::process::{free_port, tributary_bin, workspace_bin};
+use tributary_e2e::doors::function_url_get;
+use tributary_e2e::lambda::{answers_and_logs, emulator};
+use tributary_e2e::process::{TempDir, free_port, tributary_bin};
 
 /// Every request, start-up or line wait: a bound that only catches hangs.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -25,7 +27,7 @@ struct Gateway {
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
     readers: Vec<std::thread::JoinHandle<()>>,
-    dir: PathBuf,
+    _dir: TempDir,
 }
 
 fn collect(pipe: impl Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) -> std::thread::JoinHandle<()> {
@@ -42,12 +44,8 @@ fn collect(pipe: impl Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) -> s
 
 impl Gateway {
     fn start(config: &Value, env: &[(&str, &str)]) -> Gateway {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("tributary-logs-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let path = dir.join("krakend.json");
-        std::fs::write(&path, config.to_string()).expect("write the config");
+        let dir = TempDir::new("logs");
+        let path = dir.write("krakend.json", config.to_string());
         let port = free_port();
         let mut cmd = Command::new(tributary_bin());
         cmd.args(["run", "-c"]).arg(&path).args(["-p", &port.to_string()]);
@@ -63,7 +61,7 @@ impl Gateway {
             collect(child.stderr.take().expect("stderr"), stderr.clone()),
         ];
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut gw = Gateway { addr, child, stdout, stderr, readers, dir };
+        let mut gw = Gateway { addr, child, stdout, stderr, readers, _dir: dir };
         let deadline = Instant::now() + LIMIT;
         while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             if let Ok(Some(status)) = gw.child.try_wait() {
@@ -134,7 +132,6 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -404,10 +401,8 @@ async fn a_bad_custom_format_stops_the_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn syslog_lines_reach_the_local_socket_in_gos_form() {
-    let dir = std::env::temp_dir().join(format!("tributary-logs-syslog-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a directory");
-    let socket_path = dir.join("log");
-    let _ = std::fs::remove_file(&socket_path);
+    let dir = TempDir::new("logs-syslog");
+    let socket_path = dir.path().join("log");
     let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("bind a syslog socket");
     socket.set_read_timeout(Some(LIMIT)).expect("a read timeout");
     let (ok, bad) = (Backend::json(r#"{"a":1}"#).await, failing().await);
@@ -425,7 +420,6 @@ async fn syslog_lines_reach_the_local_socket_in_gos_form() {
     }
     let pid = gw.child.id();
     let (out, _) = gw.stop();
-    let _ = std::fs::remove_dir_all(&dir);
     // `<PRI>Jan _2 15:04:05 TAG[PID]: LEVEL > message\n`: local3 (19) * 8 + info (6) on every line.
     for line in &got {
         let rest = line.strip_prefix("<158>").unwrap_or_else(|| panic!("{line:?}"));
@@ -663,16 +657,6 @@ fn lambda_config(ok: &Backend, bad: &Backend) -> String {
     config(ok, bad, json!({})).to_string()
 }
 
-fn furl_event(target: &str) -> String {
-    let out = tributary_e2e::client::OutRequest {
-        method: "GET".into(),
-        target: target.into(),
-        headers: vec![("Host".into(), "abc.lambda-url.us-east-1.on.aws".into())],
-        body: None,
-    };
-    tributary_e2e::doors::function_url_event(&out).expect("an event")
-}
-
 /// A writer the in-process subscriber appends to.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -705,7 +689,7 @@ async fn in_process_lines(aws_level: Option<&str>) -> Vec<Value> {
         .with(tributary_functions::logs::lambda_filter(aws_level, None));
     let _guard = tracing::subscriber::set_default(subscriber);
     for path in ["/users/7", "/fail", "/half"] {
-        let request = lambda_http::request::from_str(&furl_event(path)).expect("lambda_http reads the event");
+        let request = lambda_http::request::from_str(&function_url_get(path)).expect("lambda_http reads the event");
         let Ok(_) = tributary_functions::lambda::handle(&gateway, request).await;
     }
     let text = String::from_utf8(captured.0.lock().expect("captured").clone()).expect("UTF-8");
@@ -756,32 +740,25 @@ async fn lambdas_log_level_keeps_only_failed_requests_at_warn() {
 fn emulated(aws_level: Option<&str>) -> (Vec<Value>, Vec<Value>) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
     let (ok, bad) = rt.block_on(async { (Backend::json(r#"{"a":1}"#).await, failing().await) });
-    let dir =
-        std::env::temp_dir().join(format!("tributary-logs-lambda-{}-{}", std::process::id(), aws_level.unwrap_or("")));
-    std::fs::create_dir_all(&dir).expect("a directory");
-    let config_path = dir.join("krakend.json");
-    std::fs::write(&config_path, lambda_config(&ok, &bad)).expect("write the config");
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
-    let mut cmd = Command::new("python3");
-    cmd.arg(root.join("scripts/fake_runtime.py")).args(["--timeout", "15"]);
-    for path in ["/users/7", "/fail"] {
-        let file = dir.join(format!("{}.json", path.trim_start_matches('/').replace('/', "-")));
-        std::fs::write(&file, furl_event(path)).expect("write an event");
-        cmd.arg("--event").arg(file);
-    }
-    cmd.arg("--").arg(workspace_bin("gateway"));
-    cmd.env("TRIBUTARY_CONFIG", &config_path).env_remove("AWS_LAMBDA_LOG_FORMAT").env_remove("RUST_LOG");
+    let dir = TempDir::new("logs-lambda");
+    let config_path = dir.write("krakend.json", lambda_config(&ok, &bad));
+    let events: Vec<PathBuf> = ["/users/7", "/fail"]
+        .iter()
+        .map(|path| {
+            dir.write(&format!("{}.json", path.trim_start_matches('/').replace('/', "-")), function_url_get(path))
+        })
+        .collect();
+    let mut cmd = emulator(&config_path, &["--timeout", "15"], &events);
+    cmd.env_remove("AWS_LAMBDA_LOG_FORMAT").env_remove("RUST_LOG");
     match aws_level {
         Some(level) => cmd.env("AWS_LAMBDA_LOG_LEVEL", level),
         None => cmd.env_remove("AWS_LAMBDA_LOG_LEVEL"),
     };
-    let out = cmd.stdin(Stdio::null()).output().expect("run the Runtime API emulator");
-    let _ = std::fs::remove_dir_all(&dir);
+    let out = cmd.output().expect("run the Runtime API emulator");
     drop(rt);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "emulator failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let (answers, logs): (Vec<&str>, Vec<&str>) = stdout.lines().partition(|l| l.starts_with("{\"request_id\""));
-    let answers: Vec<Value> = answers.iter().map(|l| serde_json::from_str(l).expect("an answer line")).collect();
+    let (answers, logs) = answers_and_logs(&stdout);
     let lines: Vec<Value> = logs
         .iter()
         .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))

@@ -5,10 +5,12 @@
 
 use base64::Engine;
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use tributary_e2e::chaos::{Backend, response};
 use tributary_e2e::doors::function_url_get;
-use tributary_e2e::process::workspace_bin;
+use tributary_e2e::lambda::{answers_and_logs, emulator};
+use tributary_e2e::process::{TempDir, workspace_bin};
 
 /// Over Lambda's 6 MB buffered payload limit.
 const BIG: usize = 8 * 1024 * 1024;
@@ -54,34 +56,22 @@ fn emulate(mode: Option<&str>, paths: &[&str]) -> Vec<Value> {
         .await;
         (json_backend, big, small)
     });
-    let dir =
-        std::env::temp_dir().join(format!("tributary-streaming-{}-{}", std::process::id(), mode.unwrap_or("none")));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let config_path = dir.join("krakend.json");
-    std::fs::write(&config_path, config(&json_backend, &big, &small)).expect("write the config");
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
-    let mut cmd = Command::new("python3");
-    cmd.arg(root.join("scripts/fake_runtime.py")).args(["--timeout", "30"]);
-    for path in paths {
-        let file = dir.join(format!("{}.json", path.trim_start_matches('/')));
-        std::fs::write(&file, function_url_get(path)).expect("write an event");
-        cmd.arg("--event").arg(file);
-    }
-    cmd.arg("--").arg(workspace_bin("gateway"));
-    cmd.env("TRIBUTARY_CONFIG", &config_path).env("RUST_LOG", "error").env_remove("AWS_LAMBDA_LOG_LEVEL");
+    let dir = TempDir::new("streaming");
+    let config_path = dir.write("krakend.json", config(&json_backend, &big, &small));
+    let events: Vec<PathBuf> = paths
+        .iter()
+        .map(|path| dir.write(&format!("{}.json", path.trim_start_matches('/')), function_url_get(path)))
+        .collect();
+    let mut cmd = emulator(&config_path, &["--timeout", "30"], &events);
+    cmd.env("RUST_LOG", "error").env_remove("AWS_LAMBDA_LOG_LEVEL");
     match mode {
         Some(mode) => cmd.env("TRIBUTARY_INVOKE_MODE", mode),
         None => cmd.env_remove("TRIBUTARY_INVOKE_MODE"),
     };
-    let out = cmd.stdin(Stdio::null()).output().expect("run the Runtime API emulator");
-    let _ = std::fs::remove_dir_all(&dir);
+    let out = cmd.output().expect("run the Runtime API emulator");
     drop(rt);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let answers: Vec<Value> = stdout
-        .lines()
-        .filter(|l| l.starts_with("{\"request_id\""))
-        .map(|l| serde_json::from_str(l).expect("an answer line"))
-        .collect();
+    let (answers, _) = answers_and_logs(&stdout);
     assert!(
         out.status.success() && answers.len() == paths.len(),
         "emulator failed: {}\n{}",
@@ -150,10 +140,8 @@ fn buffered_is_the_default_and_answers_the_same_status_headers_and_body_as_strea
 
 #[test]
 fn an_unknown_invoke_mode_fails_the_start_naming_the_variable() {
-    let dir = std::env::temp_dir().join(format!("tributary-streaming-mode-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let config_path = dir.join("krakend.json");
-    std::fs::write(&config_path, r#"{"version": 3, "endpoints": []}"#).expect("write the config");
+    let dir = TempDir::new("streaming-mode");
+    let config_path = dir.write("krakend.json", r#"{"version": 3, "endpoints": []}"#);
     // No Runtime API: the mode is checked before the runtime starts, so the binary exits at once.
     let out = Command::new(workspace_bin("gateway"))
         .env("TRIBUTARY_CONFIG", &config_path)
@@ -163,7 +151,6 @@ fn an_unknown_invoke_mode_fails_the_start_naming_the_variable() {
         .stdin(Stdio::null())
         .output()
         .expect("run the gateway binary");
-    let _ = std::fs::remove_dir_all(&dir);
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "started with an unknown mode: {all}");
     assert!(

@@ -6,19 +6,18 @@
 
 use base64::Engine;
 use serde_json::Value;
-use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tributary_e2e::client::{self, OutRequest};
-use tributary_e2e::process::free_port;
+use tributary_e2e::lambda::{EXPECTED, ORDER_BOOK, USER_1, demo_config, event_files, events_dir};
+use tributary_e2e::process::{TempDir, free_port, workspace_root};
+use tributary_e2e::run::run_bounded;
 
 /// The function's name: the binary of `tributary-functions`.
 const FUNCTION: &str = "gateway";
-/// The demo backend's address in `events/krakend.json`.
-const DEMO_BACKEND: &str = "http://127.0.0.1:9001";
 /// The first invocation builds the binary (debug) when it is not built yet.
 const FIRST_INVOKE_TIMEOUT: Duration = Duration::from_secs(600);
 /// Every other invocation or HTTP request.
@@ -27,81 +26,6 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the watch process tree gets to stop after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
-
-const USER_1: &str = r#"{"posts":[{"id":1,"title":"Hello from 1","user_id":1},{"id":2,"title":"Second post","user_id":1}],"user":{"address":{"city":"Lisbon","zip":"1100"},"email":"user1@example.com","id":1,"name":"User 1"}}"#;
-const USER_2: &str = r#"{"posts":[{"id":1,"title":"Hello from 2","user_id":2},{"id":2,"title":"Second post","user_id":2}],"user":{"address":{"city":"Lisbon","zip":"1100"},"email":"user2@example.com","id":2,"name":"User 2"}}"#;
-const DASHBOARD_2: &str = r#"{"address":{"city":"Lisbon"},"name":"User 2","station":{"elevation_m":95,"id":"LIS-1"},"weather":{"conditions":"sunny","temperature_c":21.5}}"#;
-const TITLES_3: &str = r#"[{"id":1,"title":"Hello from 3"},{"id":2,"title":"Second post"}]"#;
-const ORDER_BOOK: &str = r#"{"order":{"item":"book","qty":2},"status":"created"}"#;
-
-/// Every sample event and the body of its `200` answer (the table of `lambda_events.rs`).
-const EXPECTED: &[(&str, &str)] = &[
-    ("furl-get.json", USER_1),
-    ("furl-post-json.json", ORDER_BOOK),
-    ("furl-post-base64.json", r#"{"order":{"item":"pen","note":"gift wrap","qty":10},"status":"created"}"#),
-    ("apigw-v2-get.json", DASHBOARD_2),
-    ("apigw-v1-get.json", USER_2),
-    ("alb-get.json", TITLES_3),
-];
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
-}
-
-fn event_files() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(workspace_root().join("events"))
-        .expect("read the events directory")
-        .map(|entry| entry.expect("an events directory entry").file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".json") && name != "krakend.json")
-        .collect();
-    names.sort();
-    names
-}
-
-/// What a finished command printed.
-struct Ran {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `command` to completion, at most `limit` (then kills it and returns `None`).
-fn run_bounded(command: &mut Command, limit: Duration) -> std::io::Result<Option<Ran>> {
-    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let out = read_all(child.stdout.take().expect("stdout"));
-    let err = read_all(child.stderr.take().expect("stderr"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (stdout, stderr) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
-    Ok(status.map(|status| Ran { status, stdout, stderr }))
-}
-
-fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The parent pid of a process, from `/proc/<pid>/stat` (`None` when it is gone).
 fn parent_of(pid: u32) -> Option<u32> {
@@ -219,11 +143,10 @@ fn invoke(port: u16, event: &Path, limit: Duration) -> Result<Value, String> {
         .arg("--data-file")
         .arg(event)
         .current_dir(workspace_root());
-    let ran = run_bounded(&mut command, limit)
-        .map_err(|e| format!("cannot run cargo lambda invoke: {e}"))?
-        .ok_or_else(|| format!("cargo lambda invoke did not finish within {limit:?}"))?;
-    if !ran.status.success() {
-        return Err(format!("cargo lambda invoke failed ({}): {}{}", ran.status, ran.stdout, ran.stderr));
+    let ran = run_bounded(command, limit);
+    let status = ran.status.ok_or_else(|| format!("cargo lambda invoke did not finish within {limit:?}"))?;
+    if !status.success() {
+        return Err(format!("cargo lambda invoke failed ({status}): {}{}", ran.stdout, ran.stderr));
     }
     serde_json::from_str(ran.stdout.trim()).map_err(|e| format!("the answer is not JSON ({e}): {}", ran.stdout))
 }
@@ -292,14 +215,13 @@ fn the_gateway_answers_under_cargo_lambda_watch() {
 
     // Every event has expectations (the same rule as lambda_events.rs).
     let files = event_files();
-    let missing: Vec<&String> = files.iter().filter(|f| !EXPECTED.iter().any(|(name, _)| name == f)).collect();
+    let missing: Vec<&String> = files.iter().filter(|f| !EXPECTED.iter().any(|(name, ..)| name == f)).collect();
     assert!(missing.is_empty(), "events without expectations in EXPECTED: {missing:?}");
 
     // cargo-lambda must be installed: this test fails rather than skips without it.
-    let version = run_bounded(Command::new("cargo").args(["lambda", "--version"]), Duration::from_secs(60))
-        .ok()
-        .flatten()
-        .filter(|ran| ran.status.success());
+    let mut version = Command::new("cargo");
+    version.args(["lambda", "--version"]);
+    let version = Some(run_bounded(version, Duration::from_secs(60))).filter(|ran| ran.code() == Some(0));
     let Some(version) = version else {
         panic!(
             "`cargo lambda` is not installed (or does not run): install it with `pip install cargo-lambda` \
@@ -313,22 +235,17 @@ fn the_gateway_answers_under_cargo_lambda_watch() {
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
     let backend =
         runtime.block_on(tributary_functions::demo::start_backend(0)).expect("start the demo backend on 127.0.0.1");
-    let scratch = Scratch(std::env::temp_dir().join(format!("tributary-lambda-watch-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).expect("create the scratch directory");
-    let config = std::fs::read_to_string(root.join("events/krakend.json")).expect("read events/krakend.json");
-    assert!(config.contains(DEMO_BACKEND), "events/krakend.json must name the demo backend {DEMO_BACKEND}");
-    let config_path = scratch.0.join("krakend.json");
-    std::fs::write(&config_path, config.replace(DEMO_BACKEND, &backend)).expect("write the config");
-    let env_path = scratch.0.join("lambda.env");
+    let scratch = TempDir::new("lambda-watch");
+    let config_path = scratch.write("krakend.json", demo_config(&backend));
     let env_text = format!(
         "TRIBUTARY_CONFIG={}\nRUST_LOG=info\nAWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH=true\n",
         config_path.display()
     );
-    std::fs::write(&env_path, env_text).expect("write the env file");
+    let env_path = scratch.write("lambda.env", env_text);
 
     // `cargo lambda watch` in its own process group, its output in a log file.
     let port = free_port();
-    let log = scratch.0.join("watch.log");
+    let log = scratch.path().join("watch.log");
     let log_file = std::fs::File::create(&log).expect("create the watch log");
     let child = Command::new("cargo")
         .args(["lambda", "watch", "-A", "127.0.0.1", "-P"])
@@ -366,9 +283,8 @@ fn the_gateway_answers_under_cargo_lambda_watch() {
     for (i, file) in files.iter().enumerate() {
         let call_started = Instant::now();
         let limit = if i == 0 { FIRST_INVOKE_TIMEOUT } else { CALL_TIMEOUT };
-        let want = EXPECTED.iter().find(|(name, _)| name == file).map(|(_, body)| *body).unwrap_or_default();
-        let result =
-            invoke(port, &root.join("events").join(file), limit).and_then(|answer| check_answer(&answer, want));
+        let want = EXPECTED.iter().find(|(name, ..)| name == file).map(|(.., body)| *body).unwrap_or_default();
+        let result = invoke(port, &events_dir().join(file), limit).and_then(|answer| check_answer(&answer, want));
         println!("invoke events/{file}: {:.2}s", call_started.elapsed().as_secs_f64());
         if let Err(e) = result {
             failures.push(format!("cargo lambda invoke events/{file}:\n    {e}"));
