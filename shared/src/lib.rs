@@ -52,12 +52,17 @@ mod codec;
 pub mod config;
 mod message;
 mod net;
+// `RawObject::from_body` (transcoding without a key-order hint) serves only the test surfaces.
+#[cfg_attr(not(any(feature = "bench", feature = "fuzz", test)), allow(dead_code))]
 mod rawjson;
 mod transport;
 
-// Test surfaces: the benchmarks' and the fuzz targets' doors into the crate.
+// Test surfaces: the benchmarks' and the fuzz targets' doors into the crate, behind the `bench`
+// and `fuzz` features (the crate's own benches, examples and tests turn them on).
+#[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench_api;
+#[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzz_api;
 
