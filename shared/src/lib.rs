@@ -54,9 +54,12 @@ mod message;
 mod net;
 mod transport;
 
-// Test surfaces: the benchmarks' and the fuzz targets' doors into the crate.
+// Test surfaces: the benchmarks' and the fuzz targets' doors into the crate, behind the `bench`
+// and `fuzz` features (the crate's own benches, examples and tests turn them on).
+#[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench_api;
+#[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzz_api;
 

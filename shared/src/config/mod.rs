@@ -4,8 +4,12 @@
 //! `auth/validator`, `telemetry/*`) are read here too, so the config imports nothing of the
 //! gateway: the features compile their own runtime forms from these types.
 
+// Every key of KrakenD's schema is parsed, so that a misspelt key is reported as unknown; the
+// keys Tributary accepts without effect are never read.
+#[allow(dead_code)]
 mod auth;
 mod duration;
+#[allow(dead_code)]
 mod model;
 mod parts;
 mod problem;
@@ -13,31 +17,33 @@ mod qos;
 pub mod telemetry;
 mod validate;
 
-pub use auth::JwtConfig;
-pub use qos::HttpCacheConfig;
-
-pub(crate) use duration::go_nanos;
-pub use duration::{GoDuration, parse_go_duration};
-pub use model::*;
+// What the doors use: assembling a config from parts, the Go duration syntax (Lambda's
+// settings), the problems a config has, and the telemetry namespaces (the doors set up logs and
+// listeners). The rest is the crate's own.
+pub use duration::parse_go_duration;
 pub use parts::{Assembled, assemble};
 pub use problem::{ConfigError, Problem, Severity};
-pub use validate::{
-    BACKEND_ENCODINGS, OUTPUT_ENCODINGS, ROUTABLE_METHODS, clean_path, endpoint_params, is_sequential_param,
-    placeholders, sanitize_host as validate_host, whole_segment_param,
+
+pub(crate) use auth::JwtConfig;
+pub(crate) use duration::{GoDuration, go_nanos};
+pub(crate) use model::*;
+pub(crate) use qos::HttpCacheConfig;
+pub(crate) use validate::{
+    ROUTABLE_METHODS, clean_path, endpoint_params, placeholders, sanitize_host as validate_host,
 };
 
 use serde::Deserialize;
 
 /// A parsed (not yet validated) config: the service and its endpoints, plus warnings so far.
 #[derive(Debug)]
-pub struct ParsedConfig<'a> {
+pub(crate) struct ParsedConfig<'a> {
     pub service: ServiceConfig<'a>,
     pub endpoints: Vec<EndpointConfig>,
     pub warnings: Vec<Problem>,
 }
 
 /// Parses the text. Every endpoint is parsed separately so that all type errors are reported.
-pub fn parse(text: &str) -> Result<ParsedConfig<'_>, ConfigError> {
+pub(crate) fn parse(text: &str) -> Result<ParsedConfig<'_>, ConfigError> {
     let mut warnings = Vec::new();
     let service: ServiceConfig = match deserialize_at(text, 0, &mut |p| {
         warnings.push(unknown_key(p, None));
@@ -75,7 +81,7 @@ pub fn parse(text: &str) -> Result<ParsedConfig<'_>, ConfigError> {
 }
 
 /// Parse, validate: the whole check that `tributary check` runs before compiling.
-pub fn parse_and_validate(text: &str) -> Result<ParsedConfig<'_>, ConfigError> {
+pub(crate) fn parse_and_validate(text: &str) -> Result<ParsedConfig<'_>, ConfigError> {
     let mut parsed = parse(text)?;
     let (errors, more_warnings) = validate::validate(&parsed);
     parsed.warnings.extend(more_warnings);
