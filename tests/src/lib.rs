@@ -1,5 +1,5 @@
 //! Tributary's end-to-end conformance harness: the KrakenD case table (`fixtures/cases.json`,
-//! format of SEMANTICS.md section 9.1, a port of `run_cases.py`) run through every door of the
+//! its format in [`case`], a port of `scripts/run_cases.py`) run through every door of the
 //! gateway against real HTTP mock backends on 127.0.0.1.
 //!
 //! * [`case`]: the case model, loading and selection;
