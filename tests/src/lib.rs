@@ -6,7 +6,7 @@
 //! * [`json`]: order-preserving JSON and the deep comparison;
 //! * [`mock`]: the mock backends and the `http://BACKEND_<name>` substitution;
 //! * [`client`]: the wire form of a request and the raw HTTP/1.1 client;
-//! * [`compare`]: a received response against a case's expectations;
+//! * [`compare`](mod@compare): a received response against a case's expectations;
 //! * [`doors`]: in process and over the local server;
 //! * [`process`]: the `tributary` binary as a child process, and its memory;
 //! * [`record`]: a backend that records the requests it gets;

@@ -1,7 +1,7 @@
 //! Telemetry: what the gateway tells about each request (to logs, metrics and traces), compiled
 //! from the `telemetry/*` namespaces. It observes the pipeline and never changes an answer.
 //!
-//! The pipeline reports through one [`Observer`] per request: the call phase opens a [`CallGuard`]
+//! The pipeline reports through one `Observer` per request: the call phase opens a `CallGuard`
 //! around every backend exchange and notes every backend that failed. The doors get the
 //! request's [`Report`] from [`crate::Gateway::handle_reported`] for their log lines; the sinks
 //! that live in the core (metrics, traces) read the same records.
