@@ -155,8 +155,8 @@ pub fn check(text: &str, function: Function) -> Vec<Problem> {
             }
         }
     }
-    // A body at the limit is held whole (and its shaped copy beside it), on top of the ~20 MB the
-    // function needs anyway.
+    // A body at the limit is held whole (and its shaped copy beside it), on top of what the
+    // function needs anyway (a 32 MiB allowance, above its resident memory in BENCHMARKS.md).
     let max_body = root
         .pointer("/extra_config/tributary~1backend/max_body_bytes")
         .and_then(Value::as_u64)

@@ -1,13 +1,14 @@
 //! Public entry points for benchmarks only (hidden from docs): run the pure shape-and-merge step without I/O.
 //!
-//! Owns [`ShapeMergeFixture`], which drives the crate's own compiled `Backend`s, `shape::process`
-//! (status check, decode, shape), the endpoint flatmap and `render::render`. The merge is the
-//! merge phase's own `merge_into`, taking the backends in config order as if they answered in
-//! that order. The endpoint's `proxy.static` step is not run.
+//! Owns [`ShapeMergeFixture`], which runs the production steps a backend's answer goes through
+//! once it has arrived, with the crate's own compiled `Backend`s: `shape::process` (status check,
+//! decode, shape), the merge phase's `single` or `Arrivals` (merge, completeness, errors) as the
+//! call phase uses them, taking the backends in config order as if they answered in that order,
+//! then `merge::finish` (the endpoint's flatmap and static data) and `render::render`.
 
 use crate::config;
 use crate::gateway::compile::{self, Compiled};
-use crate::model::{BackendError, Endpoint, Outcome, Part};
+use crate::merge::{self, Arrivals};
 use crate::transport::RawResponse;
 use crate::{render, shape};
 use bytes::Bytes;
@@ -50,51 +51,19 @@ impl ShapeMergeFixture {
     /// decode each body, shape it with its backend's rules, merge all parts, render the JSON output; returns the output bytes.
     pub fn run(&self) -> Bytes {
         let endpoint = &self.compiled.endpoints[0];
-        let mut outcome = self.merge(endpoint);
-        if let Some(flatmap) = &endpoint.flatmap
-            && let Some(part) = outcome.response.as_mut()
-            && let Some(data) = part.data.take()
-        {
-            part.data = Some(crate::codec::canonical::Data::Tree(flatmap.apply(data.into_tree())));
-        }
-        render::render(endpoint, &self.compiled.settings, outcome, None).body
-    }
-
-    /// Shape every body and merge the parts as `call::run` does for one or several backends.
-    fn merge(&self, endpoint: &Endpoint) -> Outcome {
-        let mut parts = endpoint.backends.iter().zip(&self.bodies).map(|(backend, body)| {
+        let mut results = endpoint.backends.iter().zip(&self.bodies).map(|(backend, body)| {
             let raw = RawResponse { status: StatusCode::OK, headers: self.headers.clone(), body: body.clone() };
             shape::process(backend, "", raw)
         });
-        if endpoint.backends.len() == 1 {
-            return match parts.next() {
-                Some(Ok(part)) => Outcome { response: Some(part), error: None },
-                Some(Err(e)) => Outcome { response: None, error: Some(e) },
-                None => Outcome::default(),
-            };
-        }
-        let total = endpoint.backends.len();
-        let mut merged = crate::codec::canonical::Data::default();
-        let mut detail_keys: Vec<String> = Vec::new();
-        let mut succeeded = 0;
-        let mut complete = true;
-        let mut errors: Vec<String> = Vec::new();
-        for result in parts {
-            match result {
-                Ok(part) => {
-                    succeeded += 1;
-                    complete &= part.complete;
-                    crate::merge::merge_into(&mut merged, &mut detail_keys, part);
-                }
-                Err(e) => errors.push(e.text),
-            }
-        }
-        complete &= succeeded == total;
-        let error = (!errors.is_empty()).then(|| BackendError::plain(errors.join("\n")));
-        if succeeded == 0 {
-            return Outcome { response: None, error };
-        }
-        Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error }
+        let mut outcome = if endpoint.backends.len() == 1 {
+            merge::single(results.next().expect("one body per backend"))
+        } else {
+            let mut arrivals = Arrivals::new(endpoint.backends.len());
+            results.for_each(|result| arrivals.add(result));
+            arrivals.outcome()
+        };
+        merge::finish(endpoint, &mut outcome);
+        render::render(endpoint, &self.compiled.settings, outcome, None).body
     }
 }
 

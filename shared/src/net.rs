@@ -62,8 +62,8 @@ fn from_header(value: &str, trusted: &impl Fn(&IpAddr) -> bool) -> Option<String
 }
 
 /// An address as `Display` writes it. IPv4 by hand: `Ipv4Addr`'s `Display` goes through the
-/// formatting machinery (padding support, a stack buffer) and cost about 2.5 k instructions of
-/// every request, callgrind says; this is about a tenth of that.
+/// formatting machinery (padding support, a stack buffer) on every request; this is measured
+/// cheaper (BENCHMARKS.md).
 fn ip_text(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {

@@ -1,4 +1,4 @@
-//! The conformance case format of SEMANTICS.md section 9.1 (serde model), loading the fixture,
+//! The conformance case format of `fixtures/cases.json` (serde model), loading the fixture,
 //! families, selection, and the body encoding rule shared by mocks and clients.
 
 use crate::json::{self, Json};

@@ -1,12 +1,12 @@
 //! Tributary's end-to-end conformance harness: the KrakenD case table (`fixtures/cases.json`,
-//! format of SEMANTICS.md section 9.1, a port of `run_cases.py`) run through every door of the
+//! its format in [`case`], a port of `scripts/run_cases.py`) run through every door of the
 //! gateway against real HTTP mock backends on 127.0.0.1.
 //!
 //! * [`case`]: the case model, loading and selection;
 //! * [`json`]: order-preserving JSON and the deep comparison;
 //! * [`mock`]: the mock backends and the `http://BACKEND_<name>` substitution;
 //! * [`client`]: the wire form of a request and the raw HTTP/1.1 client;
-//! * [`compare`]: a received response against a case's expectations;
+//! * [`compare`](mod@compare): a received response against a case's expectations;
 //! * [`doors`]: in process and over the local server;
 //! * [`lambda`]: the sample events of `events/`, and the `gateway` binary under the Runtime API
 //!   emulator;

@@ -146,7 +146,7 @@ impl Mocks {
         Ok(Mocks { mocks, subst })
     }
 
-    /// The log lines of every mock, prefixed "mock <name>: "; only the unmatched (418) requests
+    /// The log lines of every mock, prefixed `"mock <name>: "`; only the unmatched (418) requests
     /// unless `all`.
     pub fn log_lines(&self, all: bool) -> Vec<String> {
         self.mocks

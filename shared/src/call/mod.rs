@@ -9,7 +9,7 @@
 use crate::auth::jwt::Claims;
 use crate::codec::canonical::Data;
 use crate::codec::json::Object;
-use crate::merge::{self, merge_into};
+use crate::merge::{self, Arrivals, merge_into};
 use crate::model::{Backend, BackendError, Endpoint, Outcome, Part};
 use crate::prepare;
 use crate::qos::breaker::{Breaker, Permit};
@@ -51,13 +51,10 @@ pub(crate) async fn run(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Ins
             Ok(r) => r,
             Err(_) => Err(BackendError::deadline()),
         };
-        match result {
-            Ok(part) => Outcome { response: Some(part), error: None },
-            Err(e) => {
-                failed(ctx, backend, &e);
-                Outcome { response: None, error: Some(e) }
-            }
+        if let Err(e) = &result {
+            failed(ctx, backend, e);
         }
+        merge::single(result)
     } else if endpoint.sequential {
         sequential(endpoint, ctx, started).await
     } else {
@@ -249,25 +246,17 @@ async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) 
         .iter()
         .map(|b| async move { (b, call_concurrently(endpoint, b, ctx, &[], started).await) })
         .collect();
-    let mut merged = Data::default();
-    let mut detail_keys = Vec::new();
-    let mut succeeded = 0;
-    let mut complete = true;
-    let mut errors: Vec<String> = Vec::new();
+    let mut arrivals = Arrivals::new(total);
     // Which backends have answered (or failed), to name the ones still out at the deadline.
     let mut done = vec![false; total];
     loop {
         match timeout_at(deadline, calls.next()).await {
-            Ok(Some((b, Ok(part)))) => {
+            Ok(Some((b, result))) => {
                 done[b.index] = true;
-                succeeded += 1;
-                complete &= part.complete;
-                merge_into(&mut merged, &mut detail_keys, part);
-            }
-            Ok(Some((b, Err(e)))) => {
-                done[b.index] = true;
-                failed(ctx, b, &e);
-                errors.push(e.text);
+                if let Err(e) = &result {
+                    failed(ctx, b, e);
+                }
+                arrivals.add(result);
             }
             Ok(None) => break,
             Err(_) => {
@@ -275,17 +264,12 @@ async fn parallel(endpoint: &Endpoint, ctx: &CallContext<'_>, started: Instant) 
                 for b in endpoint.backends.iter().filter(|b| !done[b.index]) {
                     failed(ctx, b, &late);
                 }
-                errors.push(late.text);
+                arrivals.add(Err(late));
                 break;
             }
         }
     }
-    complete &= succeeded == total;
-    let error = (!errors.is_empty()).then(|| BackendError::plain(errors.join("\n")));
-    if succeeded == 0 {
-        return Outcome { response: None, error };
-    }
-    Outcome { response: Some(Part { data: Some(merged), complete, detail_keys }), error }
+    arrivals.outcome()
 }
 
 /// Backends one after another; `{respN_x}` reads earlier formatted answers.

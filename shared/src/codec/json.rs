@@ -400,8 +400,9 @@ pub(crate) fn skip_plain_output(b: &[u8], i: usize) -> usize {
 
 /// Where the string content starting at `b[i]` ends (`Ok`, the index of its closing quote)
 /// when no byte before that quote needs a look (see [`skip_plain_output`]); otherwise `Err` with
-/// the index of the first such byte (or `b.len()`). The quote is tested by one comparison:
-/// matching the byte found against every case (a jump table) cost the sample bench about 5%.
+/// the index of the first such byte (or `b.len()`). The quote is tested by one comparison rather
+/// than by matching the byte found against every case (a jump table): measured cheaper on the
+/// shape-and-merge bench (BENCHMARKS.md).
 #[inline(always)]
 pub(crate) fn plain_string_end(b: &[u8], i: usize) -> Result<usize, usize> {
     let at = skip_plain_output(b, i);

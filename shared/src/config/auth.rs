@@ -5,7 +5,8 @@ use super::GoDuration;
 use serde_json::Value;
 
 /// `auth/validator` as the user wrote it. Every key of KrakenD's schema is read; the ones
-/// Tributary accepts without effect are listed by [`JwtConfig::ignored_keys`].
+/// Tributary accepts without effect are listed by `JwtConfig::ignored_keys` (reported as
+/// warnings).
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct JwtConfig {
     #[serde(default)]

@@ -2,12 +2,11 @@
 //! and authority, checked out for one exchange and checked in once its answer was read, as Go's
 //! `http.Transport` keeps them (`MaxIdleConnsPerHost`, `IdleConnTimeout`).
 //!
-//! Written over `hyper::client::conn::http1` instead of using hyper-util's pooled client, which
-//! the gateway used before: measured with callgrind on the no-op endpoint, hyper-util's pool
-//! spent about 7 k instructions per backend call (its key hashes the authority one byte at a
+//! Written over `hyper::client::conn::http1` rather than with hyper-util's pooled client, whose
+//! pool is a large share of a backend call's cost (its key hashes the authority one byte at a
 //! time through SipHash, three lookups per call; a checkout future, a waiter list, a `Host`
-//! header formatted per request), about an eighth of the whole request. Here a call costs one
-//! hash of the authority's bytes (foldhash), one uncontended lock at checkout and one at check-in.
+//! header formatted per request; measured in BENCHMARKS.md). Here a call costs one hash of the
+//! authority's bytes (foldhash), one uncontended lock at checkout and one at check-in.
 
 use super::client::Connector;
 use bytes::Bytes;

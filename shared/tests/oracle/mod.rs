@@ -235,19 +235,21 @@ pub mod json {
 }
 
 pub mod shape {
-    //! KrakenD's response formatting (SEMANTICS 3.3-3.8) on `serde_json::Value`s.
+    //! KrakenD's response formatting (a backend's data, `allow`, `deny`, `mapping`, `target`,
+    //! `flatmap_filter`) on `serde_json::Value`s.
     //!
-    //! Rules the specification leaves open, as chosen here (lura's behaviour, to be confirmed):
+    //! Rules KrakenD's documentation leaves open, as chosen here (lura's behaviour, to be
+    //! confirmed):
     //! * `allow` entries that are prefixes of each other: entries apply in order and a later entry
     //!   replaces an earlier one on the same key (`["a", "a.b"]` keeps `a.b` only, `["a.b", "a"]`
     //!   keeps all of `a`): lura builds its tree entry by entry.
     //! * `mapping` entries apply in config order (lura iterates a Go map, in random order), the
-    //!   `old` key is looked up literally (a dotted `old` matches a key containing that dot;
-    //!   SEMANTICS 3.6 says it matches nothing), and `old` is deleted after `new` is written, so
-    //!   mapping a key to itself deletes it.
+    //!   `old` key is looked up literally (a dotted `old` matches a key containing that dot, not
+    //!   a nested path), and `old` is deleted after `new` is written, so mapping a key to itself
+    //!   deletes it.
     //! * `flatmap_filter`: `del`, `append` and same-length `move` (a rename) are modelled; an
     //!   object or array that a `del` or an `append` empties becomes `null`. Cases the
-    //!   specification does not settle make [`apply`] return `None`: promotion and embedding
+    //!   documentation does not settle make [`apply`] return `None`: promotion and embedding
     //!   moves, a `*` as the last segment of a move source, a rename onto a key that exists, an
     //!   array index after an element was removed from any array (krakend/flatmap keeps each
     //!   element's first index as its name), `append` through `*` or between nested paths.
@@ -265,7 +267,7 @@ pub mod shape {
         pub flatmap_filter: Option<Value>,
     }
 
-    /// One flatmap operation, as SEMANTICS 3.8 lists them.
+    /// One flatmap operation, as KrakenD's `flatmap_filter` lists them.
     enum Op {
         Del(Vec<String>),
         Move(String, String),
@@ -302,8 +304,8 @@ pub mod shape {
         }
     }
 
-    /// The data a backend contributes, per SEMANTICS 3.3; `None` for a flatmap case the
-    /// specification does not settle (see the module's notes).
+    /// The data a backend contributes (`target`, `allow`, `deny`, `mapping`, flatmap); `None` for
+    /// a flatmap case the documentation does not settle (see the module's notes).
     pub fn apply(rules: &Rules, data: Object) -> Option<Object> {
         let mut data = if rules.target.is_empty() { data } else { target(&rules.target, data) };
         match rules.flatmap_ops() {
@@ -364,7 +366,7 @@ pub mod shape {
         })
     }
 
-    /// SEMANTICS 3.7: walk objects; a missing step or a non-object gives `{}`.
+    /// `target`: walk objects; a missing step or a non-object gives `{}`.
     fn target(path: &str, data: Object) -> Object {
         let mut current = Value::Object(data);
         for step in path.split('.') {
@@ -386,7 +388,7 @@ pub mod shape {
     #[derive(Debug, Default)]
     struct Allowed(std::collections::BTreeMap<String, Option<Allowed>>);
 
-    /// SEMANTICS 3.4.
+    /// `allow`: keeps only the listed paths.
     fn allow(paths: &[String], data: Object) -> Object {
         let mut tree = Allowed::default();
         for p in paths {
@@ -428,7 +430,7 @@ pub mod shape {
         out
     }
 
-    /// SEMANTICS 3.5: each path deletes its key where the whole prefix is objects; a shorter
+    /// `deny`: each path deletes its key where the whole prefix is objects; a shorter
     /// path deletes everything under it, so the order of entries does not matter.
     fn deny(paths: &[String], data: &mut Object) {
         for p in paths {
@@ -471,7 +473,7 @@ pub mod shape {
         }
 
         /// `del`: removes the last segment at every match; a container emptied by it becomes
-        /// `null` (SEMANTICS 3.8), and array elements close up.
+        /// `null`, and array elements close up.
         fn del(&mut self, segs: &[&str]) -> Option<()> {
             let mut closed = false;
             del(&mut self.root, segs, &mut closed);
@@ -480,7 +482,7 @@ pub mod shape {
         }
 
         /// `append src dst`: when both are arrays, `dst` becomes dst's elements then src's, and
-        /// `src` is deleted (SEMANTICS 3.8).
+        /// `src` is deleted.
         fn append(&mut self, src: &str, dst: &str) -> Option<()> {
             let s: Vec<&str> = src.split('.').collect();
             let d: Vec<&str> = dst.split('.').collect();
@@ -562,7 +564,7 @@ pub mod shape {
     }
 
     /// `move` with as many segments in `dst` as in `src`: renames the last segment of every
-    /// match to `new` (SEMANTICS 3.8); `None` when that key exists already.
+    /// match to `new`; `None` when that key exists already.
     fn rename(node: &mut Value, segs: &[&str], new: &str) -> Option<()> {
         let Some((first, rest)) = segs.split_first() else { return Some(()) };
         if rest.is_empty() {

@@ -1,7 +1,8 @@
-//! Robustness against misbehaving backends (SEMANTICS.md section 11, first table; 4.3; 4.6): raw
-//! TCP chaos backends on 127.0.0.1 write exactly the bytes each test chooses, and the gateway
-//! (over the local server on a real socket, and in process where cheap) must give KrakenD's answer
-//! without panicking, hanging or losing data, and keep serving afterwards.
+//! Robustness against misbehaving backends (invalid or cut bodies, resets, hangs, redirect
+//! loops, malformed HTTP): raw TCP chaos backends on 127.0.0.1 write exactly the bytes each test
+//! chooses, and the gateway (over the local server on a real socket, and in process where cheap)
+//! must give KrakenD's answer without panicking, hanging or losing data, and keep serving
+//! afterwards.
 
 use bytes::Bytes;
 use http::Method;

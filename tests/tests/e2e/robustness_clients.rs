@@ -1,7 +1,8 @@
-//! Robustness against misbehaving clients (SEMANTICS.md section 11, second table; 2.2; 2.3): a
-//! raw `TcpStream` client sends exactly the bytes each test chooses to the local server on
-//! 127.0.0.1; the gateway must answer like KrakenD (or close cleanly where stated), never hang,
-//! keep serving others, and never let a dangerous path parameter reach a backend.
+//! Robustness against misbehaving clients (malformed, oversized, slow or half-sent requests,
+//! dangerous path parameters): a raw `TcpStream` client sends exactly the bytes each test chooses
+//! to the local server on 127.0.0.1; the gateway must answer like KrakenD (or close cleanly where
+//! stated), never hang, keep serving others, and never let a dangerous path parameter reach a
+//! backend.
 
 use http::Method;
 use serde_json::json;
