@@ -17,13 +17,13 @@ pub use auth::JwtConfig;
 pub use qos::HttpCacheConfig;
 
 pub(crate) use duration::go_nanos;
-pub use duration::{GoDuration, parse_go_duration};
+pub use duration::{DurationError, GoDuration, parse_go_duration};
 pub use model::*;
-pub use parts::{Assembled, assemble};
+pub use parts::{Assembled, PartsError, assemble};
 pub use problem::{ConfigError, Problem, Severity};
 pub use validate::{
-    BACKEND_ENCODINGS, OUTPUT_ENCODINGS, ROUTABLE_METHODS, clean_path, endpoint_params, is_sequential_param,
-    placeholders, sanitize_host as validate_host, whole_segment_param,
+    BACKEND_ENCODINGS, HostError, OUTPUT_ENCODINGS, PathError, ROUTABLE_METHODS, clean_path, endpoint_params,
+    is_sequential_param, placeholders, sanitize_host as validate_host, whole_segment_param,
 };
 
 use serde::Deserialize;
