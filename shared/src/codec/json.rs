@@ -642,6 +642,13 @@ mod tests {
     }
 
     #[test]
+    fn the_error_type_does_not_widen_the_decoders_results() {
+        use std::mem::size_of;
+        assert!(size_of::<JsonError>() <= size_of::<String>());
+        assert_eq!(size_of::<Result<Value, JsonError>>(), size_of::<Value>());
+    }
+
+    #[test]
     fn an_unprintable_byte_is_shown_as_go_quotes_it() {
         assert_eq!(
             decode_first(b"\x01").unwrap_err().to_string(),
