@@ -46,7 +46,7 @@ pub(crate) enum JsonError {
     InvalidCharacter { byte: u8, context: &'static str },
 }
 
-/// A byte as Go's `quoteChar` shows it: `'a'`, or `'\x01'` for bytes it does not print.
+/// A byte as the error shows it, quoted: `'a'`, or `'\x01'` for a byte that is not printable ASCII.
 struct Shown(u8);
 
 impl std::fmt::Display for Shown {
