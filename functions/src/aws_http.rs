@@ -32,7 +32,7 @@ pub struct SdkHttpClient {
 impl SdkHttpClient {
     /// Reads the system's CA bundle (done only when a config comes from SSM).
     pub fn new() -> Result<SdkHttpClient, String> {
-        let connector = tributary_core::https_connector(Some(CONNECT_TIMEOUT))?;
+        let connector = tributary_core::https_connector(Some(CONNECT_TIMEOUT)).map_err(|e| e.to_string())?;
         Ok(SdkHttpClient { pool: Client::builder(TokioExecutor::new()).build(connector) })
     }
 }

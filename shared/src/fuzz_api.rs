@@ -16,7 +16,7 @@ pub use crate::codec::json::Object;
 
 /// The tree decoder: the first JSON value of `body`, read as Go's `encoding/json` reads it.
 pub fn decode_first(body: &[u8]) -> Result<Value, String> {
-    crate::codec::json::decode_first(body)
+    crate::codec::json::decode_first(body).map_err(|e| e.to_string())
 }
 
 /// The tree encoder: compact, keys sorted, Go's HTML-safe escaping.
@@ -107,7 +107,7 @@ pub fn xml_encode(data: &Object) -> Vec<u8> {
 
 /// The `xml` backend decoding.
 pub fn xml_decode(body: &[u8]) -> Result<Object, String> {
-    crate::codec::xml::decode(body)
+    crate::codec::xml::decode(body).map_err(|e| e.to_string())
 }
 
 /// The `yaml` output encoding (empty when the data nests too deep).
@@ -217,7 +217,7 @@ impl Jwt {
     pub fn new(config: &Value) -> Result<Jwt, String> {
         let cfg: crate::config::JwtConfig = serde_json::from_value(config.clone()).map_err(|e| e.to_string())?;
         let client = crate::transport::HttpClient::new(&crate::transport::ClientSettings::default());
-        let validator = crate::auth::jwt::JwtValidator::new(&cfg, client)?;
+        let validator = crate::auth::jwt::JwtValidator::new(&cfg, client).map_err(|e| e.to_string())?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| e.to_string())?;
         Ok(Jwt { validator, runtime })
     }
@@ -240,7 +240,7 @@ impl Jwt {
 /// A JWK set as `jwk_local_path` reads it (any `key_identify_strategy` name); the number of keys.
 pub fn parse_jwks(body: &[u8], strategy: &str) -> Result<usize, String> {
     let strategy = crate::auth::jwt::keys::KeyIdStrategy::parse(strategy).ok_or("unknown strategy")?;
-    crate::auth::jwt::keys::parse_jwks(body, strategy).map(|set| set.len())
+    crate::auth::jwt::keys::parse_jwks(body, strategy).map(|set| set.len()).map_err(|e| e.to_string())
 }
 
 /// A `Cache-Control` header as the backend cache reads it: its directives (a later duplicate
@@ -266,5 +266,5 @@ pub fn http_date(text: &[u8]) -> Option<i64> {
 
 /// A config duration (`timeout`, `cache_ttl`, ...).
 pub fn config_duration(text: &str) -> Result<std::time::Duration, String> {
-    config::parse_go_duration(text)
+    config::parse_go_duration(text).map_err(|e| e.to_string())
 }

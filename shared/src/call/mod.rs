@@ -194,7 +194,7 @@ async fn exchange(
     let host = pick_host(backend).ok_or_else(|| BackendError::plain("no hosts available"))?;
     let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
     let url = prepare::backend_url(backend, host, ctx.params, responses, ctx.claims, Some(&query))
-        .map_err(BackendError::plain)?;
+        .map_err(|e| BackendError::plain(e.to_string()))?;
     let mut headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
     let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
     let body = sends_body.then(|| ctx.body.clone());

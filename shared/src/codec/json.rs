@@ -16,15 +16,44 @@ pub(crate) const MAX_DEPTH: usize = 512;
 /// Hand-written because serde_json, even with `arbitrary_precision`, rewrites number literals
 /// (`1e3` becomes `1e+3`, `1E3` becomes `1e+3`) and rejects invalid UTF-8, where KrakenD keeps
 /// the literal and replaces the bytes.
-pub(crate) fn decode_first(body: &[u8]) -> Result<Value, String> {
+pub(crate) fn decode_first(body: &[u8]) -> Result<Value, JsonError> {
     // Validating the whole body once (fast) lets each string run skip its own validation.
     let text = std::str::from_utf8(body).ok();
     let mut p = Parser { b: body, text, i: 0 };
     p.ws();
     if p.i >= p.b.len() {
-        return Err("EOF".to_owned());
+        return Err(JsonError::Eof);
     }
     p.value(0)
+}
+
+/// Why a body is not JSON, in the words of Go's `encoding/json` (`Display` gives them). Built
+/// from the byte and a static context, so a refused body costs no formatting until the text
+/// is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum JsonError {
+    /// Nothing but whitespace.
+    #[error("EOF")]
+    Eof,
+    /// The body ends inside a value.
+    #[error("unexpected EOF")]
+    UnexpectedEof,
+    /// Nested deeper than [`MAX_DEPTH`].
+    #[error("exceeded max depth of {MAX_DEPTH}")]
+    TooDeep,
+    /// A byte that cannot come where it is (`context` as Go words it: "after object key").
+    #[error("invalid character {} {context}", Shown(*.byte))]
+    InvalidCharacter { byte: u8, context: &'static str },
+}
+
+/// A byte as the error shows it, quoted: `'a'`, or `'\x01'` for a byte that is not printable ASCII.
+struct Shown(u8);
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = self.0;
+        if c.is_ascii_graphic() || c == b' ' { write!(f, "'{}'", c as char) } else { write!(f, "'\\x{c:02x}'") }
+    }
 }
 
 struct Parser<'a> {
@@ -39,19 +68,16 @@ impl Parser<'_> {
         self.i = skip_ws(self.b, self.i);
     }
 
-    fn unexpected(&self, context: &str) -> String {
+    fn unexpected(&self, context: &'static str) -> JsonError {
         match self.b.get(self.i) {
-            None => "unexpected EOF".to_owned(),
-            Some(c) if c.is_ascii_graphic() || *c == b' ' => {
-                format!("invalid character '{}' {context}", *c as char)
-            }
-            Some(c) => format!("invalid character '\\x{c:02x}' {context}"),
+            None => JsonError::UnexpectedEof,
+            Some(&byte) => JsonError::InvalidCharacter { byte, context },
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value, String> {
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
         if depth > MAX_DEPTH {
-            return Err(format!("exceeded max depth of {MAX_DEPTH}"));
+            return Err(JsonError::TooDeep);
         }
         match self.b.get(self.i) {
             Some(b'{') => self.object(depth),
@@ -65,7 +91,7 @@ impl Parser<'_> {
         }
     }
 
-    fn literal(&mut self, word: &[u8], v: Value) -> Result<Value, String> {
+    fn literal(&mut self, word: &[u8], v: Value) -> Result<Value, JsonError> {
         for &expected in word {
             if self.b.get(self.i) != Some(&expected) {
                 return Err(self.unexpected("in literal"));
@@ -75,7 +101,7 @@ impl Parser<'_> {
         Ok(v)
     }
 
-    fn object(&mut self, depth: usize) -> Result<Value, String> {
+    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
         self.i += 1;
         // Members are collected and the map is built once at the end: `BTreeMap::from_iter`
         // sorts (a no-op pass for the already sorted keys most encoders write) and bulk-builds,
@@ -112,7 +138,7 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Value, String> {
+    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
         self.i += 1;
         let mut items = Vec::new();
         self.ws();
@@ -135,7 +161,7 @@ impl Parser<'_> {
         }
     }
 
-    fn number(&mut self) -> Result<Value, String> {
+    fn number(&mut self) -> Result<Value, JsonError> {
         let start = self.i;
         match number_end(self.b, start) {
             Ok(end) => self.i = end,
@@ -149,7 +175,7 @@ impl Parser<'_> {
         Ok(Value::Number(serde_json::Number::from_string_unchecked(text)))
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, JsonError> {
         self.i += 1;
         // Fast path: a string without escapes (most of them) is one exact-size copy.
         let run_start = self.i;
@@ -177,7 +203,7 @@ impl Parser<'_> {
                 }
                 Some(b'\\') => {
                     self.i += 1;
-                    let c = *self.b.get(self.i).ok_or_else(|| "unexpected EOF".to_owned())?;
+                    let c = *self.b.get(self.i).ok_or(JsonError::UnexpectedEof)?;
                     self.i += 1;
                     match c {
                         b'"' => out.push('"'),
@@ -214,14 +240,14 @@ impl Parser<'_> {
                         }
                     }
                 }
-                None => return Err("unexpected EOF".to_owned()),
+                None => return Err(JsonError::UnexpectedEof),
                 Some(_) => return Err(self.unexpected("in string literal")),
             }
         }
     }
 
     /// Exactly four hex digits (`u32::from_str_radix` would also take a sign: `\\u+de0`).
-    fn hex4(&mut self) -> Result<u32, String> {
+    fn hex4(&mut self) -> Result<u32, JsonError> {
         let mut v = 0;
         for _ in 0..4 {
             let Some(digit) = self.b.get(self.i).and_then(|&c| char::from(c).to_digit(16)) else {
@@ -488,7 +514,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
 
 /// Decodes the JSON string whose opening quote is at `b[i]` (`text` is `b` when valid UTF-8);
 /// returns it and the index after its closing quote.
-pub(crate) fn decode_string_at(b: &[u8], text: Option<&str>, i: usize) -> Result<(String, usize), String> {
+pub(crate) fn decode_string_at(b: &[u8], text: Option<&str>, i: usize) -> Result<(String, usize), JsonError> {
     let mut p = Parser { b, text, i };
     let s = p.string()?;
     Ok((s, p.i))
@@ -577,10 +603,10 @@ mod tests {
             assert!(decode_first(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         assert_eq!(
-            decode_first(br#""\u+de0""#).unwrap_err(),
+            decode_first(br#""\u+de0""#).unwrap_err().to_string(),
             "invalid character '+' in \\u hexadecimal character escape"
         );
-        assert_eq!(decode_first(br#""\u00e"#).unwrap_err(), "unexpected EOF");
+        assert_eq!(decode_first(br#""\u00e"#).unwrap_err(), JsonError::UnexpectedEof);
         assert_eq!(decode_first(br#""\u00E9\u00e9""#).unwrap(), "\u{e9}\u{e9}");
     }
 
@@ -594,7 +620,7 @@ mod tests {
     #[test]
     fn nesting_deeper_than_the_limit_is_refused() {
         let deep = "[".repeat(MAX_DEPTH + 10);
-        assert!(decode_first(deep.as_bytes()).unwrap_err().contains("max depth"));
+        assert_eq!(decode_first(deep.as_bytes()).unwrap_err().to_string(), "exceeded max depth of 512");
         let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
         assert!(decode_first(ok.as_bytes()).is_ok());
     }
@@ -608,9 +634,29 @@ mod tests {
     #[test]
     fn trailing_bytes_after_the_first_value_are_ignored() {
         assert!(decode_first(b"{\"a\":1} garbage").is_ok());
-        assert_eq!(decode_first(b"").unwrap_err(), "EOF");
-        assert_eq!(decode_first(b"supu").unwrap_err(), "invalid character 's' looking for beginning of value");
-        assert_eq!(decode_first(b"{\"a\":").unwrap_err(), "unexpected EOF");
+        assert_eq!(decode_first(b"").unwrap_err().to_string(), "EOF");
+        assert_eq!(
+            decode_first(b"supu").unwrap_err().to_string(),
+            "invalid character 's' looking for beginning of value"
+        );
+        assert_eq!(decode_first(b"{\"a\":").unwrap_err().to_string(), "unexpected EOF");
+    }
+
+    #[test]
+    fn the_error_type_does_not_widen_the_decoders_results() {
+        use std::mem::size_of;
+        assert!(size_of::<JsonError>() <= size_of::<String>());
+        assert_eq!(size_of::<Result<Value, JsonError>>(), size_of::<Value>());
+    }
+
+    #[test]
+    fn an_unprintable_byte_is_shown_as_go_quotes_it() {
+        assert_eq!(
+            decode_first(b"\x01").unwrap_err().to_string(),
+            "invalid character '\\x01' looking for beginning of value"
+        );
+        assert_eq!(decode_first(b"[1 2]").unwrap_err().to_string(), "invalid character '2' after array element");
+        assert_eq!(decode_first(b"[1 ").unwrap_err().to_string(), "unexpected EOF");
     }
 
     #[test]

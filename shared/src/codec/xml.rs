@@ -29,32 +29,53 @@ use crate::codec::json::MAX_DEPTH;
 /// What mxj trims around every text run (`strings.Trim(s, "\t\r\b\n ")`).
 const TRIM: [char; 5] = ['\t', '\r', '\u{8}', '\n', ' '];
 
-/// Decode a backend body like mxj's NewMapXml. Err(message) on malformed XML (the message
-/// becomes a backend error text).
-pub(crate) fn decode(body: &[u8]) -> Result<Object, String> {
+/// Decode a backend body like mxj's NewMapXml. Err on malformed XML (its text becomes a backend
+/// error text).
+pub(crate) fn decode(body: &[u8]) -> Result<Object, XmlDecodeError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     match parse(body, false) {
         Err(Stop::Latin1) => {
             // Go hands the rest of the stream to `charset.NewReaderLabel`, which reads every
             // Latin-1 label as windows-1252; the declaration itself is ASCII either way.
             let text: String = body.iter().map(|&b| windows_1252(b)).collect();
-            parse(text.as_bytes(), true).map_err(Stop::into_message)
+            parse(text.as_bytes(), true).map_err(Stop::into_error)
         }
-        other => other.map_err(Stop::into_message),
+        other => other.map_err(Stop::into_error),
     }
 }
 
+/// Why a body is not XML, in the words of Go's `encoding/xml` as mxj passes them on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum XmlDecodeError {
+    /// No root element at all: mxj hands back Go's bare `io.EOF`.
+    #[error("EOF")]
+    Eof,
+    /// Malformed XML, with the line it was found on and Go's description of it.
+    #[error("xml.Decoder.Token() - XML syntax error on line {line}: {message}")]
+    Syntax { line: usize, message: String },
+    /// The declaration names a version other than 1.0.
+    #[error("xml.Decoder.Token() - xml: unsupported version {0:?}; only version 1.0 is supported")]
+    UnsupportedVersion(String),
+    /// The declaration names a charset that is neither UTF-8 nor windows-1252.
+    #[error("xml.Decoder.Token() - xml: opening charset {0:?}: unsupported charset: {0:?}")]
+    UnsupportedCharset(String),
+    /// A transcoded body asked to be transcoded again (a guard: the second pass does not read
+    /// the charset).
+    #[error("xml: charset transcoding failed")]
+    Transcoding,
+}
+
 enum Stop {
-    Failed(String),
+    Failed(XmlDecodeError),
     /// The declaration names a windows-1252 charset: parse again after transcoding.
     Latin1,
 }
 
 impl Stop {
-    fn into_message(self) -> String {
+    fn into_error(self) -> XmlDecodeError {
         match self {
-            Stop::Failed(m) => m,
-            Stop::Latin1 => "xml: charset transcoding failed".to_owned(),
+            Stop::Failed(e) => e,
+            Stop::Latin1 => XmlDecodeError::Transcoding,
         }
     }
 }
@@ -111,9 +132,7 @@ fn parse(input: &[u8], transcoded: bool) -> Result<Object, Stop> {
                     && !version.is_empty()
                     && version != "1.0"
                 {
-                    return Err(Stop::Failed(format!(
-                        "xml.Decoder.Token() - xml: unsupported version {version:?}; only version 1.0 is supported"
-                    )));
+                    return Err(Stop::Failed(XmlDecodeError::UnsupportedVersion(version.into_owned())));
                 }
                 if let Some(Ok(label)) = decl.encoding()
                     && !transcoded
@@ -122,9 +141,7 @@ fn parse(input: &[u8], transcoded: bool) -> Result<Object, Stop> {
                         Charset::Utf8 => {}
                         Charset::Windows1252 => return Err(Stop::Latin1),
                         Charset::Unsupported => {
-                            return Err(Stop::Failed(format!(
-                                "xml.Decoder.Token() - xml: opening charset {label:?}: unsupported charset: {label:?}"
-                            )));
+                            return Err(Stop::Failed(XmlDecodeError::UnsupportedCharset(label.into_owned())));
                         }
                     }
                 }
@@ -155,7 +172,7 @@ fn parse(input: &[u8], transcoded: bool) -> Result<Object, Stop> {
             Event::Eof => {
                 return Err(Stop::Failed(if open.is_empty() {
                     // No root element at all: mxj hands back Go's bare io.EOF.
-                    "EOF".to_owned()
+                    XmlDecodeError::Eof
                 } else {
                     syntax_error(input, input.len(), "unexpected EOF")
                 }));
@@ -343,10 +360,10 @@ fn describe(e: &XmlError) -> String {
     }
 }
 
-fn syntax_error(input: &[u8], pos: usize, msg: &str) -> String {
+fn syntax_error(input: &[u8], pos: usize, msg: &str) -> XmlDecodeError {
     let upto = input.get(..pos).unwrap_or(input);
     let line = 1 + upto.iter().filter(|&&b| b == b'\n').count();
-    format!("xml.Decoder.Token() - XML syntax error on line {line}: {msg}")
+    XmlDecodeError::Syntax { line, message: msg.to_owned() }
 }
 
 enum Charset {
@@ -641,7 +658,14 @@ mod tests {
     fn latin1_declared_bodies_are_transcoded() {
         let body = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>caf\xE9 \x80</a>";
         assert_eq!(Value::Object(decode(body).expect("latin-1")), json!({"a": "café €"}));
-        assert!(decode(b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><a/>").is_err());
+        assert_eq!(
+            decode(b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><a/>").unwrap_err().to_string(),
+            "xml.Decoder.Token() - xml: opening charset \"Shift_JIS\": unsupported charset: \"Shift_JIS\""
+        );
+        assert_eq!(
+            decode(b"<?xml version=\"1.1\"?><a/>").unwrap_err().to_string(),
+            "xml.Decoder.Token() - xml: unsupported version \"1.1\"; only version 1.0 is supported"
+        );
     }
 
     #[test]
@@ -668,13 +692,13 @@ mod tests {
             assert!(decode(bad.as_bytes()).is_err(), "{bad:?} should not decode");
         }
         assert!(decode(b"<a>\xFF</a>").is_err());
-        assert_eq!(decode(b"").unwrap_err(), "EOF");
+        assert_eq!(decode(b"").unwrap_err(), XmlDecodeError::Eof);
         assert_eq!(
-            decode(b"<a>\n<b>").unwrap_err(),
+            decode(b"<a>\n<b>").unwrap_err().to_string(),
             "xml.Decoder.Token() - XML syntax error on line 2: unexpected EOF"
         );
         assert_eq!(
-            decode(b"<a></b>").unwrap_err(),
+            decode(b"<a></b>").unwrap_err().to_string(),
             "xml.Decoder.Token() - XML syntax error on line 1: element <a> closed by </b>"
         );
     }
@@ -684,7 +708,7 @@ mod tests {
         let at_limit = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
         assert!(decode(at_limit.as_bytes()).is_ok());
         let deep = "<a>".repeat(100_000);
-        let err = decode(deep.as_bytes()).unwrap_err();
+        let err = decode(deep.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("nested deeper"), "{err}");
 
         let mut value = json!("leaf");

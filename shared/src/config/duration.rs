@@ -15,14 +15,23 @@ pub struct GoDuration {
 /// remainder truncated), by the reader below, which the HTTP cache also uses for `max-age`. Written by hand
 /// because no maintained crate takes exactly Go's grammar (`humantime` accepts other units and
 /// spaces, and rejects `1.5s`).
-pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
     if text.starts_with('-') {
-        return Err(format!("invalid duration `{text}`: negative durations are not allowed"));
+        return Err(DurationError::Negative(text.to_owned()));
     }
     match go_nanos(text).map(u64::try_from) {
         Some(Ok(ns)) => Ok(Duration::from_nanos(ns)),
-        _ => Err(format!("invalid duration `{text}`: use a Go duration such as \"2s\", \"1500ms\" or \"1m30s\"")),
+        _ => Err(DurationError::Malformed(text.to_owned())),
     }
+}
+
+/// Why [`parse_go_duration`] refuses a text (the text is kept for the message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("invalid duration `{0}`: negative durations are not allowed")]
+    Negative(String),
+    #[error("invalid duration `{0}`: use a Go duration such as \"2s\", \"1500ms\" or \"1m30s\"")]
+    Malformed(String),
 }
 
 /// Go's `time.ParseDuration` in signed nanoseconds, Go's arithmetic included (config durations,

@@ -20,8 +20,8 @@ mod validate;
 // What the doors use: assembling a config from parts, the Go duration syntax (Lambda's
 // settings), the problems a config has, and the telemetry namespaces (the doors set up logs and
 // listeners). The rest is the crate's own.
-pub use duration::parse_go_duration;
-pub use parts::{Assembled, assemble};
+pub use duration::{DurationError, parse_go_duration};
+pub use parts::{Assembled, PartsError, assemble};
 pub use problem::{ConfigError, Problem, Severity};
 
 pub(crate) use auth::JwtConfig;

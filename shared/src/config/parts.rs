@@ -14,7 +14,7 @@ pub struct Assembled {
 /// Combines `(name, json text)` parts. The service part is the one JSON object with a `version`
 /// key (its own `endpoints`, if any, come first); an object with an `endpoint` key is one
 /// endpoint; an array is a list of endpoints. Parts are taken in byte order of their names.
-pub fn assemble(parts: &[(String, String)]) -> Result<Assembled, String> {
+pub fn assemble(parts: &[(String, String)]) -> Result<Assembled, PartsError> {
     let mut sorted: Vec<&(String, String)> = parts.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut service: Option<(String, serde_json::Map<String, Value>)> = None;
@@ -22,18 +22,17 @@ pub fn assemble(parts: &[(String, String)]) -> Result<Assembled, String> {
     let mut sources: Vec<String> = Vec::new();
     let mut service_endpoints: Vec<Value> = Vec::new();
     for (name, text) in sorted {
-        let value: Value = serde_json::from_str(text).map_err(|e| format!("parameter `{name}`: invalid JSON: {e}"))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|error| PartsError::InvalidJson { part: name.clone(), error })?;
         match value {
             Value::Object(mut obj) if obj.contains_key("version") => {
                 if let Some((first, _)) = &service {
-                    return Err(format!(
-                        "parameters `{first}` and `{name}` both hold a service (an object with `version`); exactly one may"
-                    ));
+                    return Err(PartsError::TwoServices { first: first.clone(), second: name.clone() });
                 }
                 if let Some(own) = obj.remove("endpoints") {
                     match own {
                         Value::Array(list) => service_endpoints = list,
-                        _ => return Err(format!("parameter `{name}`: `endpoints` must be a list")),
+                        _ => return Err(PartsError::EndpointsNotAList(name.clone())),
                     }
                 }
                 service = Some((name.clone(), obj));
@@ -45,28 +44,47 @@ pub fn assemble(parts: &[(String, String)]) -> Result<Assembled, String> {
             Value::Array(list) => {
                 for item in list {
                     if !item.get("endpoint").is_some_and(Value::is_string) {
-                        return Err(format!("parameter `{name}`: every item of the list must be an endpoint object"));
+                        return Err(PartsError::ItemNotAnEndpoint(name.clone()));
                     }
                     endpoints.push(item);
                     sources.push(name.clone());
                 }
             }
             _ => {
-                return Err(format!(
-                    "parameter `{name}`: expected the service (an object with `version`), an endpoint (an object with `endpoint`) or a list of endpoints"
-                ));
+                return Err(PartsError::UnknownPart(name.clone()));
             }
         }
     }
     let Some((service_name, mut obj)) = service else {
-        return Err("no parameter holds the service: one part must be an object with `\"version\": 3`".to_owned());
+        return Err(PartsError::NoService);
     };
     let mut all_sources = vec![service_name; service_endpoints.len()];
     all_sources.extend(sources);
     service_endpoints.extend(endpoints);
     obj.insert("endpoints".to_owned(), Value::Array(service_endpoints));
-    let text = serde_json::to_string_pretty(&Value::Object(obj)).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&Value::Object(obj)).map_err(PartsError::Encode)?;
     Ok(Assembled { text, endpoint_sources: all_sources })
+}
+
+/// Why parts do not combine into one config (each names the part concerned).
+#[derive(Debug, thiserror::Error)]
+pub enum PartsError {
+    #[error("parameter `{part}`: invalid JSON: {error}")]
+    InvalidJson { part: String, error: serde_json::Error },
+    #[error("parameters `{first}` and `{second}` both hold a service (an object with `version`); exactly one may")]
+    TwoServices { first: String, second: String },
+    #[error("parameter `{0}`: `endpoints` must be a list")]
+    EndpointsNotAList(String),
+    #[error("parameter `{0}`: every item of the list must be an endpoint object")]
+    ItemNotAnEndpoint(String),
+    #[error(
+        "parameter `{0}`: expected the service (an object with `version`), an endpoint (an object with `endpoint`) or a list of endpoints"
+    )]
+    UnknownPart(String),
+    #[error("no parameter holds the service: one part must be an object with `\"version\": 3`")]
+    NoService,
+    #[error("{0}")]
+    Encode(serde_json::Error),
 }
 
 #[cfg(test)]
@@ -95,16 +113,18 @@ mod tests {
 
     #[test]
     fn exactly_one_service_part_is_required() {
-        assert!(assemble(&[part("a", r#"{"endpoint":"/a"}"#)]).unwrap_err().contains("no parameter holds the service"));
+        assert!(matches!(assemble(&[part("a", r#"{"endpoint":"/a"}"#)]), Err(PartsError::NoService)));
+        let err = assemble(&[part("a", r#"{"endpoint":"/a"}"#)]).unwrap_err().to_string();
+        assert!(err.contains("no parameter holds the service"), "{err}");
         let two = [part("a", r#"{"version":3}"#), part("b", r#"{"version":3}"#)];
-        assert!(assemble(&two).unwrap_err().contains("both hold a service"));
+        assert!(assemble(&two).unwrap_err().to_string().contains("both hold a service"));
     }
 
     #[test]
     fn a_part_that_is_not_json_names_the_parameter() {
-        let err = assemble(&[part("/gw/x", "{not json")]).unwrap_err();
+        let err = assemble(&[part("/gw/x", "{not json")]).unwrap_err().to_string();
         assert!(err.starts_with("parameter `/gw/x`: invalid JSON"), "{err}");
-        let err = assemble(&[part("/gw/y", "42")]).unwrap_err();
+        let err = assemble(&[part("/gw/y", "42")]).unwrap_err().to_string();
         assert!(err.contains("parameter `/gw/y`: expected"), "{err}");
     }
 }

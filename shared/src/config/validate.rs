@@ -34,7 +34,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
     }
     for (i, h) in service.host.iter().enumerate() {
         if let Err(e) = sanitize_host(h) {
-            errors.push(Problem::error(format!("host[{i}]"), None, e));
+            errors.push(Problem::error(format!("host[{i}]"), None, e.to_string()));
         }
     }
     for (field, d) in [("timeout", &service.timeout), ("cache_ttl", &service.cache_ttl)] {
@@ -165,7 +165,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         let params = match endpoint_params(&path, service.disable_rest) {
             Ok(p) => p,
             Err(msg) => {
-                errors.push(Problem::error(at("endpoint"), ep, msg));
+                errors.push(Problem::error(at("endpoint"), ep, msg.to_string()));
                 Vec::new()
             }
         };
@@ -207,7 +207,11 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             if !b.disable_host_sanitize {
                 for (k, h) in b.host.iter().enumerate() {
                     if let Err(msg) = sanitize_host(h) {
-                        errors.push(Problem::error(format!("endpoints[{i}].backend[{j}].host[{k}]"), ep, msg));
+                        errors.push(Problem::error(
+                            format!("endpoints[{i}].backend[{j}].host[{k}]"),
+                            ep,
+                            msg.to_string(),
+                        ));
                     }
                 }
             }
@@ -336,7 +340,7 @@ pub fn whole_segment_param(seg: &str) -> Option<&str> {
 
 /// The endpoint's parameter names, in order. Strict REST: whole segments only. With
 /// `disable_rest`: any `{name}` inside a segment, at most one per segment (our router's limit).
-pub fn endpoint_params(path: &str, disable_rest: bool) -> Result<Vec<String>, String> {
+pub fn endpoint_params(path: &str, disable_rest: bool) -> Result<Vec<String>, PathError> {
     let mut out = Vec::new();
     for seg in path.split('/') {
         if let Some(name) = whole_segment_param(seg) {
@@ -344,14 +348,20 @@ pub fn endpoint_params(path: &str, disable_rest: bool) -> Result<Vec<String>, St
         } else if disable_rest {
             let found = placeholders(seg);
             if found.len() > 1 {
-                return Err(format!(
-                    "segment `{seg}` holds more than one parameter: Tributary's router takes one parameter per segment"
-                ));
+                return Err(PathError::SeveralParamsInSegment(seg.to_owned()));
             }
             out.extend(found.into_iter().map(str::to_owned));
         }
     }
     Ok(out)
+}
+
+/// Why an endpoint path cannot be routed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// With `disable_rest`, a segment holds two `{name}`s (the segment is kept).
+    #[error("segment `{0}` holds more than one parameter: Tributary's router takes one parameter per segment")]
+    SeveralParamsInSegment(String),
 }
 
 /// The path with every parameter replaced by `{}` (two routes with the same shape collide).
@@ -394,12 +404,7 @@ pub fn is_sequential_param(name: &str) -> bool {
 }
 
 /// lura's host sanitising: `(https?://)?name(:port)?/?` exactly once; no scheme -> `http://`.
-pub fn sanitize_host(host: &str) -> Result<String, String> {
-    let invalid = || {
-        format!(
-            "host `{host}` not valid: invalid host (expected `http(s)://name[:port]`; a base path needs `disable_host_sanitize`)"
-        )
-    };
+pub fn sanitize_host(host: &str) -> Result<String, HostError> {
     let (scheme, rest) = if let Some(r) = host.strip_prefix("https://") {
         ("https://", r)
     } else if let Some(r) = host.strip_prefix("http://") {
@@ -414,8 +419,15 @@ pub fn sanitize_host(host: &str) -> Result<String, String> {
     };
     let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     let port_ok = port.is_none_or(|p| (2..=6).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
-    if name_ok && port_ok { Ok(format!("{scheme}{rest}")) } else { Err(invalid()) }
+    if name_ok && port_ok { Ok(format!("{scheme}{rest}")) } else { Err(HostError(host.to_owned())) }
 }
+
+/// A backend or service `host` that is not `http(s)://name[:port]` (the host is kept).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "host `{0}` not valid: invalid host (expected `http(s)://name[:port]`; a base path needs `disable_host_sanitize`)"
+)]
+pub struct HostError(pub String);
 
 #[cfg(test)]
 mod tests {

@@ -96,7 +96,7 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
             let at = format!("endpoints[{i}].extra_config.auth/validator");
             match JwtValidator::new(jwt, http.clone()) {
                 Ok(v) => endpoint.jwt = Some(v),
-                Err(msg) => problems.push(Problem::error(at.clone(), Some(&label), msg)),
+                Err(msg) => problems.push(Problem::error(at.clone(), Some(&label), msg.to_string())),
             }
             for key in jwt.ignored_keys() {
                 warnings.push(Problem::warning(
@@ -125,12 +125,12 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
             }
         }
         if let Err(msg) = router.insert(&method, &path, &params, RouteTarget::Endpoint(endpoints.len())) {
-            problems.push(Problem::error(format!("endpoints[{i}].endpoint"), Some(&label), msg));
+            problems.push(Problem::error(format!("endpoints[{i}].endpoint"), Some(&label), msg.to_string()));
         }
         endpoints.push(endpoint);
     }
     if let Err(msg) = router.finish() {
-        problems.push(Problem::error("extra_config.router", None, msg));
+        problems.push(Problem::error("extra_config.router", None, msg.to_string()));
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -189,7 +189,7 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
     let cors = service.extra_config.cors.as_ref().map(Cors::new);
     let security = match service.extra_config.security_http.as_ref().map(SecurityHttp::new) {
         Some(Ok(s)) => Some(s),
-        Some(Err(e)) => return Err(vec![Problem::error("extra_config.security/http", None, e)]),
+        Some(Err(e)) => return Err(vec![Problem::error("extra_config.security/http", None, e.to_string())]),
         None => None,
     };
     let mut telemetry_config = service.extra_config.telemetry.clone();

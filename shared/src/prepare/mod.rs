@@ -49,7 +49,7 @@ pub(crate) fn backend_url(
     responses: &[Option<Object>],
     claims: Option<&Claims>,
     query: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, UnsafeParam> {
     let mut url = String::with_capacity(host.len() + 64);
     url.push_str(host);
     for part in &backend.url {
@@ -87,16 +87,25 @@ pub(crate) fn backend_url(
 }
 
 /// Writes a placeholder's value, escaped for where it stands; a dot segment in the path is refused.
-fn fill(url: &mut String, value: &str, in_query: bool, placeholder: &str) -> Result<(), String> {
+fn fill(url: &mut String, value: &str, in_query: bool, placeholder: &str) -> Result<(), UnsafeParam> {
     if in_query {
         let _ = write!(url, "{}", utf8_percent_encode(value, QUERY_VALUE));
         return Ok(());
     }
     if escapes_its_segment(value) {
-        return Err(format!("invalid url params: `{placeholder}` would be `{}`", value.escape_debug()));
+        return Err(UnsafeParam { placeholder: placeholder.to_owned(), value: value.to_owned() });
     }
     let _ = write!(url, "{}", utf8_percent_encode(value, PATH_VALUE));
     Ok(())
+}
+
+/// A placeholder whose value (from a token or an earlier response) would be a dot segment of
+/// the backend path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid url params: `{placeholder}` would be `{}`", .value.escape_debug())]
+pub(crate) struct UnsafeParam {
+    pub(crate) placeholder: String,
+    pub(crate) value: String,
 }
 
 fn lookup<'a>(data: &'a Object, path: &[String]) -> Option<&'a Value> {
@@ -281,6 +290,15 @@ mod tests {
     fn query_values_use_go_form_encoding() {
         let pairs = parse_query("q=a+b%21~*");
         assert_eq!(forward_query(&pairs, &QueryFilter::All, None), "q=a+b%21~%2A");
+    }
+
+    #[test]
+    fn a_dot_segment_value_is_refused_and_named() {
+        let mut url = String::new();
+        let err = fill(&mut url, "..", false, "{JWT.sub}").unwrap_err();
+        assert_eq!(err, UnsafeParam { placeholder: "{JWT.sub}".into(), value: "..".into() });
+        assert_eq!(err.to_string(), "invalid url params: `{JWT.sub}` would be `..`");
+        assert!(fill(&mut url, "..", true, "{JWT.sub}").is_ok(), "a query value is only escaped");
     }
 
     #[test]

@@ -29,6 +29,17 @@ enum Segment {
     Param,
 }
 
+/// Why an endpoint cannot be routed (reported as a config error at its `endpoint`).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RouteError {
+    /// The router refuses the route: it conflicts with one already registered, or is malformed.
+    #[error("the router refuses `{route}`: {error}")]
+    Refused { route: String, error: matchit::InsertError },
+    /// The `Allow` list of an `auto_options` route is not a header value.
+    #[error("{0}")]
+    Allow(http::header::InvalidHeaderValue),
+}
+
 pub(crate) struct Router {
     /// One tree per method, in registration order (gin's order for the 405 search).
     trees: Vec<(Method, matchit::Router<(RouteTarget, usize)>)>,
@@ -77,7 +88,7 @@ impl Router {
         path: &str,
         params: &[String],
         target: RouteTarget,
-    ) -> Result<(), String> {
+    ) -> Result<(), RouteError> {
         let mut route = String::new();
         let mut segments = Vec::new();
         for (i, seg) in path.split('/').enumerate() {
@@ -107,7 +118,13 @@ impl Router {
         Ok(())
     }
 
-    fn insert_raw(&mut self, method: &Method, route: &str, target: RouteTarget, n_params: usize) -> Result<(), String> {
+    fn insert_raw(
+        &mut self,
+        method: &Method,
+        route: &str,
+        target: RouteTarget,
+        n_params: usize,
+    ) -> Result<(), RouteError> {
         let tree = match self.trees.iter_mut().position(|(m, _)| m == method) {
             Some(i) => &mut self.trees[i].1,
             None => {
@@ -115,18 +132,18 @@ impl Router {
                 &mut self.trees.last_mut().expect("just pushed").1
             }
         };
-        tree.insert(route, (target, n_params)).map_err(|e| format!("the router refuses `{route}`: {e}"))
+        tree.insert(route, (target, n_params)).map_err(|error| RouteError::Refused { route: route.to_owned(), error })
     }
 
     /// Adds what needs the whole table (the `auto_options` routes).
-    pub(crate) fn finish(&mut self) -> Result<(), String> {
+    pub(crate) fn finish(&mut self) -> Result<(), RouteError> {
         if self.auto_options {
             let paths = std::mem::take(&mut self.paths);
             for (route, mut methods) in paths {
                 methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
                 methods.dedup();
                 let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-                let value = HeaderValue::from_str(&allow).map_err(|e| e.to_string())?;
+                let value = HeaderValue::from_str(&allow).map_err(RouteError::Allow)?;
                 let _ = self.insert_raw(&Method::OPTIONS, &route, RouteTarget::Options(value), 0);
                 self.paths.insert(route, methods);
             }

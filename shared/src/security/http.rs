@@ -41,10 +41,15 @@ pub(crate) struct SecurityHttp {
     ssl_host: Option<String>,
 }
 
+/// A `security/http` value that cannot be sent as a header value (the value is kept).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` cannot be a header value")]
+pub(crate) struct NotAHeaderValue(pub(crate) String);
+
 impl SecurityHttp {
     /// Errors are for values that cannot be header values.
-    pub(crate) fn new(cfg: &SecurityHttpConfig) -> Result<SecurityHttp, String> {
-        let value = |s: &str| HeaderValue::from_str(s).map_err(|_| format!("`{s}` cannot be a header value"));
+    pub(crate) fn new(cfg: &SecurityHttpConfig) -> Result<SecurityHttp, NotAHeaderValue> {
+        let value = |s: &str| HeaderValue::from_str(s).map_err(|_| NotAHeaderValue(s.to_owned()));
         let mut headers = Vec::new();
         if let Some(v) = cfg.custom_frame_options_value.as_deref().filter(|v| !v.is_empty()) {
             headers.push((HeaderName::from_static("x-frame-options"), value(v)?));

@@ -2,7 +2,8 @@
 //! (`backend/http`), decoding (`encoding`), then shaping.
 
 use crate::codec::canonical::{Data, RawObject};
-use crate::codec::json::{self, Object};
+use crate::codec::json::{self, JsonError, Object};
+use crate::codec::xml::XmlDecodeError;
 use crate::model::{Backend, BackendError, Decoding, Part};
 use crate::transport::RawResponse;
 use http::StatusCode;
@@ -44,26 +45,21 @@ pub(crate) fn process(backend: &Backend, url: &str, raw: RawResponse) -> Result<
         let data = raw.map(|r| Data::Raw(backend.shaper.apply_raw(r)));
         return Ok(Part { data, complete: true, detail_keys: Vec::new() });
     }
-    let data = decode(backend.decoding, backend.is_collection, &raw.body).map_err(BackendError::plain)?;
+    let data =
+        decode(backend.decoding, backend.is_collection, &raw.body).map_err(|e| BackendError::plain(e.to_string()))?;
     let data = data.map(|d| Data::Tree(if backend.shaper.is_identity() { d } else { backend.shaper.apply(d) }));
     Ok(Part { data, complete: true, detail_keys: Vec::new() })
 }
 
 /// Decodes a backend body by its `encoding`, with Go's error texts. `Ok(None)` is JSON `null`:
 /// no data, no error.
-pub(crate) fn decode(decoding: Decoding, is_collection: bool, body: &[u8]) -> Result<Option<Object>, String> {
+pub(crate) fn decode(decoding: Decoding, is_collection: bool, body: &[u8]) -> Result<Option<Object>, DecodeError> {
     match decoding {
         Decoding::Json => match json::decode_first(body)? {
             Value::Null => Ok(None),
             Value::Object(o) if !is_collection => Ok(Some(o)),
             Value::Array(a) if is_collection => Ok(Some(wrap("collection", Value::Array(a)))),
-            Value::Array(_) => Err("json: cannot unmarshal array into Go value of type map[string]interface {}".into()),
-            other if is_collection => {
-                Err(format!("json: cannot unmarshal {} into Go value of type []interface {{}}", kind(&other)))
-            }
-            other => {
-                Err(format!("json: cannot unmarshal {} into Go value of type map[string]interface {{}}", kind(&other)))
-            }
+            other => Err(DecodeError::Unmarshal { found: kind(&other), into: if is_collection { LIST } else { MAP } }),
         },
         Decoding::SafeJson => match json::decode_first(body)? {
             Value::Object(o) => Ok(Some(o)),
@@ -78,6 +74,23 @@ pub(crate) fn decode(decoding: Decoding, is_collection: bool, body: &[u8]) -> Re
         // No-op bodies are never decoded; the no-op path does not come here.
         Decoding::NoOp => Ok(None),
     }
+}
+
+/// Go's names of the types a body decodes into.
+const MAP: &str = "map[string]interface {}";
+const LIST: &str = "[]interface {}";
+
+/// Why a backend body did not decode, in Go's words (the text becomes the backend's error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum DecodeError {
+    #[error(transparent)]
+    Json(#[from] JsonError),
+    #[error(transparent)]
+    Xml(#[from] XmlDecodeError),
+    /// Valid JSON of another kind than the endpoint takes (`found`: Go's kind name, `into`:
+    /// Go's type name).
+    #[error("json: cannot unmarshal {found} into Go value of type {into}")]
+    Unmarshal { found: &'static str, into: &'static str },
 }
 
 fn wrap(key: &str, v: Value) -> Object {
@@ -106,6 +119,14 @@ mod tests {
         assert!(decode(Decoding::Json, false, b"{\"a\":1}").unwrap().is_some());
         assert!(decode(Decoding::Json, false, b"[1]").is_err());
         assert!(decode(Decoding::Json, true, b"{\"a\":1}").is_err());
+        assert_eq!(
+            decode(Decoding::Json, false, b"[1]").unwrap_err().to_string(),
+            "json: cannot unmarshal array into Go value of type map[string]interface {}"
+        );
+        assert_eq!(
+            decode(Decoding::Json, true, b"\"x\"").unwrap_err().to_string(),
+            "json: cannot unmarshal string into Go value of type []interface {}"
+        );
         assert_eq!(decode(Decoding::Json, true, b"[1]").unwrap().unwrap()["collection"], serde_json::json!([1]));
         assert!(decode(Decoding::Json, false, b"null").unwrap().is_none());
         assert!(decode(Decoding::Json, false, b"").is_err());

@@ -151,15 +151,28 @@ pub(crate) fn resource(cfg: &OtelConfig) -> Vec<Attr> {
 
 /// POSTs one export body to a collector, within [`EXPORT_TIMEOUT`]; the error names the
 /// collector.
-pub(crate) async fn post(client: &HttpClient, url: &str, headers: &HeaderMap, body: Bytes) -> Result<(), String> {
+pub(crate) async fn post(client: &HttpClient, url: &str, headers: &HeaderMap, body: Bytes) -> Result<(), ExportError> {
     let send = client.send_limited(&http::Method::POST, url, headers, Some(body), MAX_ANSWER);
     match tokio::time::timeout(EXPORT_TIMEOUT, send).await {
         Ok(Ok(answer)) if answer.status.is_success() => Ok(()),
-        Ok(Ok(answer)) => Err(format!("{url}: {}", answer.status)),
-        Ok(Err(crate::transport::SendError::Failed(e))) => Err(e),
+        Ok(Ok(answer)) => Err(ExportError::Status { url: url.to_owned(), status: answer.status }),
+        Ok(Err(crate::transport::SendError::Failed(e))) => Err(ExportError::Failed(e)),
         Ok(Err(crate::transport::SendError::TooLarge)) => Ok(()),
-        Err(_) => Err(format!("{url}: no answer within {EXPORT_TIMEOUT:?}")),
+        Err(_) => Err(ExportError::Timeout { url: url.to_owned() }),
     }
+}
+
+/// Why an export did not reach its collector (logged, rate-limited).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExportError {
+    /// The collector answered with a status other than 2xx.
+    #[error("{url}: {status}")]
+    Status { url: String, status: http::StatusCode },
+    /// The client's error, in Go's words (it names the collector's URL).
+    #[error("{0}")]
+    Failed(String),
+    #[error("{url}: no answer within {EXPORT_TIMEOUT:?}")]
+    Timeout { url: String },
 }
 
 /// The export client: a short connect timeout, so that a collector that is down fails fast.
@@ -266,7 +279,7 @@ impl ExportTask {
                 tracing::warn!(
                     failed_exports = failed,
                     dropped_traces = dropped - reported_drops,
-                    last_error = last_error.as_deref().unwrap_or(""),
+                    last_error = last_error.as_ref().map(ToString::to_string).as_deref().unwrap_or(""),
                     "OTLP trace export: collector unreachable or slow; traces are being dropped (requests are not affected)"
                 );
                 last_warning = Some(std::time::Instant::now());

@@ -139,7 +139,7 @@ impl PushTask {
                 if last_warning.is_none_or(|t| t.elapsed() >= otlp::WARN_INTERVAL) {
                     tracing::warn!(
                         failed_exports = failed,
-                        last_error = e.as_str(),
+                        last_error = e.to_string().as_str(),
                         "OTLP metric export: collector unreachable or slow; metrics are not delivered (requests are not affected)"
                     );
                     last_warning = Some(std::time::Instant::now());

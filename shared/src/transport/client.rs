@@ -69,7 +69,7 @@ pub(crate) struct HttpClient {
     tls: TlsSlot,
 }
 
-type TlsSlot = Arc<OnceLock<Result<HttpsConnector<HttpConnector>, String>>>;
+type TlsSlot = Arc<OnceLock<Result<HttpsConnector<HttpConnector>, TlsError>>>;
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -234,13 +234,29 @@ fn follow(
 }
 
 /// A `Location` resolved against the URL that answered it (RFC 3986, via the `url` crate).
-fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
-    let base = url::Url::parse(&base.to_string()).map_err(|e| format!("bad URL: {e}"))?;
-    let next = base.join(location).map_err(|e| format!("failed to parse Location header \"{location}\": {e}"))?;
+fn resolve(base: &Uri, location: &str) -> Result<Uri, RedirectError> {
+    let base = url::Url::parse(&base.to_string()).map_err(RedirectError::BadUrl)?;
+    let next =
+        base.join(location).map_err(|error| RedirectError::Unparsable { location: location.to_owned(), error })?;
     match next.scheme() {
-        "http" | "https" => next.as_str().parse().map_err(|e| format!("bad Location \"{location}\": {e}")),
-        other => Err(format!("unsupported protocol scheme \"{other}\"")),
+        "http" | "https" => {
+            next.as_str().parse().map_err(|error| RedirectError::BadLocation { location: location.to_owned(), error })
+        }
+        other => Err(RedirectError::Scheme(other.to_owned())),
     }
+}
+
+/// Why a redirect cannot be followed, in Go's client's words.
+#[derive(Debug, thiserror::Error)]
+enum RedirectError {
+    #[error("bad URL: {0}")]
+    BadUrl(url::ParseError),
+    #[error("failed to parse Location header \"{location}\": {error}")]
+    Unparsable { location: String, error: url::ParseError },
+    #[error("bad Location \"{location}\": {error}")]
+    BadLocation { location: String, error: http::uri::InvalidUri },
+    #[error("unsupported protocol scheme \"{0}\"")]
+    Scheme(String),
 }
 
 fn is_gzip(headers: &HeaderMap) -> bool {
@@ -370,7 +386,7 @@ impl tower_service::Service<Uri> for Connector {
 /// An HTTP/1.1 connector for `http` and `https` URLs with the gateway's TLS set-up (the system's
 /// roots, aws-lc-rs), for the process's other clients (the AWS SDK's, in the doors): one TLS and
 /// HTTP stack ships, not two.
-pub fn https_connector(connect_timeout: Option<Duration>) -> Result<HttpsConnector<HttpConnector>, String> {
+pub fn https_connector(connect_timeout: Option<Duration>) -> Result<HttpsConnector<HttpConnector>, TlsError> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -378,11 +394,11 @@ pub fn https_connector(connect_timeout: Option<Duration>) -> Result<HttpsConnect
     tls_connector(http, false)
 }
 
-fn tls_connector(http: HttpConnector, insecure: bool) -> Result<HttpsConnector<HttpConnector>, String> {
+fn tls_connector(http: HttpConnector, insecure: bool) -> Result<HttpsConnector<HttpConnector>, TlsError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS set-up: {e}"))?;
+        .map_err(TlsError)?;
     let config = if insecure {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider))).with_no_client_auth()
     } else {
@@ -392,6 +408,12 @@ fn tls_connector(http: HttpConnector, insecure: bool) -> Result<HttpsConnector<H
     };
     Ok(HttpsConnectorBuilder::new().with_tls_config(config).https_or_http().enable_http1().wrap_connector(http))
 }
+
+/// The TLS set-up cannot be built (the crypto provider refuses the protocol versions). Kept
+/// whole, not as a source, so that the client's error chain names it once.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("TLS set-up: {0}")]
+pub struct TlsError(rustls::Error);
 
 /// `allow_insecure_connections`: any certificate is accepted (signatures are still checked).
 #[derive(Debug)]

@@ -7,4 +7,4 @@ mod client;
 mod pool;
 
 pub(crate) use client::{ClientSettings, HttpClient, RawResponse, SendError};
-pub use client::{DEFAULT_MAX_BODY, https_connector};
+pub use client::{DEFAULT_MAX_BODY, TlsError, https_connector};

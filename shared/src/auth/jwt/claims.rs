@@ -182,23 +182,23 @@ pub(crate) struct Expected<'a> {
 /// go-jose's decoding of the registered claims and `ValidateWithLeeway`: types first (a
 /// registered claim of the wrong type makes the token invalid), then issuer, every configured
 /// audience, `nbf`, `exp` and `iat` against `now` (Unix seconds) with the leeway.
-pub(crate) fn check_registered(claims: &Map<String, Value>, expect: &Expected<'_>, now: f64) -> Result<(), String> {
-    let string = |name: &str| -> Result<Option<&str>, String> {
+pub(crate) fn check_registered(claims: &Map<String, Value>, expect: &Expected<'_>, now: f64) -> Result<(), ClaimError> {
+    let string = |name: &'static str| -> Result<Option<&str>, ClaimError> {
         match claims.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(format!("claim `{name}` is not a string")),
+            Some(_) => Err(ClaimError::NotAString(name)),
         }
     };
-    let date = |name: &str| -> Result<Option<f64>, String> {
+    let date = |name: &'static str| -> Result<Option<f64>, ClaimError> {
         match claims.get(name) {
             None | Some(Value::Null) => Ok(None),
             // NumericDate is an int64: the decoded float is truncated.
             Some(Value::Number(n)) => match n.as_f64() {
                 Some(f) if f.is_finite() => Ok(Some(f.trunc())),
-                _ => Err(format!("claim `{name}` is not a valid date")),
+                _ => Err(ClaimError::InvalidDate(name)),
             },
-            Some(_) => Err(format!("claim `{name}` is not a number")),
+            Some(_) => Err(ClaimError::NotANumber(name)),
         }
     };
     let iss = string("iss")?;
@@ -208,30 +208,55 @@ pub(crate) fn check_registered(claims: &Map<String, Value>, expect: &Expected<'_
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(items)) => {
-            items.iter().map(Value::as_str).collect::<Option<Vec<_>>>().ok_or("claim `aud` holds a non-string")?
+            items.iter().map(Value::as_str).collect::<Option<Vec<_>>>().ok_or(ClaimError::AudienceItemNotAString)?
         }
-        Some(_) => return Err("claim `aud` is not a string nor a list".to_owned()),
+        Some(_) => return Err(ClaimError::AudienceNotAList),
     };
     let (nbf, exp, iat) = (date("nbf")?, date("exp")?, date("iat")?);
     if let Some(want) = expect.issuer.filter(|i| !i.is_empty())
         && iss != Some(want)
     {
-        return Err(format!("issuer `{}` is not `{want}`", iss.unwrap_or("")));
+        return Err(ClaimError::Issuer { found: iss.unwrap_or("").to_owned(), want: want.to_owned() });
     }
     if let Some(missing) = expect.audience.iter().find(|a| !aud.contains(&a.as_str())) {
-        return Err(format!("audience `{missing}` is not in the token"));
+        return Err(ClaimError::AudienceMissing(missing.clone()));
     }
     let leeway = expect.leeway_secs;
     if nbf.is_some_and(|nbf| now + leeway < nbf) {
-        return Err("token not valid yet (nbf)".to_owned());
+        return Err(ClaimError::NotYetValid);
     }
     if exp.is_some_and(|exp| now - leeway > exp) {
-        return Err("token is expired (exp)".to_owned());
+        return Err(ClaimError::Expired);
     }
     if iat.is_some_and(|iat| now + leeway < iat) {
-        return Err("token issued in the future (iat)".to_owned());
+        return Err(ClaimError::IssuedInTheFuture);
     }
     Ok(())
+}
+
+/// Why the registered claims make a token invalid (the text is logged with the 401).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ClaimError {
+    #[error("claim `{0}` is not a string")]
+    NotAString(&'static str),
+    #[error("claim `{0}` is not a valid date")]
+    InvalidDate(&'static str),
+    #[error("claim `{0}` is not a number")]
+    NotANumber(&'static str),
+    #[error("claim `aud` holds a non-string")]
+    AudienceItemNotAString,
+    #[error("claim `aud` is not a string nor a list")]
+    AudienceNotAList,
+    #[error("issuer `{found}` is not `{want}`")]
+    Issuer { found: String, want: String },
+    #[error("audience `{0}` is not in the token")]
+    AudienceMissing(String),
+    #[error("token not valid yet (nbf)")]
+    NotYetValid,
+    #[error("token is expired (exp)")]
+    Expired,
+    #[error("token issued in the future (iat)")]
+    IssuedInTheFuture,
 }
 
 /// krakend-jose's `CanAccess`: a list claim holds one of `required`, or a string claim does once
@@ -318,7 +343,9 @@ mod tests {
         let ok = |v: Value| check_registered(v.as_object().unwrap(), &e, now);
         assert!(ok(json!({"exp": 1_000_000})).is_ok());
         assert!(ok(json!({"exp": 999_999.5})).is_err(), "exp is truncated to 999999: 1.5 s ago");
-        assert!(ok(json!({"exp": 999_999})).is_err());
+        assert_eq!(ok(json!({"exp": 999_999})), Err(ClaimError::Expired));
+        assert_eq!(ok(json!({"exp": 999_999})).unwrap_err().to_string(), "token is expired (exp)");
+        assert_eq!(ok(json!({"exp": "soon"})).unwrap_err().to_string(), "claim `exp` is not a number");
         assert!(ok(json!({"nbf": 1_000_001})).is_ok());
         assert!(ok(json!({"nbf": 1_000_002})).is_err());
         assert!(ok(json!({"iat": 1_000_002})).is_err());

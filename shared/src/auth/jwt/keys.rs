@@ -234,9 +234,9 @@ pub(crate) type KeySet = HashMap<String, Arc<Key>>;
 
 /// A JWK Set document as its keys by id. Keys Tributary cannot use are skipped; a document that
 /// is not a key set, or holds no usable key, is an error (go-auth0's `ErrNoKeyFound`).
-pub(crate) fn parse_jwks(body: &[u8], strategy: KeyIdStrategy) -> Result<KeySet, String> {
-    let doc: Value = serde_json::from_slice(body).map_err(|e| format!("the JWK set is not JSON: {e}"))?;
-    let keys = doc.get("keys").and_then(Value::as_array).ok_or("the JWK set has no `keys` list")?;
+pub(crate) fn parse_jwks(body: &[u8], strategy: KeyIdStrategy) -> Result<KeySet, JwksError> {
+    let doc: Value = serde_json::from_slice(body).map_err(JwksError::NotJson)?;
+    let keys = doc.get("keys").and_then(Value::as_array).ok_or(JwksError::NoKeysList)?;
     let mut out = KeySet::new();
     for jwk in keys.iter().filter_map(Value::as_object) {
         if let Some(key) = parse_jwk(jwk) {
@@ -245,9 +245,53 @@ pub(crate) fn parse_jwks(body: &[u8], strategy: KeyIdStrategy) -> Result<KeySet,
         }
     }
     if out.is_empty() {
-        return Err("the JWK set holds no usable key".to_owned());
+        return Err(JwksError::NoUsableKey);
     }
     Ok(out)
+}
+
+/// Why a document is not a usable JWK Set.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JwksError {
+    #[error("the JWK set is not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("the JWK set has no `keys` list")]
+    NoKeysList,
+    #[error("the JWK set holds no usable key")]
+    NoUsableKey,
+}
+
+/// Why no key verifies a token (the text is logged with the 401).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum KeyError {
+    #[error("no key `{0}` in the local JWK set")]
+    NotInLocalSet(String),
+    #[error("no key `{0}` in the JWK set")]
+    NotInSet(String),
+    /// The set lacks it and the download cooldown has not passed.
+    #[error("no key `{0}` in the JWK set (next download allowed later)")]
+    NotInSetUntilCooldown(String),
+    /// The download failed and the keys already held lack it.
+    #[error("{url}: {error}")]
+    Download { url: String, error: DownloadError },
+}
+
+/// Why a `jwk_url` download gave no key set.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DownloadError {
+    #[error("download failed: no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the JWK set is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The client's error, in Go's words.
+    #[error("download failed: {0}")]
+    Failed(SendError),
+    #[error("answered {0}")]
+    Status(http::StatusCode),
+    #[error("content type `{0}` is not application/json nor application/jwk-set+json")]
+    ContentType(String),
+    #[error(transparent)]
+    Jwks(#[from] JwksError),
 }
 
 /// The largest JWK Set document accepted from `jwk_url`.
@@ -266,9 +310,9 @@ pub(crate) enum KeySource {
 }
 
 impl KeySource {
-    pub(crate) async fn get(&self, id: &str, now: Instant) -> Result<Arc<Key>, String> {
+    pub(crate) async fn get(&self, id: &str, now: Instant) -> Result<Arc<Key>, KeyError> {
         match self {
-            KeySource::Local(set) => set.get(id).cloned().ok_or_else(|| format!("no key `{id}` in the local JWK set")),
+            KeySource::Local(set) => set.get(id).cloned().ok_or_else(|| KeyError::NotInLocalSet(id.to_owned())),
             KeySource::Remote(r) => r.get(id, now).await,
         }
     }
@@ -318,7 +362,7 @@ impl RemoteKeys {
         st.fetched_at.filter(|t| now < *t + self.ttl).and_then(|_| st.keys.get(id).cloned())
     }
 
-    async fn get(&self, id: &str, now: Instant) -> Result<Arc<Key>, String> {
+    async fn get(&self, id: &str, now: Instant) -> Result<Arc<Key>, KeyError> {
         if let Some(k) = self.fresh(id, now) {
             return Ok(k);
         }
@@ -332,11 +376,7 @@ impl RemoteKeys {
             if st.last_attempt.is_some_and(|t| now < t + self.cooldown) {
                 // No download yet: a key the last set holds still verifies (the cooldown only
                 // slows down lookups of keys that set lacks).
-                return st
-                    .keys
-                    .get(id)
-                    .cloned()
-                    .ok_or_else(|| format!("no key `{id}` in the JWK set (next download allowed later)"));
+                return st.keys.get(id).cloned().ok_or_else(|| KeyError::NotInSetUntilCooldown(id.to_owned()));
             }
             st.last_attempt = Some(now);
         }
@@ -345,7 +385,7 @@ impl RemoteKeys {
             Err(e) => {
                 // The key server is down: keep verifying with the keys we already have.
                 let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                return st.keys.get(id).cloned().ok_or_else(|| format!("{}: {e}", self.url));
+                return st.keys.get(id).cloned().ok_or_else(|| KeyError::Download { url: self.url.clone(), error: e });
             }
         };
         let found = keys.get(id).cloned();
@@ -354,29 +394,29 @@ impl RemoteKeys {
             st.keys = Arc::new(keys);
             st.fetched_at = Some(now);
         }
-        found.ok_or_else(|| format!("no key `{id}` in the JWK set"))
+        found.ok_or_else(|| KeyError::NotInSet(id.to_owned()))
     }
 
-    async fn download(&self) -> Result<KeySet, String> {
+    async fn download(&self) -> Result<KeySet, DownloadError> {
         let no_headers = http::HeaderMap::new();
         let download = self.client.send_limited(&http::Method::GET, &self.url, &no_headers, None, MAX_JWKS_BYTES);
         let resp = match tokio::time::timeout(FETCH_TIMEOUT, download).await {
-            Err(_) => return Err(format!("download failed: no answer within {FETCH_TIMEOUT:?}")),
+            Err(_) => return Err(DownloadError::Timeout(FETCH_TIMEOUT)),
             Ok(Err(SendError::TooLarge)) => {
-                return Err(format!("the JWK set is larger than {MAX_JWKS_BYTES} bytes"));
+                return Err(DownloadError::TooLarge(MAX_JWKS_BYTES));
             }
-            Ok(Err(e)) => return Err(format!("download failed: {e}")),
+            Ok(Err(e)) => return Err(DownloadError::Failed(e)),
             Ok(Ok(resp)) => resp,
         };
         if !resp.status.is_success() {
-            return Err(format!("answered {}", resp.status));
+            return Err(DownloadError::Status(resp.status));
         }
         // go-auth0 accepts only these two content types for a key set.
         let ct = resp.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !ct.starts_with("application/json") && !ct.starts_with("application/jwk-set+json") {
-            return Err(format!("content type `{ct}` is not application/json nor application/jwk-set+json"));
+            return Err(DownloadError::ContentType(ct.to_owned()));
         }
-        parse_jwks(&resp.body, self.strategy)
+        Ok(parse_jwks(&resp.body, self.strategy)?)
     }
 }
 
@@ -478,6 +518,7 @@ mod tests {
         let keys =
             RemoteKeys::new(key_server(body).await, client, KeyIdStrategy::Kid, Duration::from_secs(60), MIN_REFRESH);
         let Err(err) = keys.get("a", Instant::now()).await else { panic!("an oversized key set must be refused") };
-        assert!(err.contains(&format!("the JWK set is larger than {MAX_JWKS_BYTES} bytes")), "{err}");
+        assert!(matches!(err, KeyError::Download { error: DownloadError::TooLarge(MAX_JWKS_BYTES), .. }), "{err}");
+        assert!(err.to_string().ends_with(&format!(": the JWK set is larger than {MAX_JWKS_BYTES} bytes")), "{err}");
     }
 }

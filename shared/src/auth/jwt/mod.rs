@@ -67,39 +67,69 @@ pub(crate) struct JwtValidator {
     debug: bool,
 }
 
+/// An `auth/validator` config Tributary refuses (reported as a config error at the endpoint).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JwtConfigError {
+    #[error("`alg` is required")]
+    NoAlg,
+    #[error("`alg`: unknown algorithm `{0}` (EdDSA, HS*, RS*, PS*: 256/384/512, ES256/384/512)")]
+    UnknownAlg(String),
+    #[error("`key_identify_strategy`: unknown strategy `{0}` (kid, x5t, x5t#S256, kid_x5t)")]
+    UnknownStrategy(String),
+    #[error("`secret_url`: encrypted `jwk_local_path` files are not supported")]
+    EncryptedKeyFile,
+    #[error("`jwk_local_path`: cannot read `{path}`: {error}")]
+    UnreadableKeyFile { path: String, error: std::io::Error },
+    #[error("`jwk_local_path`: {0}")]
+    LocalKeySet(keys::JwksError),
+    #[error("`jwk_url`: `{url}` is not a URL: {error}")]
+    NotAUrl { url: String, error: url::ParseError },
+    #[error("`jwk_url`: `{0}` is not https (set `disable_jwk_security` to allow plain http)")]
+    PlainHttp(String),
+    #[error("`jwk_url`: unsupported scheme `{0}`")]
+    UnsupportedScheme(String),
+    #[error("one of `jwk_url` or `jwk_local_path` is required")]
+    NoKeySource,
+    #[error("`scopes_matcher`: `{0}` is neither `any` nor `all`")]
+    UnknownScopesMatcher(String),
+    #[error("`auth_header_name`: `{0}` is not a header name")]
+    AuthHeaderName(String),
+    #[error("`propagate_claims[{0}]`: expected [\"claim\", \"header\"]")]
+    PropagationPair(usize),
+    #[error("`propagate_claims[{index}]`: `{header}` is not a header name")]
+    PropagationHeader { index: usize, header: String },
+}
+
 impl JwtValidator {
-    /// Compiles once at start-up. `Err(message)` for a config Tributary refuses: no or unknown
+    /// Compiles once at start-up. `Err` for a config Tributary refuses: no or unknown
     /// `alg`, no key source, a plain-http `jwk_url` without `disable_jwk_security` (KrakenD
     /// would serve the endpoint unprotected), an unreadable `jwk_local_path`, an encrypted key
     /// file, unknown `key_identify_strategy` or `scopes_matcher`, bad `propagate_claims`.
-    pub(crate) fn new(cfg: &JwtConfig, client: crate::transport::HttpClient) -> Result<JwtValidator, String> {
-        let alg_name = cfg.alg.as_deref().ok_or("`alg` is required")?;
-        let alg = Alg::parse(alg_name).ok_or_else(|| {
-            format!("`alg`: unknown algorithm `{alg_name}` (EdDSA, HS*, RS*, PS*: 256/384/512, ES256/384/512)")
-        })?;
+    pub(crate) fn new(cfg: &JwtConfig, client: crate::transport::HttpClient) -> Result<JwtValidator, JwtConfigError> {
+        let alg_name = cfg.alg.as_deref().ok_or(JwtConfigError::NoAlg)?;
+        let alg = Alg::parse(alg_name).ok_or_else(|| JwtConfigError::UnknownAlg(alg_name.to_owned()))?;
         let strategy_name = cfg.key_identify_strategy.as_deref().unwrap_or("");
-        let strategy = KeyIdStrategy::parse(strategy_name).ok_or_else(|| {
-            format!("`key_identify_strategy`: unknown strategy `{strategy_name}` (kid, x5t, x5t#S256, kid_x5t)")
-        })?;
+        let strategy = KeyIdStrategy::parse(strategy_name)
+            .ok_or_else(|| JwtConfigError::UnknownStrategy(strategy_name.to_owned()))?;
         let keys = match (cfg.jwk_local_path.as_deref().filter(|p| !p.is_empty()), cfg.jwk_url.as_deref()) {
             (Some(path), _) => {
                 if cfg.secret_url.as_deref().is_some_and(|s| !s.is_empty()) {
-                    return Err("`secret_url`: encrypted `jwk_local_path` files are not supported".to_owned());
+                    return Err(JwtConfigError::EncryptedKeyFile);
                 }
-                let body = std::fs::read(path).map_err(|e| format!("`jwk_local_path`: cannot read `{path}`: {e}"))?;
-                KeySource::Local(keys::parse_jwks(&body, strategy).map_err(|e| format!("`jwk_local_path`: {e}"))?)
+                let body = std::fs::read(path)
+                    .map_err(|error| JwtConfigError::UnreadableKeyFile { path: path.to_owned(), error })?;
+                KeySource::Local(keys::parse_jwks(&body, strategy).map_err(JwtConfigError::LocalKeySet)?)
             }
             (None, Some(url)) if !url.is_empty() => {
-                let parsed = url::Url::parse(url).map_err(|e| format!("`jwk_url`: `{url}` is not a URL: {e}"))?;
+                let parsed =
+                    url::Url::parse(url).map_err(|error| JwtConfigError::NotAUrl { url: url.to_owned(), error })?;
                 match parsed.scheme() {
                     "https" => {}
                     "http" if cfg.disable_jwk_security => {}
                     "http" => {
-                        return Err(format!(
-                            "`jwk_url`: `{url}` is not https (set `disable_jwk_security` to allow plain http)"
-                        ));
+                        return Err(JwtConfigError::PlainHttp(url.to_owned()));
                     }
-                    other => return Err(format!("`jwk_url`: unsupported scheme `{other}`")),
+                    other => return Err(JwtConfigError::UnsupportedScheme(other.to_owned())),
                 }
                 let ttl = if cfg.cache {
                     match cfg.cache_duration {
@@ -118,7 +148,7 @@ impl JwtValidator {
                     .unwrap_or(keys::MIN_REFRESH);
                 KeySource::Remote(Box::new(RemoteKeys::new(url.to_owned(), client, strategy, ttl, cooldown)))
             }
-            _ => return Err("one of `jwk_url` or `jwk_local_path` is required".to_owned()),
+            _ => return Err(JwtConfigError::NoKeySource),
         };
         let roles = (!cfg.roles.is_empty()).then(|| {
             let key = cfg.roles_key.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| "roles".to_owned());
@@ -128,7 +158,7 @@ impl JwtValidator {
         let all = match cfg.scopes_matcher.as_deref() {
             None | Some("") | Some("any") => false,
             Some("all") => true,
-            Some(other) => return Err(format!("`scopes_matcher`: `{other}` is neither `any` nor `all`")),
+            Some(other) => return Err(JwtConfigError::UnknownScopesMatcher(other.to_owned())),
         };
         // KrakenD checks scopes only when both the list and the key are set.
         let scopes = match cfg.scopes_key.as_deref() {
@@ -138,17 +168,18 @@ impl JwtValidator {
             _ => None,
         };
         let header = match cfg.auth_header_name.as_deref().filter(|h| !h.is_empty()) {
-            Some(h) => HeaderName::from_bytes(h.as_bytes())
-                .map_err(|_| format!("`auth_header_name`: `{h}` is not a header name"))?,
+            Some(h) => {
+                HeaderName::from_bytes(h.as_bytes()).map_err(|_| JwtConfigError::AuthHeaderName(h.to_owned()))?
+            }
             None => http::header::AUTHORIZATION,
         };
         let mut propagate = Vec::new();
         for (i, pair) in cfg.propagate_claims.iter().enumerate() {
             let [claim, header] = pair.as_slice() else {
-                return Err(format!("`propagate_claims[{i}]`: expected [\"claim\", \"header\"]"));
+                return Err(JwtConfigError::PropagationPair(i));
             };
             let header = HeaderName::from_bytes(header.as_bytes())
-                .map_err(|_| format!("`propagate_claims[{i}]`: `{header}` is not a header name"))?;
+                .map_err(|_| JwtConfigError::PropagationHeader { index: i, header: header.clone() })?;
             propagate.push(Propagation { claim: claim.clone(), header });
         }
         // go-auth0's leeway: whole seconds, at least one.
@@ -210,7 +241,7 @@ impl JwtValidator {
         let signature = keys::b64url(s64).filter(|_| !s64.ends_with('='));
         let signature = signature.ok_or_else(|| unauthorized("the token signature is not base64url".to_owned()))?;
         let id = self.strategy.token_id(&header);
-        let key = self.keys.get(&id, now).await.map_err(unauthorized)?;
+        let key = self.keys.get(&id, now).await.map_err(|e| unauthorized(e.to_string()))?;
         let signed = &token.as_bytes()[..h64.len() + 1 + p64.len()];
         if !key.verify(self.alg, signed, &signature) {
             return Err(unauthorized("bad signature".to_owned()));
@@ -219,7 +250,7 @@ impl JwtValidator {
             decode_object(p64).ok_or_else(|| unauthorized("the token payload is not base64url JSON".to_owned()))?;
         let expect =
             Expected { issuer: self.issuer.as_deref(), audience: &self.audience, leeway_secs: self.leeway_secs };
-        claims::check_registered(&payload, &expect, unix_now).map_err(unauthorized)?;
+        claims::check_registered(&payload, &expect, unix_now).map_err(|e| unauthorized(e.to_string()))?;
         let claims = Claims(payload);
         if let Some(r) = &self.roles
             && !claims::has_any_role(claims.lookup(&r.key, r.nested), &r.required)
