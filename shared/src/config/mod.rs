@@ -6,6 +6,7 @@
 
 mod auth;
 mod duration;
+mod lambda;
 mod model;
 mod parts;
 mod problem;
@@ -14,6 +15,7 @@ pub mod telemetry;
 mod validate;
 
 pub use auth::JwtConfig;
+pub use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig, capitalised};
 pub use qos::HttpCacheConfig;
 
 pub(crate) use duration::go_nanos;
