@@ -102,3 +102,65 @@ pub(crate) fn validate(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Gateway;
+
+    /// Every problem reported for one endpoint `/fn/{function}` whose one backend has this
+    /// `backend/lambda` object, one per line.
+    fn problems(lambda: &str) -> Vec<String> {
+        let text = format!(
+            r#"{{"version": 3, "endpoints": [{{"endpoint": "/fn/{{function}}", "backend": [
+                {{"url_pattern": "/", "extra_config": {{"backend/lambda": {lambda}}}}}]}}]}}"#
+        );
+        match Gateway::from_json(&text) {
+            Ok(g) => g.warnings().iter().map(ToString::to_string).collect(),
+            Err(e) => e.errors.iter().chain(&e.warnings).map(ToString::to_string).collect(),
+        }
+    }
+
+    const AT: &str = "`endpoints[0].backend[0].extra_config.backend/lambda";
+
+    #[test]
+    fn a_lambda_backend_needs_no_host_and_takes_the_parameter_as_krakend_or_as_written() {
+        assert_eq!(
+            problems(r#"{"function_name": "f", "region": "eu-west-1", "max_retries": 2}"#),
+            Vec::<String>::new()
+        );
+        assert_eq!(problems(r#"{"function_param_name": "Function"}"#), Vec::<String>::new());
+        assert_eq!(
+            problems(r#"{"function_param_name": "function", "endpoint": "http://127.0.0.1:9000"}"#),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn each_bad_key_is_an_error_naming_its_json_path() {
+        let both = problems(r#"{"function_name": "f", "function_param_name": "Function"}"#);
+        assert_eq!(both.len(), 1, "{both:?}");
+        assert!(both[0].starts_with(&format!("error: {AT}` (endpoint `GET /fn/{{function}}`)")), "{both:?}");
+        assert!(both[0].contains("not both"), "{both:?}");
+        let neither = problems(r#"{"region": "us-east-1"}"#);
+        assert!(neither[0].contains("no function"), "{neither:?}");
+        let unknown = problems(r#"{"function_param_name": "Name"}"#);
+        assert!(unknown[0].starts_with(&format!("error: {AT}.function_param_name`")), "{unknown:?}");
+        assert!(
+            unknown[0].contains("`Name` is not a parameter of the endpoint (its parameters: `Function`)"),
+            "{unknown:?}"
+        );
+        let region = problems(r#"{"function_name": "f", "region": "EU West"}"#);
+        assert!(region[0].starts_with(&format!("error: {AT}.region`")), "{region:?}");
+        let endpoint = problems(r#"{"function_name": "f", "endpoint": "localhost:9000"}"#);
+        assert!(endpoint[0].starts_with(&format!("error: {AT}.endpoint`")), "{endpoint:?}");
+        let retries = problems(r#"{"function_name": "f", "max_retries": "three"}"#);
+        assert!(retries[0].starts_with(&format!("error: {AT}.max_retries`")), "{retries:?}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_a_warning_naming_its_json_path() {
+        let found = problems(r#"{"function_name": "f", "qualifier": "1"}"#);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with(&format!("warning: {AT}.qualifier`")), "{found:?}");
+    }
+}
