@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod app_log;
 pub mod aws_http;
+pub mod aws_sign;
 pub mod cli;
 pub mod demo;
 pub mod gelf;

@@ -210,7 +210,8 @@ pub async fn load_gateway_with<E: AwsEnv>(spec: &str, env_overrides: bool) -> Re
     let started = Instant::now();
     let loaded = load_with::<E>(spec, env_overrides).await?;
     let fetched = started.elapsed();
-    match Gateway::from_json_timed(&loaded.text) {
+    // `backend/lambda` calls are signed with the environment's credentials, when it has some.
+    match Gateway::from_json_timed_with(&loaded.text, crate::aws_sign::EnvSigner::shared_from_env()) {
         Ok((g, timings)) => {
             tracing::info!(
                 source = spec,

@@ -68,4 +68,5 @@ pub use gateway::{BuildTimings, Gateway};
 pub use message::{GatewayRequest, GatewayResponse};
 pub use model::{DEFAULT_TIMEOUT as DEFAULT_ENDPOINT_TIMEOUT, ServerSettings};
 pub use telemetry::{Report, TelemetrySettings};
+pub use transport::lambda::AwsSigner;
 pub use transport::{DEFAULT_MAX_BODY as DEFAULT_MAX_BODY_BYTES, TlsError, body, https_connector};

@@ -26,6 +26,7 @@ pub mod compare;
 pub mod doors;
 pub mod json;
 pub mod lambda;
+pub mod lambda_probe;
 pub mod mock;
 pub mod moto;
 pub mod process;

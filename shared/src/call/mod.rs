@@ -10,7 +10,7 @@ use crate::auth::jwt::Claims;
 use crate::codec::canonical::Data;
 use crate::codec::json::Object;
 use crate::merge::{self, Arrivals, merge_into};
-use crate::model::{Backend, BackendError, Endpoint, Outcome, Part};
+use crate::model::{Backend, BackendError, Endpoint, LambdaCall, Outcome, Part};
 use crate::prepare;
 use crate::qos::breaker::{Breaker, Permit};
 use crate::shape;
@@ -191,6 +191,9 @@ async fn exchange(
     ctx: &CallContext<'_>,
     responses: &[Option<Object>],
 ) -> Result<(String, RawResponse), BackendError> {
+    if let Some(lambda) = &backend.lambda {
+        return invoke(lambda, ctx).await;
+    }
     let host = pick_host(backend).ok_or_else(|| BackendError::plain("no hosts available"))?;
     let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
     let url = prepare::backend_url(backend, host, ctx.params, responses, ctx.claims, Some(&query))
@@ -216,6 +219,21 @@ async fn exchange(
         }
     }
     Ok((url, result?))
+}
+
+/// A `backend/lambda` backend's call: the function's payload as a `200` JSON answer, so that it
+/// is shaped as any backend's; a function error or a failed invocation is the backend's error.
+async fn invoke(lambda: &LambdaCall, ctx: &CallContext<'_>) -> Result<(String, RawResponse), BackendError> {
+    let function = prepare::lambda::function(lambda, ctx.params);
+    let payload = prepare::lambda::payload(lambda, ctx.params, ctx.body);
+    let invoked = lambda.invoker.invoke(ctx.client, function, payload).await.map_err(BackendError::plain)?;
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    if let Some(version) = invoked.executed_version {
+        headers.insert("x-amz-executed-version", version);
+    }
+    let raw = RawResponse { status: http::StatusCode::OK, headers, body: invoked.payload };
+    Ok((format!("lambda:{function}"), raw))
 }
 
 /// Sends one request and reads the whole answer (redirects followed, gzip decoded).

@@ -10,6 +10,8 @@
 mod auth;
 mod duration;
 #[allow(dead_code)]
+mod lambda;
+#[allow(dead_code)]
 mod model;
 mod parts;
 mod problem;
@@ -26,6 +28,7 @@ pub use problem::{ConfigError, Problem, Severity};
 
 pub(crate) use auth::JwtConfig;
 pub(crate) use duration::{GoDuration, go_nanos};
+pub(crate) use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig};
 pub(crate) use model::*;
 pub(crate) use qos::HttpCacheConfig;
 pub(crate) use validate::{

@@ -153,6 +153,8 @@ pub struct ExtraConfig {
     pub security_http: Option<SecurityHttpConfig>,
     pub http_cache: Option<super::HttpCacheConfig>,
     pub auth_validator: Option<super::JwtConfig>,
+    /// `backend/lambda`: the backend is an AWS Lambda function.
+    pub backend_lambda: Option<super::LambdaBackendConfig>,
     /// `tributary/backend`: our own limits on what backends may send (service level).
     pub tributary_backend: Option<TributaryBackendConfig>,
     /// `tributary/lambda`: how the Lambda function answers (service level).
@@ -322,6 +324,8 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.http_cache = Some(map.next_value()?);
                     } else if SECURITY_HTTP_NAMES.contains(&k) {
                         out.security_http = Some(map.next_value()?);
+                    } else if super::BACKEND_LAMBDA_NAMES.contains(&k) {
+                        out.backend_lambda = Some(map.next_value()?);
                     } else if k == TRIBUTARY_BACKEND {
                         out.tributary_backend = Some(map.next_value()?);
                     } else if k == TRIBUTARY_LAMBDA {

@@ -197,7 +197,11 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
 
         for (j, b) in e.backend.iter().enumerate() {
             let bat = |field: &str| format!("endpoints[{i}].backend[{j}].{field}");
-            if b.host.is_empty() && service.host.is_empty() {
+            if let Some(lambda) = &b.extra_config.backend_lambda {
+                super::lambda::validate(lambda, &bat("extra_config.backend/lambda"), ep, &params, &mut errors);
+            }
+            // A Lambda backend needs no host (KrakenD ignores `host` and `url_pattern` there).
+            if b.host.is_empty() && service.host.is_empty() && b.extra_config.backend_lambda.is_none() {
                 errors.push(Problem::error(
                     bat("host"),
                     ep,

@@ -7,8 +7,8 @@ use crate::codec::canonical::KeyOrderHint;
 use crate::config::{self, BackendConfig, EndpointConfig, ParsedConfig, Problem};
 use crate::model::shaper::{Flatmap, Shaper};
 use crate::model::{
-    Backend, DEFAULT_DEADLINE_MARGIN, DEFAULT_TIMEOUT, Decoding, Endpoint, HeaderFilter, Output, QueryFilter,
-    ServerSettings, Settings, StaticProxy, StaticStrategy, compile_url, template_key,
+    Backend, DEFAULT_DEADLINE_MARGIN, DEFAULT_TIMEOUT, Decoding, Endpoint, HeaderFilter, LambdaCall, LambdaFunction,
+    Output, QueryFilter, ServerSettings, Settings, StaticProxy, StaticStrategy, compile_url, template_key,
 };
 use crate::net::{ClientIpRule, parse_cidr};
 use crate::qos::breaker::Breaker;
@@ -18,6 +18,7 @@ use crate::route::router::{RouteTarget, Router};
 use crate::security::cors::Cors;
 use crate::security::http::SecurityHttp;
 use crate::telemetry::{EndpointId, Metrics, Telemetry, metrics::EndpointShape};
+use crate::transport::lambda::{DEFAULT_MAX_RETRIES, LambdaInvoker};
 use crate::transport::{ClientSettings, HttpClient};
 use http::{HeaderName, HeaderValue, Method};
 use serde_json::Value;
@@ -345,8 +346,12 @@ fn compile_backend(
         .unwrap_or_else(|| endpoint_method.clone());
     let pattern = config::clean_path(&b.url_pattern);
     let url = compile_url(&pattern, params);
+    let lambda = b.extra_config.backend_lambda.as_ref().map(|l| lambda_call(l, &method, params));
     let decoding = if noop {
         Decoding::NoOp
+    } else if lambda.is_some() {
+        // KrakenD decodes a function's payload as a JSON object, whatever `encoding` says.
+        Decoding::Json
     } else {
         match b.encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("safejson") => Decoding::SafeJson,
@@ -387,7 +392,7 @@ fn compile_backend(
         url_pattern: b.url_pattern.as_str().into(),
         url,
         decoding,
-        is_collection: b.is_collection,
+        is_collection: b.is_collection && lambda.is_none(),
         shaper,
         query_filter: b.input_query_strings.clone(),
         header_filter: b
@@ -396,7 +401,28 @@ fn compile_backend(
             .map(|l| l.iter().filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok()).collect()),
         error_details: http_cfg.and_then(|h| h.return_error_details.clone()).filter(|s| !s.is_empty()),
         error_code: http_cfg.is_some_and(|h| h.return_error_code),
+        lambda,
     }
+}
+
+/// A `backend/lambda` backend's compiled form; the door's signer is added by the gateway.
+fn lambda_call(l: &config::LambdaBackendConfig, method: &Method, params: &[String]) -> Box<LambdaCall> {
+    let function = match (&l.function_name, l.function_param(params)) {
+        (Some(name), _) => LambdaFunction::Named(name.clone()),
+        (None, Some((index, _))) => LambdaFunction::Param(index),
+        // Refused by validation; a name that cannot exist keeps the call failing.
+        (None, None) => LambdaFunction::Named(String::new()),
+    };
+    Box::new(LambdaCall {
+        function,
+        param_keys: (*method == Method::GET).then(|| params.iter().map(|p| p.to_lowercase()).collect()),
+        invoker: LambdaInvoker {
+            endpoint: l.endpoint.as_ref().map(|e| e.trim_end_matches('/').to_owned()),
+            region: l.region.clone().filter(|r| !r.is_empty()),
+            max_retries: l.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+            signer: None,
+        },
+    })
 }
 
 fn template_label(pattern: &str) -> String {

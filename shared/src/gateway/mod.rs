@@ -44,13 +44,35 @@ impl Gateway {
         Self::from_json_timed(text).map(|(g, _)| g)
     }
 
+    /// [`Gateway::from_json`], with the door's AWS request signer (see
+    /// [`Gateway::from_json_timed_with`]).
+    pub fn from_json_with(
+        text: &str,
+        aws: Option<std::sync::Arc<dyn crate::AwsSigner>>,
+    ) -> Result<Gateway, ConfigError> {
+        Self::from_json_timed_with(text, aws).map(|(g, _)| g)
+    }
+
     /// [`Gateway::from_json`], also reporting how long each start-up phase took.
     pub fn from_json_timed(text: &str) -> Result<(Gateway, BuildTimings), ConfigError> {
+        Self::from_json_timed_with(text, None)
+    }
+
+    /// [`Gateway::from_json_timed`], with the door's AWS request signer for `backend/lambda`
+    /// backends (without one, their calls fail for want of credentials).
+    pub fn from_json_timed_with(
+        text: &str,
+        aws: Option<std::sync::Arc<dyn crate::AwsSigner>>,
+    ) -> Result<(Gateway, BuildTimings), ConfigError> {
         let t0 = std::time::Instant::now();
         let parsed = config::parse_and_validate(text)?;
         let t1 = std::time::Instant::now();
-        let compiled =
+        let mut compiled =
             compile::compile(&parsed).map_err(|errors| ConfigError { errors, warnings: parsed.warnings.clone() })?;
+        let lambdas = compiled.endpoints.iter_mut().flat_map(|e| &mut e.backends).filter_map(|b| b.lambda.as_mut());
+        for lambda in lambdas {
+            lambda.invoker.signer.clone_from(&aws);
+        }
         let client = compiled.http.clone();
         let timings = BuildTimings { parse: t1 - t0, compile: t1.elapsed() };
         let mut warnings = parsed.warnings;

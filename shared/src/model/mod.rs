@@ -21,6 +21,7 @@ use crate::qos::breaker::Breaker;
 use crate::qos::cache::HttpCache;
 use crate::qos::ratelimit::{Bucket, RouterLimiter};
 use crate::telemetry::EndpointId;
+use crate::transport::lambda::LambdaInvoker;
 use http::{HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use shaper::{Flatmap, Shaper};
@@ -105,6 +106,26 @@ pub(crate) struct Backend {
     /// telemetry names it.
     pub index: usize,
     pub url_pattern: std::sync::Arc<str>,
+    /// `backend/lambda`: a function invoked instead of an HTTP request.
+    pub lambda: Option<Box<LambdaCall>>,
+}
+
+/// Which function a `backend/lambda` backend invokes.
+#[derive(Debug)]
+pub(crate) enum LambdaFunction {
+    Named(String),
+    /// The value of the endpoint parameter at this index.
+    Param(usize),
+}
+
+/// A `backend/lambda` backend: its function, its payload's source and where it is invoked.
+#[derive(Debug)]
+pub(crate) struct LambdaCall {
+    pub function: LambdaFunction,
+    /// For a `GET` backend, the payload is the endpoint's parameters under these keys (their
+    /// names lowercased, as KrakenD writes them), else the request body.
+    pub param_keys: Option<Vec<String>>,
+    pub invoker: LambdaInvoker,
 }
 
 pub(crate) struct Endpoint {

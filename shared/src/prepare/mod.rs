@@ -3,6 +3,8 @@
 //! builds them. The headers and query every backend of the endpoint starts from are made once
 //! per request; each backend's own are made by the call phase as it calls.
 
+pub(crate) mod lambda;
+
 use crate::auth::jwt::Claims;
 use crate::codec::json::Object;
 use crate::message::escapes_its_segment;

@@ -75,10 +75,10 @@ fn signal(signal: &str, target: &str) {
 
 /// `cargo lambda watch` in its own process group; stopped (group and every descendant, by id) by
 /// [`Watch::stop`] or on drop.
-struct Watch {
-    child: Child,
-    log: PathBuf,
-    stopped: bool,
+pub(crate) struct Watch {
+    pub(crate) child: Child,
+    pub(crate) log: PathBuf,
+    pub(crate) stopped: bool,
 }
 
 impl Watch {
@@ -86,13 +86,13 @@ impl Watch {
         self.child.id()
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGTERM to the group (cargo-lambda then stops the function instances, which run in their
     /// own sessions), then SIGKILL to whatever is left. Returns the pids still alive afterwards.
-    fn stop(&mut self) -> Vec<u32> {
+    pub(crate) fn stop(&mut self) -> Vec<u32> {
         self.stopped = true;
         let pid = self.pid();
         let mut tree = descendants(pid);

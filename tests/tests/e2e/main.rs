@@ -9,6 +9,7 @@ mod hardening;
 mod hardening_server;
 mod harness;
 mod jwt;
+mod lambda_backend;
 mod lambda_deadline;
 mod lambda_events;
 mod lambda_streaming;
