@@ -211,7 +211,7 @@ fn check(spec: &str, env: &[(String, String)]) -> Finished {
 }
 
 /// A failed `check` of `spec`: exit 1, nothing on stdout, exactly one line on stderr naming the
-/// source. Returns that line (printed, for the README).
+/// source. Returns that line (also printed, so a run shows it).
 fn check_fails_with_one_line(spec: &str, env: &[(String, String)]) -> (String, Finished) {
     let f = check(spec, env);
     assert_eq!(f.code, Some(1), "`check` must fail with exit code 1: {}", f.show());
