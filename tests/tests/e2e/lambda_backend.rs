@@ -9,22 +9,19 @@
 use crate::lambda_watch::Watch;
 use http::Method;
 use serde_json::{Value, json};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tributary_core::{Gateway, GatewayRequest, GatewayResponse};
 use tributary_e2e::chaos;
 use tributary_e2e::client::{self, OutRequest};
-use tributary_e2e::process::{GatewayProcess, TempDir, free_port, workspace_root};
+use tributary_e2e::process::{GatewayProcess, TempDir, free_port};
 use tributary_e2e::run::run_bounded;
 use tributary_functions::aws_sign::EnvSigner;
 
 /// The first invocation of each function builds it (debug) when it is not built yet.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
-/// How long the emulator may take to listen.
-const LISTEN_TIMEOUT: Duration = Duration::from_secs(120);
 /// Every gateway request.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// The slow endpoint's `timeout`, and how long its function sleeps.
@@ -99,29 +96,7 @@ fn start_watch(scratch: &TempDir) -> (Watch, u16) {
          this test needs its `watch` subcommand"
     );
     let port = free_port();
-    let log = scratch.path().join("watch.log");
-    let log_file = std::fs::File::create(&log).expect("create the watch log");
-    let child = Command::new("cargo")
-        .args(["lambda", "watch", "-A", "127.0.0.1", "-P"])
-        .arg(port.to_string())
-        .arg("--ignore-changes")
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().expect("the watch log"))
-        .stderr(log_file)
-        .process_group(0)
-        .spawn()
-        .expect("start `cargo lambda watch`");
-    let mut watch = Watch { child, log, stopped: false };
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let deadline = Instant::now() + LISTEN_TIMEOUT;
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if let Ok(Some(status)) = watch.child.try_wait() {
-            panic!("`cargo lambda watch` exited ({status}) before listening:\n{}", watch.log_text());
-        }
-        assert!(Instant::now() < deadline, "`cargo lambda watch` is not listening on {addr}:\n{}", watch.log_text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let watch = Watch::start(port, None, scratch.path().join("watch.log"));
     (watch, port)
 }
 

@@ -82,6 +82,42 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
+    /// Starts `cargo lambda watch` on 127.0.0.1:`port` from the workspace root (with `env_file`
+    /// when given), its output in `log`, and waits until it listens.
+    pub(crate) fn start(port: u16, env_file: Option<&Path>, log: PathBuf) -> Watch {
+        let log_file = std::fs::File::create(&log).expect("create the watch log");
+        let mut command = Command::new("cargo");
+        command.args(["lambda", "watch", "-A", "127.0.0.1", "-P"]).arg(port.to_string());
+        if let Some(env_file) = env_file {
+            command.arg("--env-file").arg(env_file);
+        }
+        // Files edited while a test runs must not rebuild and restart the function under it.
+        let child = command
+            .arg("--ignore-changes")
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("the watch log"))
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .expect("start `cargo lambda watch`");
+        let mut watch = Watch { child, log, stopped: false };
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let listen_deadline = Instant::now() + LISTEN_TIMEOUT;
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = watch.child.try_wait() {
+                panic!("`cargo lambda watch` exited ({status}) before listening:\n{}", watch.log_text());
+            }
+            assert!(
+                Instant::now() < listen_deadline,
+                "`cargo lambda watch` is not listening on {addr} after {LISTEN_TIMEOUT:?}:\n{}",
+                watch.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        watch
+    }
+
     fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -211,7 +247,6 @@ fn check_request_lines(log: &str, want: usize) -> Vec<String> {
 #[test]
 fn the_gateway_answers_under_cargo_lambda_watch() {
     let started = Instant::now();
-    let root = workspace_root();
 
     // Every event has expectations (the same rule as lambda_events.rs).
     let files = event_files();
@@ -245,37 +280,8 @@ fn the_gateway_answers_under_cargo_lambda_watch() {
 
     // `cargo lambda watch` in its own process group, its output in a log file.
     let port = free_port();
-    let log = scratch.path().join("watch.log");
-    let log_file = std::fs::File::create(&log).expect("create the watch log");
-    let child = Command::new("cargo")
-        .args(["lambda", "watch", "-A", "127.0.0.1", "-P"])
-        .arg(port.to_string())
-        .arg("--env-file")
-        .arg(&env_path)
-        // Files edited while the test runs must not rebuild and restart the function under it.
-        .arg("--ignore-changes")
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().expect("the watch log"))
-        .stderr(log_file)
-        .process_group(0)
-        .spawn()
-        .expect("start `cargo lambda watch`");
-    let mut watch = Watch { child, log, stopped: false };
-
+    let mut watch = Watch::start(port, Some(&env_path), scratch.path().join("watch.log"));
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let listen_deadline = Instant::now() + LISTEN_TIMEOUT;
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if let Ok(Some(status)) = watch.child.try_wait() {
-            panic!("`cargo lambda watch` exited ({status}) before listening:\n{}", watch.log_text());
-        }
-        assert!(
-            Instant::now() < listen_deadline,
-            "`cargo lambda watch` is not listening on {addr} after {LISTEN_TIMEOUT:?}:\n{}",
-            watch.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
     println!("watch listening on {addr} after {:.1}s", started.elapsed().as_secs_f64());
 
     // Every sample event through `cargo lambda invoke`; the first one waits for the build.
