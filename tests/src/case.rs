@@ -231,8 +231,17 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, String> {
 
 /// Loads every case of `tests/fixtures/cases.json`.
 pub fn load_cases() -> Vec<Case> {
-    let path = fixture_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    load_cases_from(&fixture_path())
+}
+
+/// The case file of one request-rule namespace: `tests/fixtures/rules/<name>.json`.
+pub fn rules_fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("rules").join(format!("{name}.json"))
+}
+
+/// Loads every case of a case file.
+pub fn load_cases_from(path: &std::path::Path) -> Vec<Case> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     parse_cases(&text).unwrap_or_else(|e| panic!("malformed {}: {e}", path.display()))
 }
 

@@ -34,7 +34,7 @@ pub mod record;
 pub mod run;
 pub mod runner;
 
-pub use case::{Case, family, load_cases, select};
+pub use case::{Case, family, load_cases, load_cases_from, rules_fixture_path, select};
 pub use compare::{Response, compare};
 pub use doors::Door;
 pub use runner::{Outcome, assert_all_pass, run_case, run_cases};

@@ -18,6 +18,7 @@ mod ratelimit_load;
 mod real_configs;
 mod robustness_backends;
 mod robustness_clients;
+mod rules;
 mod ssm;
 mod telemetry_logs;
 mod telemetry_metrics;
