@@ -220,7 +220,10 @@ impl Parser {
         };
         let mut f = Fields { map: fields, at: &at, used: Vec::new() };
         let parsed = self.kind(name, &mut f);
-        f.finish(self);
+        // A modifier that failed may have left keys unread: they are not reported as unknown.
+        if parsed.is_some() {
+            f.finish(self);
+        }
         parsed
     }
 
