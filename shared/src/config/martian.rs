@@ -7,6 +7,7 @@
 //! error, and an unknown key is ignored (reported here as a warning).
 
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The names `modifier/martian` goes by: the v3 name, then krakend-martian's original namespace.
@@ -28,7 +29,11 @@ pub struct MartianConfig {
 
 impl<'de> Deserialize<'de> for MartianConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
+        // Taken as raw text and parsed on its own: the config loader's path-tracking
+        // deserializer would otherwise follow every key of the tree (the tree's own problems
+        // carry their paths).
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let value: Value = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
         Ok(MartianConfig::parse(&value))
     }
 }
@@ -843,6 +848,46 @@ mod tests {
         assert_eq!(
             c.warnings,
             [("header.Modifier.valeu".to_owned(), "unknown key, ignored (as martian does)".to_owned())]
+        );
+    }
+
+    /// Every problem the gateway reports for a config, one per line.
+    fn problems(text: &str) -> Vec<String> {
+        match crate::Gateway::from_json(text) {
+            Ok(g) => g.warnings().iter().map(ToString::to_string).collect(),
+            Err(e) => e.errors.iter().chain(&e.warnings).map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn a_bad_modifier_on_a_backend_is_a_config_error_with_its_full_path() {
+        let found = problems(
+            r#"{"version": 3, "endpoints": [{"endpoint": "/a", "backend": [{"host": ["http://h:8000"], "url_pattern": "/a",
+                "extra_config": {"modifier/martian": {"fifo.Group": {"modifiers": [{"header.Bogus": {}}]}}}}]}]}"#,
+        );
+        assert_eq!(
+            found,
+            [
+                "error: `endpoints[0].backend[0].extra_config.modifier/martian.fifo.Group.modifiers[0].header.Bogus` (endpoint `GET /a`): unknown modifier: header.Bogus"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_namespace_above_a_backend_is_a_warning_that_it_has_no_effect() {
+        let m = r#"{"header.Modifier": {"name": "X", "value": "1"}}"#;
+        let found = problems(&format!(
+            r#"{{"version": 3, "extra_config": {{"modifier/martian": {m}}}, "endpoints": [{{"endpoint": "/a",
+                "extra_config": {{"modifier/martian": {m}}},
+                "backend": [{{"host": ["http://h:8000"], "url_pattern": "/a", "extra_config": {{"modifier/martian": {m}}}}}]}}]}}"#
+        ));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("warning: `extra_config.modifier/martian`: read only on a backend"), "{found:?}");
+        assert!(
+            found[1].starts_with(
+                "warning: `endpoints[0].extra_config.modifier/martian` (endpoint `GET /a`): read only on a backend"
+            ),
+            "{found:?}"
         );
     }
 
