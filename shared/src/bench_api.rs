@@ -262,6 +262,122 @@ pub mod sample {
     }
 }
 
+/// `modifier/martian` on one backend exchange, and the start-up cost of many martian groups.
+pub mod martian {
+    use crate::config::{self, MartianConfig};
+    use crate::gateway::compile;
+    use crate::modifier::martian::{Martian, Outgoing};
+    use crate::transport::RawResponse;
+    use bytes::Bytes;
+    use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+    /// A compiled modifier tree with a realistic backend request and answer to apply it to.
+    pub struct MartianFixture {
+        martian: Martian,
+        url: String,
+        headers: HeaderMap,
+        response: RawResponse,
+    }
+
+    impl std::fmt::Debug for MartianFixture {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("MartianFixture").field("url", &self.url).finish()
+        }
+    }
+
+    impl MartianFixture {
+        /// `modifier` is the namespace's value (`{"fifo.Group": {...}}`). The request carries the
+        /// headers a backend request of a browser's call has after lura's preparation.
+        pub fn new(modifier: &str) -> Result<Self, String> {
+            let value: serde_json::Value = serde_json::from_str(modifier).map_err(|e| e.to_string())?;
+            let parsed = MartianConfig::parse(&value);
+            let Some(root) = parsed.root.as_ref() else {
+                return Err(format!("{:?}", parsed.errors));
+            };
+            let mut headers = HeaderMap::new();
+            for (k, v) in [
+                ("accept", "application/json, text/plain, */*"),
+                ("accept-language", "en-GB,en;q=0.9"),
+                ("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig"),
+                ("content-type", "application/json"),
+                ("x-forwarded-for", "203.0.113.7"),
+                ("x-forwarded-host", "api.example.com"),
+                ("user-agent", crate::prepare::KRAKEND_UA),
+                ("x-request-id", "5f0c6a8e-3c1b-4b8e-9f6a-0d2e4b7c9a11"),
+            ] {
+                headers.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+            }
+            let mut response_headers = HeaderMap::new();
+            response_headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response_headers.insert(http::header::DATE, HeaderValue::from_static("Mon, 07 Dec 2026 18:00:00 GMT"));
+            Ok(MartianFixture {
+                martian: Martian::compile(root),
+                url: "http://users.internal:8080/v1/users/42/orders?page=2&sort=desc".to_owned(),
+                headers,
+                response: RawResponse {
+                    status: StatusCode::OK,
+                    headers: response_headers,
+                    body: Bytes::from_static(br#"{"id":42,"orders":[]}"#),
+                },
+            })
+        }
+
+        /// What martian adds to one backend call: the request's headers taken over (the call
+        /// phase borrows them otherwise), its request modifiers, then its response modifiers
+        /// on the answer. Returns the number of request and response headers after.
+        pub fn exchange(&self) -> usize {
+            let mut req = Outgoing { url: self.url.clone(), headers: self.headers.clone(), body: None };
+            let ok = self.martian.modify_request(&mut req).is_ok();
+            let mut res = RawResponse {
+                status: self.response.status,
+                headers: self.response.headers.clone(),
+                body: self.response.body.clone(),
+            };
+            let kept = if self.martian.keeps_request_headers() { req.headers.clone() } else { HeaderMap::new() };
+            let ok = ok && self.martian.modify_response(&req.url, &kept, &mut res).is_ok();
+            assert!(ok, "the bench modifiers do not fail");
+            req.headers.len() + res.headers.len()
+        }
+
+        /// The same exchange without martian: the copies the call phase would not make.
+        pub fn baseline(&self) -> usize {
+            let req = Outgoing { url: self.url.clone(), headers: HeaderMap::new(), body: None };
+            let res = RawResponse {
+                status: self.response.status,
+                headers: self.response.headers.clone(),
+                body: self.response.body.clone(),
+            };
+            req.url.len() + res.headers.len()
+        }
+    }
+
+    /// A config of `backends` endpoints with one backend each; with `martian`, each backend
+    /// carries a `fifo.Group` of one `header.Append` (the shape of the fixtures' largest user).
+    pub fn config_with_backends(backends: usize, martian: bool) -> String {
+        let extra = if martian {
+            r#", "extra_config": {"modifier/martian": {"fifo.Group": {"aggregateErrors": true, "scope": ["request", "response"], "modifiers": [{"header.Append": {"name": "X-PLATFORM", "value": "web", "scope": ["request", "response"]}}]}}}"#
+        } else {
+            ""
+        };
+        let endpoints: Vec<String> = (0..backends)
+            .map(|i| {
+                format!(
+                    r#"{{"endpoint": "/e{i}/{{id}}", "backend": [{{"host": ["http://users.internal:8080"], "url_pattern": "/v1/e{i}/{{id}}"{extra}}}]}}"#
+                )
+            })
+            .collect();
+        format!(r#"{{"version": 3, "endpoints": [{}]}}"#, endpoints.join(","))
+    }
+
+    /// Parses, validates and compiles a config (what start-up does before serving); returns its
+    /// number of endpoints.
+    pub fn compile_config(text: &str) -> usize {
+        let parsed = config::parse_and_validate(text).expect("the bench config is valid");
+        let compiled = compile::compile(&parsed).map_err(|e| format!("{e:?}")).expect("the bench config compiles");
+        compiled.endpoints.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

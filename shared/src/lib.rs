@@ -43,6 +43,7 @@ mod model;
 
 // The features, under KrakenD's namespaces.
 mod auth;
+mod modifier;
 mod qos;
 mod security;
 pub mod telemetry;

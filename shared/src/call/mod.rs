@@ -11,6 +11,7 @@ use crate::codec::canonical::Data;
 use crate::codec::json::Object;
 use crate::merge::{self, Arrivals, merge_into};
 use crate::model::{Backend, BackendError, Endpoint, LambdaCall, Outcome, Part};
+use crate::modifier::martian::{Martian, Outgoing};
 use crate::prepare;
 use crate::qos::breaker::{Breaker, Permit};
 use crate::shape;
@@ -19,6 +20,7 @@ use crate::transport::{HttpClient, RawResponse};
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::{Instant, timeout_at};
@@ -198,19 +200,60 @@ async fn exchange(
     let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
     let url = prepare::backend_url(backend, host, ctx.params, responses, ctx.claims, Some(&query))
         .map_err(|e| BackendError::plain(e.to_string()))?;
-    let mut headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
+    let headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
     let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
     let body = sends_body.then(|| ctx.body.clone());
+    match &backend.martian {
+        None => {
+            let raw = send_prepared(backend, ctx, &url, headers, body).await?;
+            Ok((url, raw))
+        }
+        Some(martian) => martian_exchange(martian, backend, ctx, url, headers.into_owned(), body).await,
+    }
+}
+
+/// The exchange wrapped in a backend's `modifier/martian`: its request modifiers before the
+/// call (and the cache), its response modifiers on the answer before the status check. An
+/// error of either is the backend's error, as krakend-martian returns it.
+async fn martian_exchange(
+    martian: &Martian,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    url: String,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+) -> Result<(String, RawResponse), BackendError> {
+    let mut req = Outgoing { url, headers, body };
+    martian.modify_request(&mut req).map_err(|e| BackendError::plain(e.0))?;
+    let Outgoing { url, headers, body } = req;
+    if !martian.modifies_responses() {
+        let raw = send_prepared(backend, ctx, &url, Cow::Owned(headers), body).await?;
+        return Ok((url, raw));
+    }
+    let kept = if martian.keeps_request_headers() { headers.clone() } else { HeaderMap::new() };
+    let mut raw = send_prepared(backend, ctx, &url, Cow::Owned(headers), body).await?;
+    martian.modify_response(&url, &kept, &mut raw).map_err(|e| BackendError::plain(e.0))?;
+    Ok((url, raw))
+}
+
+/// Sends a prepared backend request (through its cache, if any), noted for telemetry.
+async fn send_prepared(
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    url: &str,
+    mut headers: Cow<'_, HeaderMap>,
+    body: Option<Bytes>,
+) -> Result<RawResponse, BackendError> {
     let call = if ctx.observer.records_calls() {
-        ctx.observer.begin_call(backend.index, &backend.url_pattern, &backend.method, &url, &mut headers)
+        ctx.observer.begin_call(backend.index, &backend.url_pattern, &backend.method, url, &mut headers)
     } else {
         None
     };
     let result = match &backend.cache {
         Some(cache) => {
-            cache.send(ctx.client, &backend.method, &url, headers.into_owned(), body).await.map_err(BackendError::plain)
+            cache.send(ctx.client, &backend.method, url, headers.into_owned(), body).await.map_err(BackendError::plain)
         }
-        None => send(ctx.client, &backend.method, &url, &headers, body).await,
+        None => send(ctx.client, &backend.method, url, &headers, body).await,
     };
     if let Some(call) = call {
         match &result {
@@ -218,7 +261,7 @@ async fn exchange(
             Err(e) => call.finish(None, Some(&e.text)),
         }
     }
-    Ok((url, result?))
+    result
 }
 
 /// A `backend/lambda` backend's call: the function's payload as a `200` JSON answer, so that it

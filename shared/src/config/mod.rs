@@ -11,6 +11,7 @@ mod auth;
 mod duration;
 #[allow(dead_code)]
 mod lambda;
+pub(crate) mod martian;
 #[allow(dead_code)]
 mod model;
 mod parts;
@@ -29,6 +30,7 @@ pub use problem::{ConfigError, Problem, Severity};
 pub(crate) use auth::JwtConfig;
 pub(crate) use duration::{GoDuration, go_nanos};
 pub(crate) use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig};
+pub(crate) use martian::{MARTIAN_NAMES, MartianConfig};
 pub(crate) use model::*;
 pub(crate) use qos::HttpCacheConfig;
 pub(crate) use validate::{

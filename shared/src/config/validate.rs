@@ -52,6 +52,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         ));
     }
     unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
+    backend_only(&service.extra_config, "extra_config", None, &mut warnings);
     let (telemetry_errors, telemetry_warnings) =
         super::telemetry::validate(&service.extra_config.telemetry, service.port.unwrap_or(8080));
     errors.extend(telemetry_errors);
@@ -149,6 +150,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         }
         unsupported_namespaces(&e.extra_config, &at("extra_config"), ep, &mut warnings);
         service_only(&e.extra_config, &at("extra_config"), ep, &mut warnings);
+        backend_only(&e.extra_config, &at("extra_config"), ep, &mut warnings);
         if let Some(p) = &e.extra_config.proxy
             && let Some(s) = p.strategy.as_deref().or(p.merger_type.as_deref())
             && s != "parallel"
@@ -199,6 +201,13 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             let bat = |field: &str| format!("endpoints[{i}].backend[{j}].{field}");
             if let Some(lambda) = &b.extra_config.backend_lambda {
                 super::lambda::validate(lambda, &bat("extra_config.backend/lambda"), ep, &params, &mut errors);
+            }
+            if let Some(martian) = &b.extra_config.martian {
+                let at = bat(&format!("extra_config.{}", super::MARTIAN_NAMES[0]));
+                martian_problems(martian, &at, ep, &mut errors, &mut warnings);
+                if b.extra_config.backend_lambda.is_some() {
+                    warnings.push(Problem::warning(at, ep, "no effect on a `backend/lambda` backend (as in KrakenD)"));
+                }
             }
             // A Lambda backend needs no host (KrakenD ignores `host` and `url_pattern` there).
             if b.host.is_empty() && service.host.is_empty() && b.extra_config.backend_lambda.is_none() {
@@ -286,6 +295,34 @@ fn unsupported_namespaces(extra: &super::ExtraConfig, at: &str, ep: Option<&str>
             format!("{at}.{name}"),
             ep,
             format!("namespace `{name}` is not supported by Tributary yet: ignored"),
+        ));
+    }
+}
+
+/// The problems of a backend's `modifier/martian` (`at` is the namespace's JSON path).
+fn martian_problems(
+    martian: &super::MartianConfig,
+    at: &str,
+    ep: Option<&str>,
+    errors: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) {
+    for (path, message) in &martian.errors {
+        errors.push(Problem::error(super::join_path(at, path), ep, message.clone()));
+    }
+    for (path, message) in &martian.warnings {
+        warnings.push(Problem::warning(super::join_path(at, path), ep, message.clone()));
+    }
+}
+
+/// Namespaces KrakenD reads only on a backend, written at the service or an endpoint, where
+/// KrakenD ignores them silently.
+fn backend_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
+    if extra.martian.is_some() {
+        warnings.push(Problem::warning(
+            format!("{at}.{}", super::MARTIAN_NAMES[0]),
+            ep,
+            "read only on a backend's `extra_config` (as KrakenD does): no effect here",
         ));
     }
 }

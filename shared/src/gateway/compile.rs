@@ -10,6 +10,7 @@ use crate::model::{
     Backend, DEFAULT_DEADLINE_MARGIN, DEFAULT_TIMEOUT, Decoding, Endpoint, HeaderFilter, LambdaCall, LambdaFunction,
     Output, QueryFilter, ServerSettings, Settings, StaticProxy, StaticStrategy, compile_url, template_key,
 };
+use crate::modifier::martian::Martian;
 use crate::net::{ClientIpRule, parse_cidr};
 use crate::qos::breaker::Breaker;
 use crate::qos::cache::HttpCache;
@@ -401,6 +402,14 @@ fn compile_backend(
             .map(|l| l.iter().filter_map(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok()).collect()),
         error_details: http_cfg.and_then(|h| h.return_error_details.clone()).filter(|s| !s.is_empty()),
         error_code: http_cfg.is_some_and(|h| h.return_error_code),
+        // KrakenD's Lambda backend replaces the HTTP exchange martian wraps.
+        martian: b
+            .extra_config
+            .martian
+            .as_ref()
+            .and_then(|m| m.root.as_ref())
+            .filter(|_| lambda.is_none())
+            .map(|root| Box::new(Martian::compile(root))),
         lambda,
     }
 }

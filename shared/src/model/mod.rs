@@ -16,6 +16,7 @@ pub(crate) use url::{UrlPart, compile_url, template_key};
 
 use crate::auth::jwt::JwtValidator;
 use crate::codec::canonical::KeyOrderHint;
+use crate::modifier::martian::Martian;
 use crate::net::ClientIpRule;
 use crate::qos::breaker::Breaker;
 use crate::qos::cache::HttpCache;
@@ -108,6 +109,8 @@ pub(crate) struct Backend {
     pub url_pattern: std::sync::Arc<str>,
     /// `backend/lambda`: a function invoked instead of an HTTP request.
     pub lambda: Option<Box<LambdaCall>>,
+    /// `modifier/martian`: modifiers of the HTTP request and response.
+    pub martian: Option<Box<Martian>>,
 }
 
 /// Which function a `backend/lambda` backend invokes.
