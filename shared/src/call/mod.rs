@@ -196,21 +196,28 @@ async fn exchange(
     }
     let host = pick_host(backend).ok_or_else(|| BackendError::plain("no hosts available"))?;
     let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
-    let url = prepare::backend_url(backend, host, ctx.params, responses, ctx.claims, Some(&query))
+    let mut url = prepare::backend_url(backend, host, ctx.params, responses, ctx.claims, Some(&query))
         .map_err(|e| BackendError::plain(e.to_string()))?;
     let mut headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
-    let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
-    let body = sends_body.then(|| ctx.body.clone());
+    let (method, body) = match &backend.graphql {
+        None => {
+            let sends_body =
+                !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
+            (&backend.method, sends_body.then(|| ctx.body.clone()))
+        }
+        Some(gql) => prepare::graphql::rewrite(gql, ctx.params, ctx.body, &mut url, headers.to_mut())
+            .map_err(BackendError::plain)?,
+    };
     let call = if ctx.observer.records_calls() {
-        ctx.observer.begin_call(backend.index, &backend.url_pattern, &backend.method, &url, &mut headers)
+        ctx.observer.begin_call(backend.index, &backend.url_pattern, method, &url, &mut headers)
     } else {
         None
     };
     let result = match &backend.cache {
         Some(cache) => {
-            cache.send(ctx.client, &backend.method, &url, headers.into_owned(), body).await.map_err(BackendError::plain)
+            cache.send(ctx.client, method, &url, headers.into_owned(), body).await.map_err(BackendError::plain)
         }
-        None => send(ctx.client, &backend.method, &url, &headers, body).await,
+        None => send(ctx.client, method, &url, &headers, body).await,
     };
     if let Some(call) = call {
         match &result {

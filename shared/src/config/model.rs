@@ -155,6 +155,10 @@ pub struct ExtraConfig {
     pub auth_validator: Option<super::JwtConfig>,
     /// `backend/lambda`: the backend is an AWS Lambda function.
     pub backend_lambda: Option<super::LambdaBackendConfig>,
+    /// `security/bot-detector`: requests refused by their User-Agent (service or endpoint).
+    pub bot_detector: Option<super::BotDetectorConfig>,
+    /// `backend/graphql`: the backend request is a GraphQL query or mutation.
+    pub graphql: Option<super::GraphQlConfig>,
     /// `tributary/backend`: our own limits on what backends may send (service level).
     pub tributary_backend: Option<TributaryBackendConfig>,
     /// `tributary/lambda`: how the Lambda function answers (service level).
@@ -326,6 +330,10 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.security_http = Some(map.next_value()?);
                     } else if super::BACKEND_LAMBDA_NAMES.contains(&k) {
                         out.backend_lambda = Some(map.next_value()?);
+                    } else if super::BOT_DETECTOR_NAMES.contains(&k) {
+                        out.bot_detector = Some(map.next_value()?);
+                    } else if super::GRAPHQL_NAMES.contains(&k) {
+                        out.graphql = Some(map.next_value()?);
                     } else if k == TRIBUTARY_BACKEND {
                         out.tributary_backend = Some(map.next_value()?);
                     } else if k == TRIBUTARY_LAMBDA {

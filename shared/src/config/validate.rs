@@ -52,6 +52,10 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         ));
     }
     unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
+    if let Some(bots) = &service.extra_config.bot_detector {
+        super::botdetector::validate(bots, "extra_config.security/bot-detector", None, &mut errors);
+    }
+    backend_only(&service.extra_config, "extra_config", None, &mut warnings);
     let (telemetry_errors, telemetry_warnings) =
         super::telemetry::validate(&service.extra_config.telemetry, service.port.unwrap_or(8080));
     errors.extend(telemetry_errors);
@@ -149,6 +153,10 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         }
         unsupported_namespaces(&e.extra_config, &at("extra_config"), ep, &mut warnings);
         service_only(&e.extra_config, &at("extra_config"), ep, &mut warnings);
+        if let Some(bots) = &e.extra_config.bot_detector {
+            super::botdetector::validate(bots, &at("extra_config.security/bot-detector"), ep, &mut errors);
+        }
+        backend_only(&e.extra_config, &at("extra_config"), ep, &mut warnings);
         if let Some(p) = &e.extra_config.proxy
             && let Some(s) = p.strategy.as_deref().or(p.merger_type.as_deref())
             && s != "parallel"
@@ -267,6 +275,16 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             }
             unsupported_namespaces(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
             service_only(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
+            if let Some(gql) = &b.extra_config.graphql {
+                super::graphql::validate(gql, &bat("extra_config.backend/graphql"), ep, &params, &mut warnings);
+            }
+            if b.extra_config.bot_detector.is_some() {
+                warnings.push(Problem::warning(
+                    bat("extra_config.security/bot-detector"),
+                    ep,
+                    "read only at the service level (root `extra_config`) and on endpoints: ignored on a backend, as KrakenD does",
+                ));
+            }
         }
     }
     (errors, warnings)
@@ -312,6 +330,17 @@ fn service_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings
                 "read only at the service level (root `extra_config`): ignored here",
             ));
         }
+    }
+}
+
+/// A backend namespace written at the service level or on an endpoint, where KrakenD never reads it.
+fn backend_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
+    if extra.graphql.is_some() {
+        warnings.push(Problem::warning(
+            format!("{at}.{}", super::GRAPHQL_NAMES[0]),
+            ep,
+            "read only on a backend: ignored here, as KrakenD does",
+        ));
     }
 }
 
