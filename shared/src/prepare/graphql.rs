@@ -68,8 +68,8 @@ fn body_object(body: &[u8]) -> Result<Object, String> {
         json::JsonError::Eof | json::JsonError::UnexpectedEof => "unexpected end of JSON input".to_owned(),
         other => other.to_string(),
     })?;
-    let mut value = match value {
-        Value::Object(map) => Value::Object(map),
+    let mut vars = match value {
+        Value::Object(map) => map,
         // Go leaves the map empty (nil) for `null`.
         Value::Null => return Ok(Object::new()),
         other => {
@@ -82,11 +82,8 @@ fn body_object(body: &[u8]) -> Result<Object, String> {
             return Err(format!("json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"));
         }
     };
-    go_numbers(&mut value)?;
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Ok(Object::new()),
-    }
+    vars.values_mut().try_for_each(go_numbers)?;
+    Ok(vars)
 }
 
 /// lura's body: `{"query":…,"operationName":…,"variables":{…}}`, the last two left out when
