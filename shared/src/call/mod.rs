@@ -198,17 +198,26 @@ async fn exchange(
     }
     let host = pick_host(backend).ok_or_else(|| BackendError::plain("no hosts available"))?;
     let query = prepare::forward_query(ctx.query, &endpoint.query, backend.query_filter.as_deref());
-    let url = prepare::backend_url(backend, host, ctx.params, responses, ctx.claims, Some(&query))
+    let mut url = prepare::backend_url(backend, host, ctx.params, responses, ctx.claims, Some(&query))
         .map_err(|e| BackendError::plain(e.to_string()))?;
-    let headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
-    let sends_body = !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
-    let body = sends_body.then(|| ctx.body.clone());
+    let mut headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
+    // GraphQL rewrites the request first (a proxy middleware in lura); martian then wraps the
+    // HTTP exchange of whatever request that gives.
+    let (method, body) = match &backend.graphql {
+        None => {
+            let sends_body =
+                !ctx.body.is_empty() || matches!(backend.method, Method::POST | Method::PUT | Method::PATCH);
+            (&backend.method, sends_body.then(|| ctx.body.clone()))
+        }
+        Some(gql) => prepare::graphql::rewrite(gql, ctx.params, ctx.body, &mut url, headers.to_mut())
+            .map_err(BackendError::plain)?,
+    };
     match &backend.martian {
         None => {
-            let raw = send_prepared(backend, ctx, &url, headers, body).await?;
+            let raw = send_prepared(backend, ctx, method, &url, headers, body).await?;
             Ok((url, raw))
         }
-        Some(martian) => martian_exchange(martian, backend, ctx, url, headers.into_owned(), body).await,
+        Some(martian) => martian_exchange(martian, backend, ctx, method, url, headers.into_owned(), body).await,
     }
 }
 
@@ -219,6 +228,7 @@ async fn martian_exchange(
     martian: &Martian,
     backend: &Backend,
     ctx: &CallContext<'_>,
+    method: &Method,
     url: String,
     headers: HeaderMap,
     body: Option<Bytes>,
@@ -227,11 +237,11 @@ async fn martian_exchange(
     martian.modify_request(&mut req).map_err(|e| BackendError::plain(e.0))?;
     let Outgoing { url, headers, body } = req;
     if !martian.modifies_responses() {
-        let raw = send_prepared(backend, ctx, &url, Cow::Owned(headers), body).await?;
+        let raw = send_prepared(backend, ctx, method, &url, Cow::Owned(headers), body).await?;
         return Ok((url, raw));
     }
     let kept = if martian.keeps_request_headers() { headers.clone() } else { HeaderMap::new() };
-    let mut raw = send_prepared(backend, ctx, &url, Cow::Owned(headers), body).await?;
+    let mut raw = send_prepared(backend, ctx, method, &url, Cow::Owned(headers), body).await?;
     martian.modify_response(&url, &kept, &mut raw).map_err(|e| BackendError::plain(e.0))?;
     Ok((url, raw))
 }
@@ -240,20 +250,21 @@ async fn martian_exchange(
 async fn send_prepared(
     backend: &Backend,
     ctx: &CallContext<'_>,
+    method: &Method,
     url: &str,
     mut headers: Cow<'_, HeaderMap>,
     body: Option<Bytes>,
 ) -> Result<RawResponse, BackendError> {
     let call = if ctx.observer.records_calls() {
-        ctx.observer.begin_call(backend.index, &backend.url_pattern, &backend.method, url, &mut headers)
+        ctx.observer.begin_call(backend.index, &backend.url_pattern, method, url, &mut headers)
     } else {
         None
     };
     let result = match &backend.cache {
         Some(cache) => {
-            cache.send(ctx.client, &backend.method, url, headers.into_owned(), body).await.map_err(BackendError::plain)
+            cache.send(ctx.client, method, url, headers.into_owned(), body).await.map_err(BackendError::plain)
         }
-        None => send(ctx.client, &backend.method, url, &headers, body).await,
+        None => send(ctx.client, method, url, &headers, body).await,
     };
     if let Some(call) = call {
         match &result {

@@ -27,6 +27,23 @@ pub(crate) fn decode_first(body: &[u8]) -> Result<Value, JsonError> {
     p.value(0)
 }
 
+/// Decodes `body` as one JSON value, as Go's `json.Unmarshal` does: as [`decode_first`], but
+/// anything but whitespace after the value is an error.
+pub(crate) fn decode_whole(body: &[u8]) -> Result<Value, JsonError> {
+    let text = std::str::from_utf8(body).ok();
+    let mut p = Parser { b: body, text, i: 0 };
+    p.ws();
+    if p.i >= p.b.len() {
+        return Err(JsonError::Eof);
+    }
+    let value = p.value(0)?;
+    p.ws();
+    match p.b.get(p.i) {
+        None => Ok(value),
+        Some(&byte) => Err(JsonError::InvalidCharacter { byte, context: "after top-level value" }),
+    }
+}
+
 /// Why a body is not JSON, in the words of Go's `encoding/json` (`Display` gives them). Built
 /// from the byte and a static context, so a refused body costs no formatting until the text
 /// is wanted.

@@ -8,7 +8,11 @@
 // keys Tributary accepts without effect are never read.
 #[allow(dead_code)]
 mod auth;
+#[allow(dead_code)]
+mod botdetector;
 mod duration;
+#[allow(dead_code)]
+mod graphql;
 #[allow(dead_code)]
 mod lambda;
 pub(crate) mod martian;
@@ -28,7 +32,9 @@ pub use parts::{Assembled, PartsError, assemble};
 pub use problem::{ConfigError, Problem, Severity};
 
 pub(crate) use auth::JwtConfig;
+pub(crate) use botdetector::{BOT_DETECTOR_NAMES, BotDetectorConfig};
 pub(crate) use duration::{GoDuration, go_nanos};
+pub(crate) use graphql::{GRAPHQL_NAMES, GraphQlConfig, GraphQlKind, param_index as graphql_param_index};
 pub(crate) use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig};
 pub(crate) use martian::{MARTIAN_NAMES, MartianConfig};
 pub(crate) use model::*;

@@ -157,6 +157,10 @@ pub struct ExtraConfig {
     pub backend_lambda: Option<super::LambdaBackendConfig>,
     /// `modifier/martian`: modifiers of a backend's HTTP request and response.
     pub martian: Option<super::MartianConfig>,
+    /// `security/bot-detector`: requests refused by their User-Agent (service or endpoint).
+    pub bot_detector: Option<super::BotDetectorConfig>,
+    /// `backend/graphql`: the backend request is a GraphQL query or mutation.
+    pub graphql: Option<super::GraphQlConfig>,
     /// `tributary/backend`: our own limits on what backends may send (service level).
     pub tributary_backend: Option<TributaryBackendConfig>,
     /// `tributary/lambda`: how the Lambda function answers (service level).
@@ -330,6 +334,10 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.backend_lambda = Some(map.next_value()?);
                     } else if super::MARTIAN_NAMES.contains(&k) {
                         out.martian = Some(map.next_value()?);
+                    } else if super::BOT_DETECTOR_NAMES.contains(&k) {
+                        out.bot_detector = Some(map.next_value()?);
+                    } else if super::GRAPHQL_NAMES.contains(&k) {
+                        out.graphql = Some(map.next_value()?);
                     } else if k == TRIBUTARY_BACKEND {
                         out.tributary_backend = Some(map.next_value()?);
                     } else if k == TRIBUTARY_LAMBDA {

@@ -52,6 +52,9 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         ));
     }
     unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
+    if let Some(bots) = &service.extra_config.bot_detector {
+        super::botdetector::validate(bots, "extra_config.security/bot-detector", None, &mut errors);
+    }
     backend_only(&service.extra_config, "extra_config", None, &mut warnings);
     let (telemetry_errors, telemetry_warnings) =
         super::telemetry::validate(&service.extra_config.telemetry, service.port.unwrap_or(8080));
@@ -150,6 +153,9 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         }
         unsupported_namespaces(&e.extra_config, &at("extra_config"), ep, &mut warnings);
         service_only(&e.extra_config, &at("extra_config"), ep, &mut warnings);
+        if let Some(bots) = &e.extra_config.bot_detector {
+            super::botdetector::validate(bots, &at("extra_config.security/bot-detector"), ep, &mut errors);
+        }
         backend_only(&e.extra_config, &at("extra_config"), ep, &mut warnings);
         if let Some(p) = &e.extra_config.proxy
             && let Some(s) = p.strategy.as_deref().or(p.merger_type.as_deref())
@@ -276,6 +282,16 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             }
             unsupported_namespaces(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
             service_only(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
+            if let Some(gql) = &b.extra_config.graphql {
+                super::graphql::validate(gql, &bat("extra_config.backend/graphql"), ep, &params, &mut warnings);
+            }
+            if b.extra_config.bot_detector.is_some() {
+                warnings.push(Problem::warning(
+                    bat("extra_config.security/bot-detector"),
+                    ep,
+                    "read only at the service level (root `extra_config`) and on endpoints: ignored on a backend, as KrakenD does",
+                ));
+            }
         }
     }
     (errors, warnings)
@@ -318,12 +334,16 @@ fn martian_problems(
 /// Namespaces KrakenD reads only on a backend, written at the service or an endpoint, where
 /// KrakenD ignores them silently.
 fn backend_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
-    if extra.martian.is_some() {
-        warnings.push(Problem::warning(
-            format!("{at}.{}", super::MARTIAN_NAMES[0]),
-            ep,
-            "read only on a backend's `extra_config` (as KrakenD does): no effect here",
-        ));
+    for (present, name) in
+        [(extra.martian.is_some(), super::MARTIAN_NAMES[0]), (extra.graphql.is_some(), super::GRAPHQL_NAMES[0])]
+    {
+        if present {
+            warnings.push(Problem::warning(
+                format!("{at}.{name}"),
+                ep,
+                "read only on a backend's `extra_config` (as KrakenD does): no effect here",
+            ));
+        }
     }
 }
 

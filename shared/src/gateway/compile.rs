@@ -7,15 +7,18 @@ use crate::codec::canonical::KeyOrderHint;
 use crate::config::{self, BackendConfig, EndpointConfig, ParsedConfig, Problem};
 use crate::model::shaper::{Flatmap, Shaper};
 use crate::model::{
-    Backend, DEFAULT_DEADLINE_MARGIN, DEFAULT_TIMEOUT, Decoding, Endpoint, HeaderFilter, LambdaCall, LambdaFunction,
-    Output, QueryFilter, ServerSettings, Settings, StaticProxy, StaticStrategy, compile_url, template_key,
+    Backend, DEFAULT_DEADLINE_MARGIN, DEFAULT_TIMEOUT, Decoding, Endpoint, GraphQl, HeaderFilter, LambdaCall,
+    LambdaFunction, Output, QueryFilter, ServerSettings, Settings, StaticProxy, StaticStrategy, compile_url,
+    template_key,
 };
 use crate::modifier::martian::Martian;
 use crate::net::{ClientIpRule, parse_cidr};
+use crate::prepare;
 use crate::qos::breaker::Breaker;
 use crate::qos::cache::HttpCache;
 use crate::qos::ratelimit::{Bucket, ClientKey, RouterLimiter, default_capacity, rate_per_sec};
 use crate::route::router::{RouteTarget, Router};
+use crate::security::botdetector::BotDetector;
 use crate::security::cors::Cors;
 use crate::security::http::SecurityHttp;
 use crate::telemetry::{EndpointId, Metrics, Telemetry, metrics::EndpointShape};
@@ -28,6 +31,8 @@ use std::time::Duration;
 
 pub(crate) struct Compiled {
     pub cors: Option<Cors>,
+    /// `security/bot-detector` at the service level: every route `security/http` checks.
+    pub bots: Option<BotDetector>,
     pub security: Option<SecurityHttp>,
     pub warnings: Vec<Problem>,
     pub endpoints: Vec<Endpoint>,
@@ -108,6 +113,16 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
                 ));
             }
         }
+        if let Some(bots) = &e.extra_config.bot_detector {
+            let at = format!("endpoints[{i}].extra_config.security/bot-detector");
+            endpoint.bots = bot_detector(bots, &at, Some(&label), &mut problems);
+        }
+        for (j, b) in e.backend.iter().enumerate() {
+            if let Some(gql) = &b.extra_config.graphql {
+                let at = format!("endpoints[{i}].backend[{j}].extra_config.backend/graphql");
+                endpoint.backends[j].graphql = graphql(gql, &params, &at, Some(&label), &mut problems);
+            }
+        }
         if let Some(rl) = &e.extra_config.ratelimit_router {
             let (limiter, warning) = RouterLimiter::compile(rl, &params);
             if let Some(w) = limiter.as_ref().and_then(|l| spoofable_client_ip(l, rc)) {
@@ -134,6 +149,11 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
     if let Err(msg) = router.finish() {
         problems.push(Problem::error("extra_config.router", None, msg.to_string()));
     }
+    let bots = service
+        .extra_config
+        .bot_detector
+        .as_ref()
+        .and_then(|b| bot_detector(b, "extra_config.security/bot-detector", None, &mut problems));
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -211,7 +231,64 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
         }),
     )
     .map(std::sync::Arc::new);
-    Ok(Compiled { cors, security, warnings, endpoints, router, settings, server, http, telemetry })
+    Ok(Compiled { cors, bots, security, warnings, endpoints, router, settings, server, http, telemetry })
+}
+
+/// A `security/bot-detector`'s detector, its patterns compiled; each one that does not compile
+/// is an error naming its JSON path (`at` is the namespace's).
+fn bot_detector(
+    cfg: &config::BotDetectorConfig,
+    at: &str,
+    endpoint: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Option<BotDetector> {
+    match BotDetector::new(cfg) {
+        Ok(d) => Some(d),
+        Err(bad) => {
+            for b in bad {
+                problems.push(Problem::error(format!("{at}.patterns[{}]", b.index), endpoint, b.to_string()));
+            }
+            None
+        }
+    }
+}
+
+/// A `backend/graphql` backend's compiled form: `query_path` read (relative to the working
+/// directory, as KrakenD reads it), numbers normalised as lura's round trip leaves them, and a
+/// query's body built once when no parameter fills it. `None` when `type` is neither a query
+/// nor a mutation (validation warned) or on an error, which is named by its JSON path.
+fn graphql(
+    cfg: &config::GraphQlConfig,
+    params: &[String],
+    at: &str,
+    endpoint: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Option<Box<GraphQl>> {
+    cfg.kind()?;
+    let query = if cfg.query_path.is_empty() {
+        cfg.query.clone()
+    } else {
+        match std::fs::read_to_string(&cfg.query_path) {
+            Ok(text) => text,
+            Err(e) => {
+                let msg = format!("cannot read the GraphQL document `{}`: {e}", cfg.query_path);
+                problems.push(Problem::error(format!("{at}.query_path"), endpoint, msg));
+                return None;
+            }
+        }
+    };
+    let mut variables = cfg.variables.clone().unwrap_or_default();
+    for (name, value) in &mut variables {
+        if let Err(msg) = prepare::graphql::go_numbers(value) {
+            problems.push(Problem::error(format!("{at}.variables.{name}"), endpoint, msg));
+            return None;
+        }
+    }
+    let mut gql = GraphQl::new(cfg, query, variables, params)?;
+    if gql.kind == config::GraphQlKind::Query && gql.placeholders.is_empty() {
+        gql.fixed_body = Some(prepare::graphql::encode(&gql.query, &gql.operation_name, &gql.variables));
+    }
+    Some(Box::new(gql))
 }
 
 /// Why a per-client `ip` limit can be dodged by any client (a new address per request), if it can:
@@ -298,6 +375,7 @@ fn compile_endpoint(
         label: label.to_owned(),
         id,
         jwt: None,
+        bots: None,
         limiter: None,
         timeout,
         cache_control,
@@ -411,6 +489,7 @@ fn compile_backend(
             .filter(|_| lambda.is_none())
             .map(|root| Box::new(Martian::compile(root))),
         lambda,
+        graphql: None,
     }
 }
 

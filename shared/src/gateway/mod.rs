@@ -196,10 +196,14 @@ impl Gateway {
         };
         let lookup = route::lookup(&self.compiled.router, settings, &req.method, &path);
         // 2. guard: `security/http` checks what routing answers too, but redirects and `/__health`.
-        if route::checked_by_security(&lookup)
-            && let Some(refused) = guard::host(self.compiled.security.as_ref(), &req)
-        {
-            return (refused, Secured::No);
+        if route::checked_by_security(&lookup) {
+            if let Some(refused) = guard::host(self.compiled.security.as_ref(), &req) {
+                return (refused, Secured::No);
+            }
+            // The service's bot detector: a middleware of the same engine, after `security/http`.
+            if let Some(refused) = self.compiled.bots.as_ref().and_then(|b| guard::bot(b, &req.headers)) {
+                return (refused, Secured::Yes);
+            }
         }
         let (index, values) = match route::dispatch(lookup, &req, settings) {
             Routed::Endpoint(index, values) => (index, values),
@@ -207,6 +211,10 @@ impl Gateway {
         };
         let endpoint = &self.compiled.endpoints[index];
         report.endpoint = Some(endpoint.id.clone());
+        // The endpoint's bot detector wraps its whole handler, telemetry included.
+        if let Some(refused) = endpoint.bots.as_ref().and_then(|b| guard::bot(b, &req.headers)) {
+            return (refused, Secured::Yes);
+        }
         let observer = self.compiled.telemetry.observer(traces.for_endpoint(&endpoint.id.pattern));
         let metrics = self.compiled.telemetry.metrics.as_ref();
         let pipe_started = metrics.map(|_| std::time::Instant::now());

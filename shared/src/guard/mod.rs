@@ -1,6 +1,7 @@
 //! Phase 2, guard: what may refuse a request before any backend is called, in KrakenD's
 //! middleware order: CORS preflights (before routing), `security/http`'s host checks (after
-//! routing), KrakenD's and our parameter checks, the token (`auth/validator`) and the
+//! routing), the bot detector (the service's, then the endpoint's), KrakenD's and our parameter
+//! checks, the token (`auth/validator`) and the
 //! endpoint's rate limits. Each feature gives a verdict; this phase turns it into the answer
 //! KrakenD gives. It also puts the CORS and `security/http` headers on the final answer.
 
@@ -9,6 +10,7 @@ use crate::message::{GatewayRequest, GatewayResponse, escapes_its_segment, plain
 use crate::model::{Secured, Settings};
 use crate::net;
 use crate::qos::ratelimit::{ClientKey, RouterLimiter, Verdict};
+use crate::security::botdetector::BotDetector;
 use crate::security::cors::Cors;
 use crate::security::http::SecurityHttp;
 use http::{HeaderMap, Method, StatusCode};
@@ -69,6 +71,16 @@ pub(crate) fn host(security: Option<&SecurityHttp>, req: &GatewayRequest) -> Opt
     let target =
         if req.query.is_empty() { Cow::Borrowed(&req.path) } else { Cow::Owned(format!("{}?{}", req.path, req.query)) };
     sec.check(&req.headers, &target)
+}
+
+/// `security/bot-detector`: a bot gets krakend-botdetector's answer, `403` with an empty body
+/// and no `Content-Type`.
+pub(crate) fn bot(detector: &BotDetector, headers: &HeaderMap) -> Option<GatewayResponse> {
+    if !detector.is_bot(headers) {
+        return None;
+    }
+    tracing::debug!(user_agent = ?headers.get(http::header::USER_AGENT), "bot rejected");
+    Some(GatewayResponse::new(StatusCode::FORBIDDEN))
 }
 
 /// The path parameters: KrakenD refuses one still encoded after decoding; Tributary also

@@ -8,10 +8,12 @@
 //! run: `url_pattern`s (`url`) and shaping (`shaper`), each built by its constructor here.
 
 mod flight;
+mod graphql;
 pub(crate) mod shaper;
 mod url;
 
 pub(crate) use flight::{BackendError, Outcome, Part, Secured};
+pub(crate) use graphql::GraphQl;
 pub(crate) use url::{UrlPart, compile_url, template_key};
 
 use crate::auth::jwt::JwtValidator;
@@ -21,6 +23,7 @@ use crate::net::ClientIpRule;
 use crate::qos::breaker::Breaker;
 use crate::qos::cache::HttpCache;
 use crate::qos::ratelimit::{Bucket, RouterLimiter};
+use crate::security::botdetector::BotDetector;
 use crate::telemetry::EndpointId;
 use crate::transport::lambda::LambdaInvoker;
 use http::{HeaderName, HeaderValue, Method};
@@ -111,6 +114,8 @@ pub(crate) struct Backend {
     pub lambda: Option<Box<LambdaCall>>,
     /// `modifier/martian`: modifiers of the HTTP request and response.
     pub martian: Option<Box<Martian>>,
+    /// `backend/graphql`: the request is rewritten into a GraphQL query or mutation.
+    pub graphql: Option<Box<GraphQl>>,
 }
 
 /// Which function a `backend/lambda` backend invokes.
@@ -136,6 +141,8 @@ pub(crate) struct Endpoint {
     /// How telemetry names it: its index, method and pattern as written (never a raw path).
     pub id: EndpointId,
     pub jwt: Option<JwtValidator>,
+    /// `security/bot-detector` on the endpoint: checked before anything else of it.
+    pub bots: Option<BotDetector>,
     pub limiter: Option<RouterLimiter>,
     pub timeout: Duration,
     pub cache_control: Option<HeaderValue>,

@@ -3,6 +3,7 @@
 //! builds them. The headers and query every backend of the endpoint starts from are made once
 //! per request; each backend's own are made by the call phase as it calls.
 
+pub(crate) mod graphql;
 pub(crate) mod lambda;
 
 use crate::auth::jwt::Claims;

@@ -2,5 +2,6 @@
 //! of `security/http`. Each compiles its own config and gives verdicts and headers; the guard
 //! phase turns them into answers.
 
+pub(crate) mod botdetector;
 pub(crate) mod cors;
 pub(crate) mod http;

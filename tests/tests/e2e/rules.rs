@@ -63,3 +63,5 @@ macro_rules! rule_cases {
 
 // One line per namespace (the file name without `.json`, the least number of cases).
 rule_cases!(martian, "martian", 8);
+rule_cases!(botdetector, "botdetector", 4);
+rule_cases!(graphql, "graphql", 3);
