@@ -9,6 +9,7 @@
 #[allow(dead_code)]
 mod auth;
 mod duration;
+mod jsonschema;
 #[allow(dead_code)]
 mod lambda;
 #[allow(dead_code)]
@@ -28,6 +29,7 @@ pub use problem::{ConfigError, Problem, Severity};
 
 pub(crate) use auth::JwtConfig;
 pub(crate) use duration::{GoDuration, go_nanos};
+pub(crate) use jsonschema::{JsonSchemaConfig, VALIDATION_JSON_SCHEMA_NAMES};
 pub(crate) use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig};
 pub(crate) use model::*;
 pub(crate) use qos::HttpCacheConfig;

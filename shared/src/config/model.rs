@@ -155,6 +155,8 @@ pub struct ExtraConfig {
     pub auth_validator: Option<super::JwtConfig>,
     /// `backend/lambda`: the backend is an AWS Lambda function.
     pub backend_lambda: Option<super::LambdaBackendConfig>,
+    /// `validation/json-schema`: the schema an endpoint's request body must match.
+    pub json_schema: Option<super::JsonSchemaConfig>,
     /// `tributary/backend`: our own limits on what backends may send (service level).
     pub tributary_backend: Option<TributaryBackendConfig>,
     /// `tributary/lambda`: how the Lambda function answers (service level).
@@ -326,6 +328,8 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.security_http = Some(map.next_value()?);
                     } else if super::BACKEND_LAMBDA_NAMES.contains(&k) {
                         out.backend_lambda = Some(map.next_value()?);
+                    } else if super::VALIDATION_JSON_SCHEMA_NAMES.contains(&k) {
+                        out.json_schema = Some(super::JsonSchemaConfig { schema: map.next_value()?, namespace: key });
                     } else if k == TRIBUTARY_BACKEND {
                         out.tributary_backend = Some(map.next_value()?);
                     } else if k == TRIBUTARY_LAMBDA {

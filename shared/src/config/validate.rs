@@ -52,6 +52,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         ));
     }
     unsupported_namespaces(&service.extra_config, "extra_config", None, &mut warnings);
+    endpoint_only(&service.extra_config, "extra_config", None, &mut warnings);
     let (telemetry_errors, telemetry_warnings) =
         super::telemetry::validate(&service.extra_config.telemetry, service.port.unwrap_or(8080));
     errors.extend(telemetry_errors);
@@ -267,6 +268,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             }
             unsupported_namespaces(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
             service_only(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
+            endpoint_only(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
         }
     }
     (errors, warnings)
@@ -286,6 +288,17 @@ fn unsupported_namespaces(extra: &super::ExtraConfig, at: &str, ep: Option<&str>
             format!("{at}.{name}"),
             ep,
             format!("namespace `{name}` is not supported by Tributary yet: ignored"),
+        ));
+    }
+}
+
+/// Namespaces KrakenD reads on endpoints only (`validation/json-schema`), written elsewhere.
+fn endpoint_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
+    if let Some(s) = &extra.json_schema {
+        warnings.push(Problem::warning(
+            format!("{at}.{}", s.namespace),
+            ep,
+            "read only on endpoints (KrakenD validates the request body there): ignored here",
         ));
     }
 }

@@ -22,6 +22,7 @@ use crate::qos::cache::HttpCache;
 use crate::qos::ratelimit::{Bucket, RouterLimiter};
 use crate::telemetry::EndpointId;
 use crate::transport::lambda::LambdaInvoker;
+use crate::validation::schema::JsonSchema;
 use http::{HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use shaper::{Flatmap, Shaper};
@@ -134,6 +135,8 @@ pub(crate) struct Endpoint {
     pub id: EndpointId,
     pub jwt: Option<JwtValidator>,
     pub limiter: Option<RouterLimiter>,
+    /// `validation/json-schema`: the schema the request body must match.
+    pub json_schema: Option<Box<JsonSchema>>,
     pub timeout: Duration,
     pub cache_control: Option<HeaderValue>,
     pub concurrent_calls: usize,
