@@ -80,21 +80,43 @@ fn schema_error(e: &boon::CompileError, schema: &Value) -> SchemaError {
         C::ValidationError { src, .. } => {
             let leaf = first_leaf(src);
             let at = leaf.instance_location.tokens.iter().map(token_text).collect();
-            SchemaError { at, message: format!("not a valid JSON schema: {}", leaf.kind) }
+            let message = match &leaf.kind {
+                boon::ErrorKind::Format { got, want: "regex", err } => {
+                    let why = last_line(&err.to_string());
+                    let why = why.strip_prefix("error: ").unwrap_or(&why);
+                    match got.as_ref() {
+                        Value::String(pattern) => format!("`{pattern}` is not a valid regular expression: {why}"),
+                        other => format!("{other} is not a valid regular expression: {why}"),
+                    }
+                }
+                kind => format!("not a valid JSON schema: {}", last_line(&kind.to_string())),
+            };
+            SchemaError { at, message }
         }
         C::InvalidRegex { url, regex, .. } => {
             SchemaError { at: pointer_tokens(url), message: format!("`{regex}` is not a valid regular expression") }
         }
         C::LoadUrlError { url, .. } | C::UnsupportedUrlScheme { url } => {
             let shown = shown_url(url);
+            let (at, key) = match naming(schema, "$ref", |r| !r.starts_with('#') && shown.starts_with(document(r))) {
+                Some(at) => (at, "$ref"),
+                None => (naming(schema, "$schema", |r| shown.starts_with(document(r))).unwrap_or_default(), "$schema"),
+            };
             SchemaError {
-                at: ref_naming(schema, &shown).unwrap_or_default(),
+                at,
                 message: format!(
-                    "`$ref` to `{shown}`: remote and file schemas are not loaded (KrakenD would fetch them); put the definition inside the schema"
+                    "`{key}` to `{shown}`: remote and file schemas are not loaded (KrakenD would fetch them); put the definitions inside the schema"
                 ),
             }
         }
-        other => SchemaError { at: Vec::new(), message: format!("{other:#}").replace(BASE, "the schema") },
+        C::JsonPointerNotFound(url) | C::AnchorNotFound { reference: url, .. } => {
+            let target = url.rsplit_once('#').map_or("", |(_, frag)| frag);
+            SchemaError {
+                at: naming(schema, "$ref", |r| r.strip_prefix('#') == Some(target)).unwrap_or_default(),
+                message: format!("`$ref` to `#{target}`: nothing in the schema at that place"),
+            }
+        }
+        other => SchemaError { at: Vec::new(), message: last_line(&format!("{other:#}").replace(BASE, "")) },
     }
 }
 
@@ -119,22 +141,21 @@ fn pointer_tokens(url: &str) -> Vec<String> {
     frag.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect()
 }
 
-/// Where the schema holds a `$ref` whose document part is `target` (the first one, depth first).
-fn ref_naming(schema: &Value, target: &str) -> Option<Vec<String>> {
-    fn walk(v: &Value, target: &str, path: &mut Vec<String>) -> bool {
+/// Where the schema holds `key` (`$ref`, `$schema`) with a string value that `wanted` accepts
+/// (the first one, depth first).
+fn naming(schema: &Value, key: &str, wanted: impl Fn(&str) -> bool) -> Option<Vec<String>> {
+    fn walk(v: &Value, key: &str, wanted: &dyn Fn(&str) -> bool, path: &mut Vec<String>) -> bool {
         match v {
             Value::Object(map) => {
-                if let Some(Value::String(r)) = map.get("$ref")
-                    && let Some(doc) = r.split('#').next()
-                    && !doc.is_empty()
-                    && target.starts_with(doc)
+                if let Some(Value::String(r)) = map.get(key)
+                    && wanted(r)
                 {
-                    path.push("$ref".to_owned());
+                    path.push(key.to_owned());
                     return true;
                 }
                 for (k, child) in map {
                     path.push(k.clone());
-                    if walk(child, target, path) {
+                    if walk(child, key, wanted, path) {
                         return true;
                     }
                     path.pop();
@@ -144,7 +165,7 @@ fn ref_naming(schema: &Value, target: &str) -> Option<Vec<String>> {
             Value::Array(items) => {
                 for (i, child) in items.iter().enumerate() {
                     path.push(i.to_string());
-                    if walk(child, target, path) {
+                    if walk(child, key, wanted, path) {
                         return true;
                     }
                     path.pop();
@@ -155,7 +176,17 @@ fn ref_naming(schema: &Value, target: &str) -> Option<Vec<String>> {
         }
     }
     let mut path = Vec::new();
-    walk(schema, target, &mut path).then_some(path)
+    walk(schema, key, &wanted, &mut path).then_some(path)
+}
+
+/// A reference without its fragment.
+fn document(reference: &str) -> &str {
+    reference.split('#').next().unwrap_or_default()
+}
+
+/// The last line of a text (an engine's message may hold a diagram above it).
+fn last_line(text: &str) -> String {
+    text.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or_default().to_owned()
 }
 
 fn token_text(t: &boon::InstanceToken<'_>) -> String {
