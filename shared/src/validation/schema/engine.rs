@@ -45,12 +45,39 @@ pub(crate) fn compile(schema: &Value) -> Result<Compiled, SchemaError> {
     compiler.enable_format_assertions();
     compiler.use_loader(Box::new(NoLoader));
     let mut schemas = boon::Schemas::new();
-    if let Err(e) = compiler.add_resource(BASE, schema.clone()) {
+    let mut source = schema.clone();
+    if source.get("$schema").is_none() {
+        draft4_exclusive_bounds(&mut source);
+    }
+    if let Err(e) = compiler.add_resource(BASE, source.clone()) {
         return Err(schema_error(&e, schema));
     }
     match compiler.compile(BASE, &mut schemas) {
-        Ok(index) => Ok(Compiled { schemas, index, source: schema.clone() }),
+        Ok(index) => Ok(Compiled { schemas, index, source }),
         Err(e) => Err(schema_error(&e, schema)),
+    }
+}
+
+/// gojsonschema reads a schema without `$schema` as drafts 4, 6 and 7 at once, so draft 4's
+/// boolean `exclusiveMinimum`/`exclusiveMaximum` (which turn `minimum`/`maximum` exclusive)
+/// work there too: they are rewritten into draft 7's numeric form. Only a schema object has a
+/// number under `minimum`/`maximum`, so property names are never taken for keywords.
+fn draft4_exclusive_bounds(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            for (bound, exclusive) in [("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")] {
+                if let (Some(Value::Number(_)), Some(Value::Bool(on))) = (map.get(bound), map.get(exclusive)) {
+                    let on = *on;
+                    map.remove(exclusive);
+                    if on && let Some(n) = map.remove(bound) {
+                        map.insert(exclusive.to_owned(), n);
+                    }
+                }
+            }
+            map.values_mut().for_each(draft4_exclusive_bounds);
+        }
+        Value::Array(items) => items.iter_mut().for_each(draft4_exclusive_bounds),
+        _ => {}
     }
 }
 

@@ -160,6 +160,18 @@ fn valid_bodies_pass_and_trailing_bytes_after_the_first_value_are_ignored() {
         refusal(r#"{"$schema":"http://json-schema.org/draft-04/schema#","minimum":1,"exclusiveMinimum":true}"#, "1")
             .is_some()
     );
+    // Without `$schema`, draft 4's boolean exclusive bounds work too, as in gojsonschema's
+    // mix of drafts.
+    let hybrid = r#"{"properties":{"n":{"minimum":1,"exclusiveMinimum":true,"maximum":5,"exclusiveMaximum":false}}}"#;
+    assert_eq!(refusal(hybrid, r#"{"n":2}"#), None);
+    assert_eq!(refusal(hybrid, r#"{"n":5}"#), None);
+    assert_eq!(refusal(hybrid, r#"{"n":1}"#).as_deref(), Some("- n: Must be greater than 1"));
+    assert_eq!(refusal(hybrid, r#"{"n":6}"#).as_deref(), Some("- n: Must be less than or equal to 5"));
+    // A property named like a keyword keeps its schema.
+    assert_eq!(
+        refusal(r#"{"properties":{"exclusiveMinimum":false}}"#, r#"{"exclusiveMinimum":1}"#).as_deref(),
+        Some("- exclusiveMinimum: False always fails validation")
+    );
     // 2019-09/2020-12 keywords are read when the schema says so.
     assert!(
         refusal(
