@@ -47,6 +47,7 @@ mod modifier;
 mod qos;
 mod security;
 pub mod telemetry;
+mod validation;
 
 // The leaves.
 mod codec;

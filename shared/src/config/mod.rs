@@ -13,6 +13,7 @@ mod botdetector;
 mod duration;
 #[allow(dead_code)]
 mod graphql;
+mod jsonschema;
 #[allow(dead_code)]
 mod lambda;
 pub(crate) mod martian;
@@ -35,6 +36,7 @@ pub(crate) use auth::JwtConfig;
 pub(crate) use botdetector::{BOT_DETECTOR_NAMES, BotDetectorConfig};
 pub(crate) use duration::{GoDuration, go_nanos};
 pub(crate) use graphql::{GRAPHQL_NAMES, GraphQlConfig, GraphQlKind, param_index as graphql_param_index};
+pub(crate) use jsonschema::{JsonSchemaConfig, VALIDATION_JSON_SCHEMA_NAMES};
 pub(crate) use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig};
 pub(crate) use martian::{MARTIAN_NAMES, MartianConfig};
 pub(crate) use model::*;

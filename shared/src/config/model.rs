@@ -161,6 +161,8 @@ pub struct ExtraConfig {
     pub bot_detector: Option<super::BotDetectorConfig>,
     /// `backend/graphql`: the backend request is a GraphQL query or mutation.
     pub graphql: Option<super::GraphQlConfig>,
+    /// `validation/json-schema`: the schema an endpoint's request body must match.
+    pub json_schema: Option<super::JsonSchemaConfig>,
     /// `tributary/backend`: our own limits on what backends may send (service level).
     pub tributary_backend: Option<TributaryBackendConfig>,
     /// `tributary/lambda`: how the Lambda function answers (service level).
@@ -338,6 +340,8 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.bot_detector = Some(map.next_value()?);
                     } else if super::GRAPHQL_NAMES.contains(&k) {
                         out.graphql = Some(map.next_value()?);
+                    } else if super::VALIDATION_JSON_SCHEMA_NAMES.contains(&k) {
+                        out.json_schema = Some(super::JsonSchemaConfig { schema: map.next_value()?, namespace: key });
                     } else if k == TRIBUTARY_BACKEND {
                         out.tributary_backend = Some(map.next_value()?);
                     } else if k == TRIBUTARY_LAMBDA {

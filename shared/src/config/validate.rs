@@ -56,6 +56,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
         super::botdetector::validate(bots, "extra_config.security/bot-detector", None, &mut errors);
     }
     backend_only(&service.extra_config, "extra_config", None, &mut warnings);
+    endpoint_only(&service.extra_config, "extra_config", None, &mut warnings);
     let (telemetry_errors, telemetry_warnings) =
         super::telemetry::validate(&service.extra_config.telemetry, service.port.unwrap_or(8080));
     errors.extend(telemetry_errors);
@@ -292,6 +293,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
                     "read only at the service level (root `extra_config`) and on endpoints: ignored on a backend, as KrakenD does",
                 ));
             }
+            endpoint_only(&b.extra_config, &bat("extra_config"), ep, &mut warnings);
         }
     }
     (errors, warnings)
@@ -344,6 +346,17 @@ fn backend_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings
                 "read only on a backend's `extra_config` (as KrakenD does): no effect here",
             ));
         }
+    }
+}
+
+/// Namespaces KrakenD reads on endpoints only (`validation/json-schema`), written elsewhere.
+fn endpoint_only(extra: &super::ExtraConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
+    if let Some(s) = &extra.json_schema {
+        warnings.push(Problem::warning(
+            format!("{at}.{}", s.namespace),
+            ep,
+            "read only on endpoints (KrakenD validates the request body there): ignored here",
+        ));
     }
 }
 

@@ -24,6 +24,7 @@ use crate::security::http::SecurityHttp;
 use crate::telemetry::{EndpointId, Metrics, Telemetry, metrics::EndpointShape};
 use crate::transport::lambda::{DEFAULT_MAX_RETRIES, LambdaInvoker};
 use crate::transport::{ClientSettings, HttpClient};
+use crate::validation::schema::JsonSchema;
 use http::{HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use std::sync::atomic::AtomicUsize;
@@ -121,6 +122,13 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
             if let Some(gql) = &b.extra_config.graphql {
                 let at = format!("endpoints[{i}].backend[{j}].extra_config.backend/graphql");
                 endpoint.backends[j].graphql = graphql(gql, &params, &at, Some(&label), &mut problems);
+            }
+        }
+        if let Some(s) = &e.extra_config.json_schema {
+            let at = format!("endpoints[{i}].extra_config.{}", s.namespace);
+            match JsonSchema::new(&s.schema) {
+                Ok(schema) => endpoint.json_schema = Some(Box::new(schema)),
+                Err(e) => problems.push(Problem::error(schema_path(&at, &e.at), Some(&label), e.message)),
             }
         }
         if let Some(rl) = &e.extra_config.ratelimit_router {
@@ -291,6 +299,20 @@ fn graphql(
     Some(Box::new(gql))
 }
 
+/// The JSON path of a place inside a schema (`at` is the namespace's path).
+fn schema_path(at: &str, inside: &[String]) -> String {
+    let mut path = at.to_owned();
+    for token in inside {
+        if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
+            path.push_str(&format!("[{token}]"));
+        } else {
+            path.push('.');
+            path.push_str(token);
+        }
+    }
+    path
+}
+
 /// Why a per-client `ip` limit can be dodged by any client (a new address per request), if it can:
 /// it reads a header every client may set, from any peer.
 fn spoofable_client_ip(limiter: &RouterLimiter, rc: &config::RouterConfig) -> Option<String> {
@@ -377,6 +399,7 @@ fn compile_endpoint(
         jwt: None,
         bots: None,
         limiter: None,
+        json_schema: None,
         timeout,
         cache_control,
         concurrent_calls: e.concurrent_calls.unwrap_or(1).max(1) as usize,

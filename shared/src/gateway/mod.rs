@@ -258,6 +258,13 @@ impl Gateway {
         {
             return refused;
         }
+        // After the token and the rate limits, before any backend (and after the endpoint's
+        // CEL checks, as KrakenD's proxy stack orders them).
+        if let Some(schema) = &endpoint.json_schema
+            && let Some(refused) = guard::json_schema(schema, settings, &req.body)
+        {
+            return refused;
+        }
         // 3. prepare: what every backend's request starts from
         let headers = prepare::request_headers(endpoint, &req.headers, claims.as_ref(), client_ip.as_deref());
         let query = parse_query(&req.query);

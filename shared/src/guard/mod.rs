@@ -1,19 +1,22 @@
 //! Phase 2, guard: what may refuse a request before any backend is called, in KrakenD's
 //! middleware order: CORS preflights (before routing), `security/http`'s host checks (after
 //! routing), the bot detector (the service's, then the endpoint's), KrakenD's and our parameter
-//! checks, the token (`auth/validator`) and the
-//! endpoint's rate limits. Each feature gives a verdict; this phase turns it into the answer
+//! checks, the token (`auth/validator`), the endpoint's rate limits and its request-body schema
+//! (`validation/json-schema`). Each feature gives a verdict; this phase turns it into the answer
 //! KrakenD gives. It also puts the CORS and `security/http` headers on the final answer.
 
 use crate::auth::jwt::{Claims, JwtValidator, Rejection};
-use crate::message::{GatewayRequest, GatewayResponse, escapes_its_segment, plain};
+use crate::message::{
+    GatewayRequest, GatewayResponse, TEXT_UTF8, X_KRAKEND, X_KRAKEND_COMPLETED, escapes_its_segment, plain,
+};
 use crate::model::{Secured, Settings};
 use crate::net;
 use crate::qos::ratelimit::{ClientKey, RouterLimiter, Verdict};
 use crate::security::botdetector::BotDetector;
 use crate::security::cors::Cors;
 use crate::security::http::SecurityHttp;
-use http::{HeaderMap, Method, StatusCode};
+use crate::validation::schema::JsonSchema;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
 use tokio::time::Instant;
@@ -132,6 +135,21 @@ pub(crate) fn rate_limit(
         Verdict::ClientLimited => Some(GatewayResponse::new(StatusCode::TOO_MANY_REQUESTS)),
         Verdict::EndpointLimited => Some(GatewayResponse::new(StatusCode::SERVICE_UNAVAILABLE)),
     }
+}
+
+/// `validation/json-schema`: the body against the endpoint's schema, before any backend call.
+/// KrakenD refuses inside the endpoint's proxy, so the answer is its error answer: `400`,
+/// `X-KrakenD-Completed: false`, and the text only with `return_error_msg`.
+pub(crate) fn json_schema(schema: &JsonSchema, settings: &Settings, body: &[u8]) -> Option<GatewayResponse> {
+    let text = schema.check(body).err()?;
+    let mut refused = GatewayResponse::new(StatusCode::BAD_REQUEST);
+    refused.headers.insert(X_KRAKEND, settings.version_header.clone());
+    refused.headers.insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+    if settings.return_error_msg {
+        refused.headers.insert(http::header::CONTENT_TYPE, TEXT_UTF8);
+        refused.body = bytes::Bytes::from(text);
+    }
+    Some(refused)
 }
 
 /// The client's key for the per-client rate limit (`None`: no key, which KrakenD answers 429).

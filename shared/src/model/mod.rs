@@ -26,6 +26,7 @@ use crate::qos::ratelimit::{Bucket, RouterLimiter};
 use crate::security::botdetector::BotDetector;
 use crate::telemetry::EndpointId;
 use crate::transport::lambda::LambdaInvoker;
+use crate::validation::schema::JsonSchema;
 use http::{HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use shaper::{Flatmap, Shaper};
@@ -144,6 +145,8 @@ pub(crate) struct Endpoint {
     /// `security/bot-detector` on the endpoint: checked before anything else of it.
     pub bots: Option<BotDetector>,
     pub limiter: Option<RouterLimiter>,
+    /// `validation/json-schema`: the schema the request body must match.
+    pub json_schema: Option<Box<JsonSchema>>,
     pub timeout: Duration,
     pub cache_control: Option<HeaderValue>,
     pub concurrent_calls: usize,

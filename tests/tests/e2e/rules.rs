@@ -65,3 +65,4 @@ macro_rules! rule_cases {
 rule_cases!(martian, "martian", 8);
 rule_cases!(botdetector, "botdetector", 4);
 rule_cases!(graphql, "graphql", 3);
+rule_cases!(jsonschema, "jsonschema", 5);
