@@ -46,6 +46,7 @@ mod auth;
 mod qos;
 mod security;
 pub mod telemetry;
+mod validation;
 
 // The leaves.
 mod codec;

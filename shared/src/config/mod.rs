@@ -8,6 +8,8 @@
 // keys Tributary accepts without effect are never read.
 #[allow(dead_code)]
 mod auth;
+#[allow(dead_code)]
+mod cel;
 mod duration;
 #[allow(dead_code)]
 mod lambda;
@@ -27,8 +29,9 @@ pub use parts::{Assembled, PartsError, assemble};
 pub use problem::{ConfigError, Problem, Severity};
 
 pub(crate) use auth::JwtConfig;
+pub(crate) use cel::{CelCheckConfig, VALIDATION_CEL_NAMES};
 pub(crate) use duration::{GoDuration, go_nanos};
-pub(crate) use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig};
+pub(crate) use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig, capitalised};
 pub(crate) use model::*;
 pub(crate) use qos::HttpCacheConfig;
 pub(crate) use validate::{

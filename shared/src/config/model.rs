@@ -155,6 +155,8 @@ pub struct ExtraConfig {
     pub auth_validator: Option<super::JwtConfig>,
     /// `backend/lambda`: the backend is an AWS Lambda function.
     pub backend_lambda: Option<super::LambdaBackendConfig>,
+    /// `validation/cel`: expressions a request or a response must satisfy.
+    pub validation_cel: Option<Vec<super::CelCheckConfig>>,
     /// `tributary/backend`: our own limits on what backends may send (service level).
     pub tributary_backend: Option<TributaryBackendConfig>,
     /// `tributary/lambda`: how the Lambda function answers (service level).
@@ -326,6 +328,8 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.security_http = Some(map.next_value()?);
                     } else if super::BACKEND_LAMBDA_NAMES.contains(&k) {
                         out.backend_lambda = Some(map.next_value()?);
+                    } else if super::VALIDATION_CEL_NAMES.contains(&k) {
+                        out.validation_cel = Some(map.next_value()?);
                     } else if k == TRIBUTARY_BACKEND {
                         out.tributary_backend = Some(map.next_value()?);
                     } else if k == TRIBUTARY_LAMBDA {
