@@ -50,19 +50,91 @@ const TIME_FUNCTIONS: &[&str] = &[
     "getMilliseconds",
 ];
 
+/// A compiled `matches` pattern.
+#[derive(Debug, Clone)]
+pub(super) enum Pattern {
+    /// No metacharacter: an unanchored match is a substring search.
+    Literal(String),
+    Regex(Regex),
+}
+
+impl Pattern {
+    pub(super) fn is_match(&self, text: &str) -> bool {
+        match self {
+            Pattern::Literal(l) => text.contains(l.as_str()),
+            Pattern::Regex(re) => re.is_match(text),
+        }
+    }
+}
+
+/// Which entries of a map variable an expression reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Fields {
+    /// Only these keys, each named literally (`JWT.sub`, `has(JWT.sub)`, `req_headers['X-A']`).
+    Only(Vec<String>),
+    /// Any: the map is used as a whole (`size(JWT)`, `'a' in JWT`, `JWT[key]`, `JWT == {}`).
+    All,
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Fields::Only(Vec::new())
+    }
+}
+
+impl Fields {
+    fn add(&mut self, key: &str) {
+        if let Fields::Only(keys) = self
+            && !keys.iter().any(|k| k == key)
+        {
+            keys.push(key.to_owned());
+        }
+    }
+
+    /// Everything `self` or `other` reads.
+    pub(super) fn union(&mut self, other: &Fields) {
+        match other {
+            Fields::All => *self = Fields::All,
+            Fields::Only(keys) => keys.iter().for_each(|k| self.add(k)),
+        }
+    }
+
+    pub(super) fn wants(&self, key: &str) -> bool {
+        match self {
+            Fields::All => true,
+            Fields::Only(keys) => keys.iter().any(|k| k == key),
+        }
+    }
+}
+
+/// The map variables whose entries are converted only when read: a check on one claim does not
+/// convert the whole token, nor one on a header every header.
+pub(super) const MAPS: [Vars; 5] =
+    [Vars::JWT, Vars::RESP_DATA, Vars::REQ_HEADERS, Vars::REQ_QUERYSTRING, Vars::RESP_METADATA_HEADERS];
+
 /// A parsed expression with what it reads.
 pub(super) struct Parsed {
     pub expr: IdedExpr,
     pub vars: Vars,
+    /// For each of [`MAPS`], the entries it reads.
+    pub fields: [Fields; 5],
     /// The literal patterns of its `matches` calls, compiled.
-    pub patterns: Vec<(String, Regex)>,
+    pub patterns: Vec<(String, Pattern)>,
     /// Whether it calls `matches` at all (with a literal pattern or not).
     pub uses_matches: bool,
 }
 
-/// Compiles a `matches` pattern with the engine's limits (RE2 syntax, linear time).
-pub(super) fn pattern(src: &str) -> Result<Regex, regex_lite::Error> {
-    regex_lite::RegexBuilder::new(src).size_limit(PATTERN_SIZE_LIMIT).nest_limit(PATTERN_NEST_LIMIT).build()
+/// Compiles a `matches` pattern with the engine's limits (RE2 syntax, linear time). One without
+/// metacharacters is searched as a substring: the regex engine would only be slower at it.
+pub(super) fn pattern(src: &str) -> Result<Pattern, regex_lite::Error> {
+    if !src.contains(['\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$']) {
+        return Ok(Pattern::Literal(src.to_owned()));
+    }
+    regex_lite::RegexBuilder::new(src)
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .nest_limit(PATTERN_NEST_LIMIT)
+        .build()
+        .map(Pattern::Regex)
 }
 
 /// Parses `src` and checks the names it uses. `Err` is the message for the config error.
@@ -74,16 +146,23 @@ pub(super) fn parse(src: &str) -> Result<Parsed, String> {
         .max_expression_node_count(MAX_NODES)
         .parse(src)
         .map_err(|e| format!("syntax error: {}", e.to_string().replace('\n', "; ")))?;
-    let mut walk = Walk { bound: Vec::new(), vars: Vars::default(), patterns: Vec::new(), uses_matches: false };
+    let mut walk = Walk {
+        bound: Vec::new(),
+        vars: Vars::default(),
+        fields: Default::default(),
+        patterns: Vec::new(),
+        uses_matches: false,
+    };
     walk.expr(&expr)?;
-    Ok(Parsed { expr, vars: walk.vars, patterns: walk.patterns, uses_matches: walk.uses_matches })
+    Ok(Parsed { expr, vars: walk.vars, fields: walk.fields, patterns: walk.patterns, uses_matches: walk.uses_matches })
 }
 
 struct Walk {
     /// Names bound by the comprehensions (macros) around the node being walked.
     bound: Vec<String>,
     vars: Vars,
-    patterns: Vec<(String, Regex)>,
+    fields: [Fields; 5],
+    patterns: Vec<(String, Pattern)>,
     uses_matches: bool,
 }
 
@@ -91,8 +170,38 @@ impl Walk {
     fn expr(&mut self, e: &IdedExpr) -> Result<(), String> {
         match &e.expr {
             Expr::Unspecified | Expr::Literal(_) => Ok(()),
-            Expr::Ident(name) => self.ident(name),
-            Expr::Select(s) => self.expr(&s.operand),
+            Expr::Ident(name) => {
+                self.ident(name)?;
+                if let Some(i) = self.map_var(name) {
+                    self.fields[i] = Fields::All;
+                }
+                Ok(())
+            }
+            Expr::Select(s) => match &s.operand.expr {
+                Expr::Ident(name) if self.map_var(name).is_some() => {
+                    self.ident(name)?;
+                    if let Some(i) = self.map_var(name) {
+                        self.fields[i].add(&s.field);
+                    }
+                    Ok(())
+                }
+                _ => self.expr(&s.operand),
+            },
+            Expr::Call(call)
+                if call.func_name == "_[_]"
+                    && call.target.is_none()
+                    && let [
+                        IdedExpr { expr: Expr::Ident(name), .. },
+                        IdedExpr { expr: Expr::Literal(LiteralValue::String(key)), .. },
+                    ] = call.args.as_slice()
+                    && self.map_var(name).is_some() =>
+            {
+                self.ident(name)?;
+                if let Some(i) = self.map_var(name) {
+                    self.fields[i].add(key.inner());
+                }
+                Ok(())
+            }
             Expr::List(l) => l.elements.iter().try_for_each(|x| self.expr(x)),
             Expr::Map(m) => m.entries.iter().try_for_each(|entry| match &entry.expr {
                 EntryExpr::MapEntry(me) => {
@@ -135,6 +244,15 @@ impl Walk {
                 inner
             }
         }
+    }
+
+    /// The index in [`MAPS`] of the map variable `name` names, unless a macro rebinds it.
+    fn map_var(&self, name: &str) -> Option<usize> {
+        if self.bound.iter().any(|b| b == name) {
+            return None;
+        }
+        let v = Vars::named(name)?;
+        MAPS.iter().position(|m| *m == v)
     }
 
     fn ident(&mut self, name: &str) -> Result<(), String> {

@@ -17,10 +17,11 @@ mod tests;
 use crate::config::{CelCheckConfig, Problem};
 use crate::message::canonical;
 use cel::common::ast::IdedExpr;
-use cel::extractors::This;
-use cel::{Context, Env, ExecutionError, Value as CelValue};
+use cel::common::types::CelBool;
+use cel::common::value::CowVal;
+use cel::{Context, Env, ExecutionError, FunctionContext, Value as CelValue};
+use compile::{Fields, MAPS, Pattern};
 use http::{HeaderMap, HeaderName};
-use regex_lite::Regex;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -97,8 +98,18 @@ struct Phase {
     checks: Vec<IdedExpr>,
     /// Every variable one of them reads: only these are built for an evaluation.
     vars: Vars,
+    /// For each of [`MAPS`], the entries they read: only these are converted.
+    fields: [Fields; 5],
     /// `Some` when one of them calls `matches`: the literal patterns, compiled.
-    patterns: Option<Arc<HashMap<String, Regex>>>,
+    patterns: Option<Arc<HashMap<String, Pattern>>>,
+}
+
+impl Phase {
+    /// The entries read of the map variable `var` (one of [`MAPS`]).
+    fn fields_of(&self, var: Vars) -> &Fields {
+        let i = MAPS.iter().position(|m| *m == var).unwrap_or_default();
+        &self.fields[i]
+    }
 }
 
 /// A refusal: the expression at `index` of its list was not `true`.
@@ -167,7 +178,7 @@ impl CelRules {
             param_keys: params.iter().map(|p| crate::config::capitalised(p)).collect(),
             header_keys: Vec::new(),
         };
-        let mut patterns: [Vec<(String, Regex)>; 3] = Default::default();
+        let mut patterns: [Vec<(String, Pattern)>; 3] = Default::default();
         for (i, item) in list.iter().enumerate() {
             let path = format!("{at}[{i}]");
             if item.mod_expr.is_some() {
@@ -210,6 +221,9 @@ impl CelRules {
                 }
                 phase.checks.push(parsed.expr.clone());
                 phase.vars = phase.vars.with(parsed.vars);
+                for (mine, theirs) in phase.fields.iter_mut().zip(&parsed.fields) {
+                    mine.union(theirs);
+                }
                 if parsed.uses_matches {
                     phase.patterns.get_or_insert_with(Default::default);
                     found.extend(parsed.patterns.iter().cloned());
@@ -271,10 +285,12 @@ impl CelRules {
             ctx.add_variable_as_val("req_params", values::string_map(&self.param_keys, req.params));
         }
         if v.has(Vars::REQ_HEADERS) {
-            ctx.add_variable_as_val("req_headers", values::header_map(req.headers, &|n| self.header_key(n)));
+            let fields = phase.fields_of(Vars::REQ_HEADERS);
+            ctx.add_variable_as_val("req_headers", values::header_map(req.headers, &|n| self.header_key(n), fields));
         }
         if v.has(Vars::REQ_QUERYSTRING) {
-            ctx.add_variable_as_val("req_querystring", values::query_map(req.query, req.keep_query));
+            let fields = phase.fields_of(Vars::REQ_QUERYSTRING);
+            ctx.add_variable_as_val("req_querystring", values::query_map(req.query, req.keep_query, fields));
         }
         evaluate(phase, &ctx)
     }
@@ -289,7 +305,7 @@ impl CelRules {
         let v = phase.vars;
         if v.has(Vars::RESP_DATA) {
             let data = match resp.data {
-                Some(map) => Box::new(values::object(map, Numbers::Exact)),
+                Some(map) => Box::new(values::object(map, Numbers::Exact, phase.fields_of(Vars::RESP_DATA))),
                 None => values::empty_map(),
             };
             ctx.add_variable_as_val("resp_data", data);
@@ -302,7 +318,9 @@ impl CelRules {
         }
         if v.has(Vars::RESP_METADATA_HEADERS) {
             let headers = match resp.headers {
-                Some(h) => values::header_map(h, &|n| canonical(n.as_str())),
+                Some(h) => {
+                    values::header_map(h, &|n| canonical(n.as_str()), phase.fields_of(Vars::RESP_METADATA_HEADERS))
+                }
                 None => values::empty_map(),
             };
             ctx.add_variable_as_val("resp_metadata_headers", headers);
@@ -318,7 +336,8 @@ impl CelRules {
         }
         let mut ctx = self.context(phase);
         if phase.vars.has(Vars::JWT) {
-            ctx.add_variable_as_val("JWT", Box::new(values::object(claims, Numbers::Double)));
+            let fields = phase.fields_of(Vars::JWT);
+            ctx.add_variable_as_val("JWT", Box::new(values::object(claims, Numbers::Double, fields)));
         }
         evaluate(phase, &ctx)
     }
@@ -331,21 +350,7 @@ impl CelRules {
             ctx.add_variable_as_val("now", values::owned_string(values::now_string(since)));
         }
         if let Some(patterns) = &phase.patterns {
-            let patterns = Arc::clone(patterns);
-            // cel has no `matches` without its `regex` feature (which recompiles the pattern on
-            // every call): ours reads the patterns compiled at start-up, and compiles any other
-            // (a pattern built at run time) with the same limits.
-            let added = ctx.add_function(
-                "matches",
-                move |This(text): This<Arc<String>>, re: Arc<String>| -> Result<bool, ExecutionError> {
-                    match patterns.get(re.as_str()) {
-                        Some(compiled) => Ok(compiled.is_match(&text)),
-                        None => compile::pattern(&re)
-                            .map(|compiled| compiled.is_match(&text))
-                            .map_err(|e| ExecutionError::function_error("matches", e)),
-                    }
-                },
-            );
+            let added = ctx.add_function("matches", matches(Arc::clone(patterns)));
             debug_assert!(added.is_ok(), "the standard library declares no `matches` without cel's `regex` feature");
         }
         ctx
@@ -358,6 +363,35 @@ impl CelRules {
             None => canonical(name.as_str()),
         }
     }
+}
+
+/// A function as cel calls it: its arguments evaluated, the target first for a member call.
+type Function =
+    Box<dyn for<'c, 'k> Fn(&mut FunctionContext<'c, 'k>) -> Result<CowVal<'c, 'k>, ExecutionError> + Send + Sync>;
+
+/// CEL's `matches` (`text.matches(re)` or `matches(text, re)`), which cel has only with its
+/// `regex` feature, where it recompiles the pattern on every call: ours reads the patterns
+/// compiled at start-up, and compiles any other (one built at run time) with the same limits.
+fn matches(patterns: Arc<HashMap<String, Pattern>>) -> Function {
+    Box::new(move |ftx| {
+        let (text, re) = match &ftx.this {
+            Some(this) => (Some(this), ftx.args.first()),
+            None => (ftx.args.first(), ftx.args.get(1)),
+        };
+        let (Some(text), Some(re)) = (text.and_then(string_of), re.and_then(string_of)) else {
+            return Err(ExecutionError::function_error("matches", "takes two strings"));
+        };
+        let found = match patterns.get(re) {
+            Some(compiled) => compiled.is_match(text),
+            None => compile::pattern(re).map_err(|e| ExecutionError::function_error("matches", e))?.is_match(text),
+        };
+        Ok(CowVal::owned(CelBool::from(found)))
+    })
+}
+
+/// The string a value holds, if it is one.
+fn string_of<'a>(v: &'a CowVal<'_, '_>) -> Option<&'a str> {
+    <&str>::try_from(v.as_ref()).ok()
 }
 
 /// Runs a list in order: the first expression that is not `true` refuses.

@@ -304,3 +304,20 @@ fn now_is_a_string_in_gos_layout() {
     let rules = endpoint_rules(&["now > '2020' && req_method == 'GET'"]);
     assert_eq!(Req::new("1").check(&rules), Ok(()));
 }
+
+#[test]
+fn maps_read_by_literal_keys_only_convert_those_keys_and_keep_their_meaning() {
+    let only = endpoint_rules(&["JWT.sub == 'u1' && !has(JWT.missing) && JWT['type'] == 'API'"]);
+    assert_eq!(only.token.fields_of(Vars::JWT), &Fields::Only(vec!["sub".into(), "missing".into(), "type".into()]));
+    let whole = endpoint_rules(&["size(JWT) == 3 && 'sub' in JWT", "JWT.roles.exists(r, r == 'b')"]);
+    assert_eq!(whole.token.fields_of(Vars::JWT), &Fields::All);
+    let claims = json!({"sub": "u1", "type": "API", "roles": ["a", "b"]});
+    assert_eq!(only.check_claims(claims.as_object().unwrap()), Ok(()));
+    assert_eq!(whole.check_claims(claims.as_object().unwrap()), Ok(()));
+    // A macro variable named like a map variable is not that variable.
+    let shadowed = endpoint_rules(&["[{'a': 1}].all(JWT, JWT.a == 1) && JWT.sub == 'u1'"]);
+    assert_eq!(shadowed.token.fields_of(Vars::JWT), &Fields::Only(vec!["sub".into()]));
+    assert_eq!(shadowed.check_claims(claims.as_object().unwrap()), Ok(()));
+    let headers = endpoint_rules(&["size(req_headers) == 3 && req_headers['x-user'] == ['ana']"]);
+    assert_eq!(Req::new("1").check(&headers), Ok(()));
+}

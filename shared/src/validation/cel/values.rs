@@ -2,6 +2,7 @@
 //! parts, converted by hand and borrowed from the request where they can be (cel's serde
 //! serializer would turn the workspace's `arbitrary_precision` numbers into structs, and copy).
 
+use super::compile::Fields;
 use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt};
 use cel::common::value::Val;
 use http::HeaderMap;
@@ -46,14 +47,20 @@ pub(super) fn json(v: &Value, numbers: Numbers) -> Boxed<'_> {
         Value::Array(items) => {
             Box::new(CelList::from(items.iter().map(|i| json(i, numbers)).collect::<Vec<Boxed<'_>>>()))
         }
-        Value::Object(map) => Box::new(object(map, numbers)),
+        Value::Object(map) => Box::new(object(map, numbers, &Fields::All)),
     }
 }
 
-/// A JSON object as a CEL map with string keys.
-pub(super) fn object(map: &Map<String, Value>, numbers: Numbers) -> CelMap<'_> {
-    let entries: HashMap<CelMapKey<'_>, Boxed<'_>> =
-        map.iter().map(|(k, v)| (CelMapKey::from(k.as_str()), json(v, numbers))).collect();
+/// A JSON object as a CEL map with string keys: the members `fields` names, or all.
+pub(super) fn object<'a>(map: &'a Map<String, Value>, numbers: Numbers, fields: &Fields) -> CelMap<'a> {
+    let entries: HashMap<CelMapKey<'a>, Boxed<'a>> = match fields {
+        Fields::All => map.iter().map(|(k, v)| (CelMapKey::from(k.as_str()), json(v, numbers))).collect(),
+        Fields::Only(keys) => keys
+            .iter()
+            .filter_map(|k| map.get_key_value(k.as_str()))
+            .map(|(k, v)| (CelMapKey::from(k.as_str()), json(v, numbers)))
+            .collect(),
+    };
     CelMap::from(entries)
 }
 
@@ -77,10 +84,19 @@ pub(super) fn string_map<'a>(keys: &'a [String], values: &'a [String]) -> Boxed<
     Box::new(CelMap::from(entries))
 }
 
-/// `map(string, list(string))` of headers, each name keyed as `key_of` says.
-pub(super) fn header_map<'a>(headers: &'a HeaderMap, key_of: &dyn Fn(&http::HeaderName) -> String) -> Boxed<'a> {
-    let mut entries: HashMap<CelMapKey<'a>, Boxed<'a>> = HashMap::with_capacity(headers.keys_len());
+/// `map(string, list(string))` of headers, each name keyed as `key_of` says (those `fields`
+/// names, or all).
+pub(super) fn header_map<'a>(
+    headers: &'a HeaderMap,
+    key_of: &dyn Fn(&http::HeaderName) -> String,
+    fields: &Fields,
+) -> Boxed<'a> {
+    let mut entries: HashMap<CelMapKey<'a>, Boxed<'a>> = HashMap::new();
     for name in headers.keys() {
+        let key = key_of(name);
+        if !fields.wants(&key) {
+            continue;
+        }
         let values: Vec<Boxed<'a>> = headers
             .get_all(name)
             .iter()
@@ -94,15 +110,16 @@ pub(super) fn header_map<'a>(headers: &'a HeaderMap, key_of: &dyn Fn(&http::Head
                 }
             })
             .collect();
-        entries.insert(CelMapKey::from(key_of(name)), Box::new(CelList::from(values)));
+        entries.insert(CelMapKey::from(key), Box::new(CelList::from(values)));
     }
     Box::new(CelMap::from(entries))
 }
 
-/// `map(string, list(string))` of the query pairs `keep` lets through, values in order.
-pub(super) fn query_map<'a>(pairs: &'a [(String, String)], keep: &dyn Fn(&str) -> bool) -> Boxed<'a> {
+/// `map(string, list(string))` of the query pairs `keep` lets through (those `fields` names, or
+/// all), values in order.
+pub(super) fn query_map<'a>(pairs: &'a [(String, String)], keep: &dyn Fn(&str) -> bool, fields: &Fields) -> Boxed<'a> {
     let mut grouped: Vec<(&'a str, Vec<Boxed<'a>>)> = Vec::new();
-    for (k, v) in pairs.iter().filter(|(k, _)| keep(k)) {
+    for (k, v) in pairs.iter().filter(|(k, _)| fields.wants(k) && keep(k)) {
         match grouped.iter_mut().find(|(name, _)| *name == k.as_str()) {
             Some((_, values)) => values.push(string(v)),
             None => grouped.push((k.as_str(), vec![string(v)])),
