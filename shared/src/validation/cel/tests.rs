@@ -321,3 +321,45 @@ fn maps_read_by_literal_keys_only_convert_those_keys_and_keep_their_meaning() {
     let headers = endpoint_rules(&["size(req_headers) == 3 && req_headers['x-user'] == ['ana']"]);
     assert_eq!(Req::new("1").check(&headers), Ok(()));
 }
+
+#[test]
+fn check_reports_every_bad_expression_of_endpoints_and_backends_by_path() {
+    let config = json!({
+        "version": 3,
+        "extra_config": {"validation/cel": [{"check_expr": "req_method == 'GET'"}]},
+        "endpoints": [
+            {"endpoint": "/a", "extra_config": {"validation/cel": [{"check_expr": "req_method =="}]},
+             "backend": [{"host": ["http://backend:8080"], "url_pattern": "/a"}]},
+            {"endpoint": "/b/{id}", "backend": [
+                {"host": ["http://backend:8080"], "url_pattern": "/b"},
+                {"host": ["http://backend:8080"], "url_pattern": "/c",
+                 "extra_config": {"validation/cel": [{"check_expr": "req_params.Id == '1'"}, {"check_expr": "resp_dat.x == 1"}]}}]}
+        ]
+    });
+    let err = crate::Gateway::from_json(&config.to_string()).expect_err("bad expressions refuse the config");
+    let paths: Vec<&str> = err.errors.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "endpoints[0].extra_config.validation/cel[0].check_expr",
+            "endpoints[1].backend[1].extra_config.validation/cel[1].check_expr"
+        ]
+    );
+    assert_eq!(err.errors[1].endpoint.as_deref(), Some("GET /b/{id}"));
+}
+
+#[test]
+fn a_service_level_list_is_a_warning_and_endpoints_without_cel_carry_none() {
+    let config = json!({
+        "version": 3,
+        "extra_config": {"validation/cel": [{"check_expr": "req_method == 'GET'"}]},
+        "endpoints": [{"endpoint": "/a", "backend": [{"host": ["http://backend:8080"], "url_pattern": "/a"}]}]
+    });
+    let text = config.to_string();
+    let gateway = crate::Gateway::from_json(&text).expect("compiles");
+    assert!(gateway.warnings().iter().any(|w| w.path == "extra_config.validation/cel"), "{:?}", gateway.warnings());
+    let parsed = crate::config::parse_and_validate(&text).expect("valid");
+    let compiled = crate::gateway::compile::compile(&parsed).expect("compiles");
+    assert!(compiled.endpoints[0].cel.is_none());
+    assert!(compiled.endpoints[0].backends[0].cel.is_none());
+}
