@@ -90,6 +90,8 @@ pub(crate) struct CelRules {
     param_keys: Vec<String>,
     /// Header names as written in `input_headers`, which is how lura keys them.
     header_keys: Vec<(HeaderName, String)>,
+    /// The standard library, built at start-up rather than by the first request.
+    env: Arc<Env>,
 }
 
 /// The expressions of one list (request, response or token), in config order.
@@ -177,6 +179,7 @@ impl CelRules {
             token: Phase::default(),
             param_keys: params.iter().map(|p| crate::config::capitalised(p)).collect(),
             header_keys: Vec::new(),
+            env: env(),
         };
         let mut patterns: [Vec<(String, Pattern)>; 3] = Default::default();
         for (i, item) in list.iter().enumerate() {
@@ -344,7 +347,7 @@ impl CelRules {
 
     /// A context with what every list may read (`now`, `matches`).
     fn context<'a>(&self, phase: &Phase) -> Context<'a, 'a> {
-        let mut ctx = Context::with_env(env());
+        let mut ctx = Context::with_env(Arc::clone(&self.env));
         if phase.vars.has(Vars::NOW) {
             let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             ctx.add_variable_as_val("now", values::owned_string(values::now_string(since)));
