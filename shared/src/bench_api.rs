@@ -90,6 +90,102 @@ pub fn decode_encode_object(body: &[u8]) -> Option<Vec<u8>> {
 
 /// The sample the `shape_merge` bench and the instruction-count example share: one endpoint with
 /// three backends (a mix of target/allow/deny/mapping/group) answering about 10 KB of JSON each.
+/// `validation/cel` (the cel bench): one endpoint's `check_expr` list compiled as the gateway
+/// compiles it, and its request and token checks run against a request held here.
+pub struct CelFixture {
+    rules: crate::validation::cel::CelRules,
+    params: Vec<String>,
+    headers: HeaderMap,
+    query: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for CelFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CelFixture").field("params", &self.params).finish()
+    }
+}
+
+impl CelFixture {
+    /// `exprs` on an endpoint with `auth/validator` whose parameters are `params` and whose
+    /// `input_headers` are `input_headers`; the request carries `values`, `headers` (as the
+    /// prepare phase leaves them) and the query string `query`.
+    pub fn new(
+        exprs: &[&str],
+        params: &[&str],
+        input_headers: &[&str],
+        values: &[&str],
+        headers: &[(&str, &str)],
+        query: &str,
+    ) -> Result<Self, String> {
+        use crate::validation::cel::{CelRules, Level};
+        let list: Vec<config::CelCheckConfig> = exprs
+            .iter()
+            .map(|e| config::CelCheckConfig { check_expr: Some((*e).to_owned()), ..Default::default() })
+            .collect();
+        let params_owned: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
+        let input: Vec<String> = input_headers.iter().map(|h| (*h).to_owned()).collect();
+        let names: [&[String]; 1] = [&input];
+        let mut problems = Vec::new();
+        let level = Level::Endpoint { with_token: true };
+        let rules = CelRules::compile(&list, "bench", None, level, &params_owned, &names, &mut problems)
+            .ok_or_else(|| problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
+            map.append(name, HeaderValue::from_str(v).map_err(|e| e.to_string())?);
+        }
+        Ok(CelFixture {
+            rules,
+            params: values.iter().map(|v| (*v).to_owned()).collect(),
+            headers: map,
+            query: crate::message::parse_query(query),
+        })
+    }
+
+    /// The request checks' verdict (`Err`: the refusal's text).
+    pub fn check_request(&self) -> Result<(), String> {
+        let view = crate::validation::cel::RequestView {
+            method: "GET",
+            path: "/cel/req-resp/30",
+            params: &self.params,
+            headers: &self.headers,
+            query: &self.query,
+            keep_query: &|_| true,
+        };
+        self.rules.check_request(&view).map_err(|r| r.to_string())
+    }
+
+    /// The token checks' verdict on `claims`.
+    pub fn check_claims(&self, claims: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        self.rules.check_claims(claims).map_err(|r| r.to_string())
+    }
+}
+
+/// Compiles each expression as its own `validation/cel` list (what a cold start does for them);
+/// returns how many compiled.
+pub fn compile_cel(exprs: &[&str]) -> usize {
+    use crate::validation::cel::{CelRules, Level};
+    let mut problems = Vec::new();
+    let params = ["id".to_owned()];
+    let names: [&[String]; 0] = [];
+    exprs
+        .iter()
+        .filter(|e| {
+            let list = [config::CelCheckConfig { check_expr: Some((**e).to_owned()), ..Default::default() }];
+            CelRules::compile(
+                &list,
+                "bench",
+                None,
+                Level::Endpoint { with_token: true },
+                &params,
+                &names,
+                &mut problems,
+            )
+            .is_some()
+        })
+        .count()
+}
+
 pub mod sample {
     use bytes::Bytes;
     use serde_json::{Value, json};

@@ -17,6 +17,7 @@ use crate::qos::breaker::{Breaker, Permit};
 use crate::shape;
 use crate::telemetry::Observer;
 use crate::transport::{HttpClient, RawResponse};
+use crate::validation::cel::{CelRules, Refusal, RequestView, ResponseView};
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderMap, Method};
@@ -74,7 +75,20 @@ pub(crate) async fn pass_through(
 ) -> Result<RawResponse, BackendError> {
     let backend = &endpoint.backends[0];
     let deadline = started + ctx.timeout;
-    let result = match timeout_at(deadline, exchange(endpoint, backend, ctx, &[])).await {
+    let checked_call = async {
+        if let Some(cel) = backend.cel.as_deref() {
+            check_backend_request(cel, endpoint, backend, ctx, &[])?;
+        }
+        let (url, raw) = exchange(endpoint, backend, ctx, &[]).await?;
+        if let Some(cel) = backend.cel.as_deref().filter(|c| c.checks_responses()) {
+            // lura's `no-op` answer: no data, complete, the backend's status and headers.
+            let view =
+                ResponseView { data: None, complete: true, status: raw.status.as_u16(), headers: Some(&raw.headers) };
+            cel.check_response(&view).map_err(|r| cel_refused(backend, &r))?;
+        }
+        Ok((url, raw))
+    };
+    let result = match timeout_at(deadline, checked_call).await {
         Ok(r) => r,
         Err(_) => Err(BackendError::deadline()),
     };
@@ -155,8 +169,55 @@ async fn limited_call(
     {
         return Err(BackendError::plain("rate limit exceded"));
     }
+    if let Some(cel) = backend.cel.as_deref() {
+        check_backend_request(cel, endpoint, backend, ctx, responses)?;
+    }
     let (url, raw) = exchange(endpoint, backend, ctx, responses).await?;
-    shape::process(backend, &url, raw)
+    let part = shape::process(backend, &url, raw)?;
+    if let Some(cel) = backend.cel.as_deref().filter(|c| c.checks_responses()) {
+        let tree = match &part.data {
+            Some(data) if cel.reads_response_data() => Some(data.clone().into_tree()),
+            _ => None,
+        };
+        let view = ResponseView { data: tree.as_ref(), complete: part.complete, status: 0, headers: None };
+        cel.check_response(&view).map_err(|r| cel_refused(backend, &r))?;
+    }
+    Ok(part)
+}
+
+/// A backend's `validation/cel` request checks, on the request built for it: its method, its
+/// path with the parameters filled in, the headers and query its own filters let through.
+fn check_backend_request(
+    cel: &CelRules,
+    endpoint: &Endpoint,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+    responses: &[Option<Object>],
+) -> Result<(), BackendError> {
+    if !cel.checks_requests() {
+        return Ok(());
+    }
+    let path = prepare::backend_url(backend, "", ctx.params, responses, ctx.claims, None)
+        .map_err(|e| BackendError::plain(e.to_string()))?;
+    let headers = prepare::backend_headers(ctx.headers, backend.header_filter.as_deref());
+    let keep_query = |k: &str| {
+        endpoint.query.keeps(k) && backend.query_filter.as_deref().is_none_or(|names| names.iter().any(|n| n == k))
+    };
+    let view = RequestView {
+        method: backend.method.as_str(),
+        path: &path,
+        params: ctx.params,
+        headers: &headers,
+        query: ctx.query,
+        keep_query: &keep_query,
+    };
+    cel.check_request(&view).map_err(|r| cel_refused(backend, &r))
+}
+
+/// A backend's `validation/cel` refusal: the backend fails with the evaluator's error.
+fn cel_refused(backend: &Backend, refusal: &Refusal) -> BackendError {
+    tracing::debug!(backend = %backend.pattern_label, reason = %refusal.reason, "{refusal}");
+    BackendError::plain(refusal.to_string())
 }
 
 /// Reports a call's outcome to its breaker, also when the call is dropped: at the deadline it

@@ -10,6 +10,8 @@
 mod auth;
 #[allow(dead_code)]
 mod botdetector;
+#[allow(dead_code)]
+mod cel;
 mod duration;
 #[allow(dead_code)]
 mod graphql;
@@ -34,10 +36,11 @@ pub use problem::{ConfigError, Problem, Severity};
 
 pub(crate) use auth::JwtConfig;
 pub(crate) use botdetector::{BOT_DETECTOR_NAMES, BotDetectorConfig};
+pub(crate) use cel::{CelCheckConfig, VALIDATION_CEL_NAMES};
 pub(crate) use duration::{GoDuration, go_nanos};
 pub(crate) use graphql::{GRAPHQL_NAMES, GraphQlConfig, GraphQlKind, param_index as graphql_param_index};
 pub(crate) use jsonschema::{JsonSchemaConfig, VALIDATION_JSON_SCHEMA_NAMES};
-pub(crate) use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig};
+pub(crate) use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig, capitalised};
 pub(crate) use martian::{MARTIAN_NAMES, MartianConfig};
 pub(crate) use model::*;
 pub(crate) use qos::HttpCacheConfig;

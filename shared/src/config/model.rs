@@ -163,6 +163,8 @@ pub struct ExtraConfig {
     pub graphql: Option<super::GraphQlConfig>,
     /// `validation/json-schema`: the schema an endpoint's request body must match.
     pub json_schema: Option<super::JsonSchemaConfig>,
+    /// `validation/cel`: expressions a request or a response must satisfy.
+    pub validation_cel: Option<Vec<super::CelCheckConfig>>,
     /// `tributary/backend`: our own limits on what backends may send (service level).
     pub tributary_backend: Option<TributaryBackendConfig>,
     /// `tributary/lambda`: how the Lambda function answers (service level).
@@ -342,6 +344,8 @@ impl<'de> Deserialize<'de> for ExtraConfig {
                         out.graphql = Some(map.next_value()?);
                     } else if super::VALIDATION_JSON_SCHEMA_NAMES.contains(&k) {
                         out.json_schema = Some(super::JsonSchemaConfig { schema: map.next_value()?, namespace: key });
+                    } else if super::VALIDATION_CEL_NAMES.contains(&k) {
+                        out.validation_cel = Some(map.next_value()?);
                     } else if k == TRIBUTARY_BACKEND {
                         out.tributary_backend = Some(map.next_value()?);
                     } else if k == TRIBUTARY_LAMBDA {

@@ -24,6 +24,7 @@ use crate::security::http::SecurityHttp;
 use crate::telemetry::{EndpointId, Metrics, Telemetry, metrics::EndpointShape};
 use crate::transport::lambda::{DEFAULT_MAX_RETRIES, LambdaInvoker};
 use crate::transport::{ClientSettings, HttpClient};
+use crate::validation::cel::{CelRules, Level};
 use crate::validation::schema::JsonSchema;
 use http::{HeaderName, HeaderValue, Method};
 use serde_json::Value;
@@ -100,10 +101,19 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
             &service_output,
             &method,
         );
+        compile_cel(e, i, &label, &params, &mut endpoint, &mut problems, &mut warnings);
         if let Some(jwt) = &e.extra_config.auth_validator {
             let at = format!("endpoints[{i}].extra_config.auth/validator");
             match JwtValidator::new(jwt, http.clone()) {
-                Ok(v) => endpoint.jwt = Some(v),
+                Ok(mut v) => {
+                    if let Some(rules) = endpoint.cel.as_ref().filter(|r| r.checks_tokens()) {
+                        let rules = std::sync::Arc::clone(rules);
+                        v.set_rejecter(Box::new(move |claims| {
+                            rules.check_claims(claims).map_err(|r| format!("{r}: {}", r.reason))
+                        }));
+                    }
+                    endpoint.jwt = Some(v);
+                }
                 Err(msg) => problems.push(Problem::error(at.clone(), Some(&label), msg.to_string())),
             }
             for key in jwt.ignored_keys() {
@@ -153,6 +163,13 @@ pub(crate) fn compile(parsed: &ParsedConfig<'_>) -> Result<Compiled, Vec<Problem
             problems.push(Problem::error(format!("endpoints[{i}].endpoint"), Some(&label), msg.to_string()));
         }
         endpoints.push(endpoint);
+    }
+    if service.extra_config.validation_cel.is_some() {
+        warnings.push(Problem::warning(
+            "extra_config.validation/cel",
+            None,
+            "no effect at the service level: KrakenD evaluates `validation/cel` on endpoints and backends",
+        ));
     }
     if let Err(msg) = router.finish() {
         problems.push(Problem::error("extra_config.router", None, msg.to_string()));
@@ -313,6 +330,42 @@ fn schema_path(at: &str, inside: &[String]) -> String {
     path
 }
 
+/// The `validation/cel` lists of an endpoint and of its backends, compiled onto them: errors
+/// (an expression that does not compile) to `problems`, the rest to `warnings`.
+fn compile_cel(
+    e: &EndpointConfig,
+    i: usize,
+    label: &str,
+    params: &[String],
+    endpoint: &mut Endpoint,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) {
+    let mut found = Vec::new();
+    if let Some(list) = &e.extra_config.validation_cel {
+        let level = Level::Endpoint { with_token: e.extra_config.auth_validator.is_some() };
+        let at = format!("endpoints[{i}].extra_config.validation/cel");
+        let names: [&[String]; 1] = [&e.input_headers];
+        endpoint.cel =
+            CelRules::compile(list, &at, Some(label), level, params, &names, &mut found).map(std::sync::Arc::new);
+    }
+    for (j, (backend, b)) in endpoint.backends.iter_mut().zip(&e.backend).enumerate() {
+        if let Some(list) = &b.extra_config.validation_cel {
+            let at = format!("endpoints[{i}].backend[{j}].extra_config.validation/cel");
+            let own = b.input_headers.as_deref().unwrap_or_default();
+            let names: [&[String]; 2] = [own, &e.input_headers];
+            backend.cel =
+                CelRules::compile(list, &at, Some(label), Level::Backend, params, &names, &mut found).map(Box::new);
+        }
+    }
+    for p in found {
+        match p.severity {
+            config::Severity::Error => problems.push(p),
+            config::Severity::Warning => warnings.push(p),
+        }
+    }
+}
+
 /// Why a per-client `ip` limit can be dodged by any client (a new address per request), if it can:
 /// it reads a header every client may set, from any peer.
 fn spoofable_client_ip(limiter: &RouterLimiter, rc: &config::RouterConfig) -> Option<String> {
@@ -410,6 +463,7 @@ fn compile_endpoint(
         sequential,
         static_proxy,
         flatmap,
+        cel: None,
     }
 }
 
@@ -513,6 +567,7 @@ fn compile_backend(
             .map(|root| Box::new(Martian::compile(root))),
         lambda,
         graphql: None,
+        cel: None,
     }
 }
 

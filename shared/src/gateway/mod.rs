@@ -15,6 +15,7 @@ use crate::route::{self, Routed};
 use crate::telemetry::trace::{CallTrace, RequestTrace, Tracer};
 use crate::telemetry::xray::XrayTrace;
 use crate::telemetry::{Observer, Report, TelemetrySettings};
+use crate::validation::cel::{Refusal, RequestView, ResponseView};
 use crate::{prepare, render};
 use compile::Compiled;
 
@@ -258,16 +259,31 @@ impl Gateway {
         {
             return refused;
         }
-        // After the token and the rate limits, before any backend (and after the endpoint's
-        // CEL checks, as KrakenD's proxy stack orders them).
+        // 3. prepare: what every backend's request starts from
+        let headers = prepare::request_headers(endpoint, &req.headers, claims.as_ref(), client_ip.as_deref());
+        let query = parse_query(&req.query);
+        // The endpoint's `validation/cel` request checks, before any backend (and before `static`).
+        if let Some(cel) = endpoint.cel.as_deref().filter(|c| c.checks_requests()) {
+            let path = route::decode_path(&req.path).unwrap_or(std::borrow::Cow::Borrowed(&req.path));
+            let view = RequestView {
+                method: req.method.as_str(),
+                path: &path,
+                params: &params,
+                headers: &headers,
+                query: &query,
+                keep_query: &|k| endpoint.query.keeps(k),
+            };
+            if let Err(refusal) = cel.check_request(&view) {
+                return render::render(endpoint, settings, refused(endpoint, &refusal), None);
+            }
+        }
+        // The request body's schema: after the endpoint's CEL checks (krakend-cel's proxy wraps
+        // krakend-jsonschema's), before any backend.
         if let Some(schema) = &endpoint.json_schema
             && let Some(refused) = guard::json_schema(schema, settings, &req.body)
         {
             return refused;
         }
-        // 3. prepare: what every backend's request starts from
-        let headers = prepare::request_headers(endpoint, &req.headers, claims.as_ref(), client_ip.as_deref());
-        let query = parse_query(&req.query);
         let ctx = CallContext {
             client: &self.client,
             deadline,
@@ -281,11 +297,44 @@ impl Gateway {
         };
         // 4. call, which prepares each backend's request, 5. shapes its answer and 6. merges it
         if endpoint.output == Output::NoOp {
-            let result = call::pass_through(endpoint, &ctx, started).await;
+            let mut result = call::pass_through(endpoint, &ctx, started).await;
+            if let Some(cel) = endpoint.cel.as_deref().filter(|c| c.checks_responses())
+                && let Ok(raw) = &result
+            {
+                let view = ResponseView {
+                    data: None,
+                    complete: true,
+                    status: raw.status.as_u16(),
+                    headers: Some(&raw.headers),
+                };
+                if let Err(refusal) = cel.check_response(&view) {
+                    tracing::debug!(endpoint = %endpoint.label, reason = %refusal.reason, "{refusal}");
+                    result = Err(crate::model::BackendError::plain(refusal.to_string()));
+                }
+            }
             // 7. render
             return render::pass_through(settings, result);
         }
-        let outcome = call::run(endpoint, &ctx, started).await;
+        let mut outcome = call::run(endpoint, &ctx, started).await;
+        // The endpoint's `validation/cel` response checks, on the merged answer; a failed call
+        // (an error, a partial answer) skips them, as in krakend-cel.
+        if let Some(cel) = endpoint.cel.as_deref().filter(|c| c.checks_responses())
+            && outcome.error.is_none()
+        {
+            let data = match &outcome.response {
+                Some(part) if cel.reads_response_data() => part.data.clone().map(|d| d.into_tree()),
+                _ => None,
+            };
+            let view = ResponseView {
+                data: data.as_ref(),
+                complete: outcome.response.as_ref().is_some_and(|p| p.complete),
+                status: 0,
+                headers: None,
+            };
+            if let Err(refusal) = cel.check_response(&view) {
+                outcome = refused(endpoint, &refusal);
+            }
+        }
         if let Some(e) = &outcome.error {
             tracing::debug!(endpoint = %endpoint.label, error = %e.text, "backend error");
         }
@@ -317,6 +366,12 @@ impl Gateway {
         }
         endpoint.timeout
     }
+}
+
+/// A `validation/cel` refusal of the endpoint as lura answers it: no data and the evaluator's error.
+fn refused(endpoint: &Endpoint, refusal: &Refusal) -> crate::model::Outcome {
+    tracing::debug!(endpoint = %endpoint.label, reason = %refusal.reason, "{refusal}");
+    crate::model::Outcome { response: None, error: Some(crate::model::BackendError::plain(refusal.to_string())) }
 }
 
 /// A request's trace contexts on their way to its endpoint's backend calls.

@@ -26,6 +26,7 @@ use crate::qos::ratelimit::{Bucket, RouterLimiter};
 use crate::security::botdetector::BotDetector;
 use crate::telemetry::EndpointId;
 use crate::transport::lambda::LambdaInvoker;
+use crate::validation::cel::CelRules;
 use crate::validation::schema::JsonSchema;
 use http::{HeaderName, HeaderValue, Method};
 use serde_json::Value;
@@ -45,6 +46,17 @@ pub(crate) enum QueryFilter {
     None,
     All,
     Names(Vec<String>),
+}
+
+impl QueryFilter {
+    /// Whether the endpoint's requests carry the client's query parameter `key`.
+    pub(crate) fn keeps(&self, key: &str) -> bool {
+        match self {
+            QueryFilter::None => false,
+            QueryFilter::All => true,
+            QueryFilter::Names(names) => names.iter().any(|n| n == key),
+        }
+    }
 }
 
 /// Which client headers reach the backends (`input_headers`).
@@ -117,6 +129,8 @@ pub(crate) struct Backend {
     pub martian: Option<Box<Martian>>,
     /// `backend/graphql`: the request is rewritten into a GraphQL query or mutation.
     pub graphql: Option<Box<GraphQl>>,
+    /// `validation/cel`: checks of the backend's request and answer.
+    pub cel: Option<Box<CelRules>>,
 }
 
 /// Which function a `backend/lambda` backend invokes.
@@ -157,6 +171,9 @@ pub(crate) struct Endpoint {
     pub sequential: bool,
     pub static_proxy: Option<StaticProxy>,
     pub flatmap: Option<Flatmap>,
+    /// `validation/cel`: checks of the request before any backend, of the merged answer, and
+    /// (shared with the token validator) of the token's claims.
+    pub cel: Option<std::sync::Arc<CelRules>>,
 }
 
 /// Router-level settings (`extra_config.router` plus service flags).

@@ -1,4 +1,6 @@
-//! Request validation under KrakenD's `validation/*` namespaces: each compiles its rules once
-//! and gives a verdict on a request; the pipeline turns a refusal into KrakenD's answer.
+//! Validation features: rules a request or a backend's answer must satisfy, under KrakenD's
+//! `validation/*` namespaces (CEL expressions, the request body's JSON schema). Each compiles its
+//! own config once and gives verdicts; the phases turn a verdict into KrakenD's answer.
 
+pub(crate) mod cel;
 pub(crate) mod schema;

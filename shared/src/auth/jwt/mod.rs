@@ -50,6 +50,10 @@ struct Propagation {
     header: HeaderName,
 }
 
+/// A check of a validated token's claims that runs before the role and scope checks (krakend-jose's
+/// "rejecter", where krakend-cel plugs its `JWT` expressions): `Err` says why the token is refused.
+pub(crate) type ClaimsCheck = Box<dyn Fn(&serde_json::Map<String, Value>) -> Result<(), String> + Send + Sync>;
+
 /// A compiled `auth/validator`.
 pub(crate) struct JwtValidator {
     alg: Alg,
@@ -65,6 +69,8 @@ pub(crate) struct JwtValidator {
     propagate: Vec<Propagation>,
     preserve_array: bool,
     debug: bool,
+    /// Refuses tokens (`401`) after their validation, before the role and scope checks.
+    rejecter: Option<ClaimsCheck>,
 }
 
 /// An `auth/validator` config Tributary refuses (reported as a config error at the endpoint).
@@ -198,7 +204,13 @@ impl JwtValidator {
             propagate,
             preserve_array: cfg.propagate_claims_preserve_array,
             debug: cfg.operation_debug,
+            rejecter: None,
         })
+    }
+
+    /// Sets the check that refuses validated tokens before the role and scope checks.
+    pub(crate) fn set_rejecter(&mut self, check: ClaimsCheck) {
+        self.rejecter = Some(check);
     }
 
     /// Validates the request's token (`Authorization: Bearer …`, else the `cookie_key` cookie,
@@ -252,6 +264,9 @@ impl JwtValidator {
             Expected { issuer: self.issuer.as_deref(), audience: &self.audience, leeway_secs: self.leeway_secs };
         claims::check_registered(&payload, &expect, unix_now).map_err(|e| unauthorized(e.to_string()))?;
         let claims = Claims(payload);
+        if let Some(reject) = &self.rejecter {
+            reject(&claims.0).map_err(Rejection::Unauthorized)?;
+        }
         if let Some(r) = &self.roles
             && !claims::has_any_role(claims.lookup(&r.key, r.nested), &r.required)
         {

@@ -587,3 +587,18 @@ fn every_krakend_key_is_read_and_the_ones_without_effect_are_listed() {
     assert_eq!(v.leeway_secs, 2.0);
     assert!(v.debug);
 }
+
+#[tokio::test]
+async fn the_rejecter_refuses_a_valid_token_with_401_before_the_role_check() {
+    let key = TestKey::ec("k1", "ES256");
+    let server = JwksServer::start(jwks(&[&key])).await;
+    let t0 = Instant::now();
+    let mut v = remote(&server.url, "ES256", json!({"roles": ["admin"]}));
+    v.set_rejecter(Box::new(|claims| {
+        if claims.get("sub").and_then(Value::as_str) == Some("blocked") { Err("blocked".to_owned()) } else { Ok(()) }
+    }));
+    assert!(check(&v, &bearer(&key.token(&good_claims())), t0).await.is_ok());
+    // Rejected and lacking the role: the rejecter answers first (401, not 403), as krakend-jose.
+    let blocked = key.token(&with(with(good_claims(), "sub", json!("blocked")), "roles", json!(["user"])));
+    assert!(is_unauthorized(&check(&v, &bearer(&blocked), t0).await));
+}
