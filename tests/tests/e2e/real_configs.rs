@@ -21,6 +21,10 @@ const INNER_ENV: &str = "TRIBUTARY_E2E_IN_LOOPBACK_NETNS";
 const REFUSED_ENTERPRISE: &str = "krakend__playground-enterprise__config_krakend_krakend.json";
 const REFUSED_LUA: &str = "Velmuruganmp1210__krakend_lua__krakend.json";
 const CORPUS_SIZE: usize = 30;
+/// The request-rule namespaces (issue 19): a config using them must pass `check` without a
+/// "not supported" warning for any of them.
+const REQUEST_RULES: &[&str] =
+    &["modifier/martian", "validation/cel", "validation/json-schema", "security/bot-detector", "backend/graphql"];
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -270,7 +274,19 @@ fn fixtures_match_the_index() {
     }
 }
 
-/// Every config KrakenD accepts: `check` exits 0 and `run` serves `/__health`.
+/// The corpus uses every request-rule namespace, so the check on their warnings has something
+/// to find.
+#[test]
+fn the_corpus_uses_every_request_rule_namespace() {
+    let texts: Vec<String> = corpus().iter().map(|p| std::fs::read_to_string(p).expect("a readable config")).collect();
+    for ns in REQUEST_RULES {
+        let users = texts.iter().filter(|t| t.contains(&format!("\"{ns}\""))).count();
+        assert!(users > 0, "no config of the corpus uses `{ns}`");
+    }
+}
+
+/// Every config KrakenD accepts: `check` exits 0 with no "not supported" warning for a request
+/// rule, and `run` serves `/__health`.
 #[test]
 fn accepted_configs_pass_check_and_serve_health() {
     if !in_loopback_namespace("accepted_configs_pass_check_and_serve_health") {
@@ -293,6 +309,14 @@ fn accepted_configs_pass_check_and_serve_health() {
             let errors: Vec<&str> = output.lines().filter(|l| !l.contains(": warning: ")).collect();
             failures.push(format!("{name}: `tributary check` exited {code:?} (expected 0):\n{}", errors.join("\n")));
             continue;
+        }
+        let unsupported_rules: Vec<&str> = output
+            .lines()
+            .filter(|l| l.contains("not supported") && REQUEST_RULES.iter().any(|ns| l.contains(ns)))
+            .collect();
+        if !unsupported_rules.is_empty() {
+            failures
+                .push(format!("{name}: request rules reported as not supported:\n{}", unsupported_rules.join("\n")));
         }
         match serve_health(&bin, config) {
             Ok(()) => println!("ok: {name}"),
