@@ -67,3 +67,4 @@ rule_cases!(botdetector, "botdetector", 4);
 rule_cases!(graphql, "graphql", 3);
 rule_cases!(jsonschema, "jsonschema", 5);
 rule_cases!(cel, "cel", 8);
+rule_cases!(readme, "readme", 5);
