@@ -34,7 +34,12 @@ impl SdkHttpClient {
     /// Reads the system's CA bundle (done only when a config comes from SSM).
     pub fn new() -> Result<SdkHttpClient, String> {
         let connector = tributary_core::https_connector(Some(CONNECT_TIMEOUT)).map_err(|e| e.to_string())?;
-        Ok(SdkHttpClient { pool: Client::builder(TokioExecutor::new()).build(connector) })
+        Ok(SdkHttpClient::over(connector))
+    }
+
+    /// Over an existing connector (the SSM client's: the CA bundle is read once).
+    pub fn over(connector: HttpsConnector<TcpConnector>) -> SdkHttpClient {
+        SdkHttpClient { pool: Client::builder(TokioExecutor::new()).build(connector) }
     }
 }
 

@@ -15,7 +15,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 use tributary_core::Gateway;
 
-use crate::ssm::{DEFAULT_MAX_ATTEMPTS, SsmClient, SsmSettings, default_endpoint};
+use crate::ssm::{Connector, DEFAULT_MAX_ATTEMPTS, SsmClient, SsmSettings, default_endpoint};
 
 /// Largest config accepted after gunzipping one parameter (a guard against gzip bombs).
 const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
@@ -29,9 +29,10 @@ pub struct Loaded {
     pub endpoint_sources: Vec<String>,
 }
 
-/// Where an SSM client's region, credentials and endpoint come from.
+/// Where an SSM client's region, credentials and endpoint come from. `connector` is the one the
+/// SSM client will use, for any calls made to find them.
 pub trait AwsEnv {
-    fn ssm_settings() -> impl Future<Output = Result<SsmSettings>> + Send;
+    fn ssm_settings(connector: &Connector) -> impl Future<Output = Result<SsmSettings>> + Send;
 }
 
 /// The AWS SDK's default chain (`aws-config`): environment variables, shared config and
@@ -42,9 +43,9 @@ pub trait AwsEnv {
 pub struct DefaultChain;
 
 impl AwsEnv for DefaultChain {
-    async fn ssm_settings() -> Result<SsmSettings> {
+    async fn ssm_settings(connector: &Connector) -> Result<SsmSettings> {
         use aws_credential_types::provider::ProvideCredentials;
-        let http = crate::aws_http::SdkHttpClient::new().map_err(|e| anyhow!(e))?;
+        let http = crate::aws_http::SdkHttpClient::over(connector.clone());
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http).load().await;
         let region = conf
             .region()
@@ -90,7 +91,7 @@ impl AwsEnv for DefaultChain {
 pub struct LambdaEnv;
 
 impl AwsEnv for LambdaEnv {
-    async fn ssm_settings() -> Result<SsmSettings> {
+    async fn ssm_settings(_: &Connector) -> Result<SsmSettings> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let region = var("AWS_REGION")
             .or_else(|| var("AWS_DEFAULT_REGION"))
@@ -132,7 +133,8 @@ pub async fn load<E: AwsEnv>(spec: &str) -> Result<Loaded> {
 }
 
 async fn load_ssm<E: AwsEnv>(name: &str) -> Result<Loaded> {
-    let mut client = SsmClient::new(E::ssm_settings().await?)?;
+    let connector = SsmClient::connector()?;
+    let mut client = SsmClient::new(E::ssm_settings(&connector).await?, connector)?;
     if name.ends_with('/') {
         let path = if name == "/" { "/" } else { name.trim_end_matches('/') };
         let mut parts = Vec::new();

@@ -26,6 +26,10 @@ use crate::aws_sign::EnvSigner;
 
 /// The SDK's default connect timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// The connector an [`SsmClient`] calls over: TCP, and TLS with the system's CA bundle (read
+/// here, once per cold start that reads SSM).
+pub type Connector = HttpsConnector<HttpConnector>;
 /// One attempt, connection included; a timed-out attempt is retried, as the SDK's are.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The standard retry mode's first backoff and its cap.
@@ -187,7 +191,7 @@ pub struct SsmClient {
     signer: EnvSigner,
     uri: Uri,
     host: HeaderValue,
-    connector: HttpsConnector<HttpConnector>,
+    connector: Connector,
     connection: Option<Sender>,
 }
 
@@ -198,8 +202,13 @@ impl fmt::Debug for SsmClient {
 }
 
 impl SsmClient {
-    /// Reads the system's CA bundle (done only when a config comes from SSM).
-    pub fn new(settings: SsmSettings) -> Result<SsmClient, SsmError> {
+    /// The connector of [`SsmClient::new`]; it reads the system's CA bundle.
+    pub fn connector() -> Result<Connector, SsmError> {
+        tributary_core::https_connector(Some(CONNECT_TIMEOUT)).map_err(|e| SsmError::Setup(e.to_string()))
+    }
+
+    /// A client of `settings.endpoint` over `connector` (from [`SsmClient::connector`]).
+    pub fn new(settings: SsmSettings, connector: Connector) -> Result<SsmClient, SsmError> {
         let uri: Uri = settings
             .endpoint
             .parse()
@@ -211,8 +220,6 @@ impl SsmClient {
         let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let host = HeaderValue::from_str(host)
             .map_err(|_| SsmError::Setup(format!("invalid SSM endpoint URL `{}`", settings.endpoint)))?;
-        let connector =
-            tributary_core::https_connector(Some(CONNECT_TIMEOUT)).map_err(|e| SsmError::Setup(e.to_string()))?;
         let signer = EnvSigner::new(
             &settings.access_key_id,
             &settings.secret_access_key,
@@ -513,7 +520,7 @@ mod tests {
             session_token: Some("token".to_owned()),
             max_attempts: 3,
         };
-        let client = SsmClient::new(settings).unwrap();
+        let client = SsmClient::new(settings, SsmClient::connector().unwrap()).unwrap();
         let request = client.request("GetParameter", &Bytes::from_static(b"{}")).unwrap();
         assert_eq!((request.method(), request.uri().to_string().as_str()), (&Method::POST, "/"));
         let headers = request.headers();
@@ -539,7 +546,7 @@ mod tests {
             session_token: None,
             max_attempts: 3,
         };
-        let err = SsmClient::new(settings).unwrap_err().to_string();
+        let err = SsmClient::new(settings, SsmClient::connector().unwrap()).unwrap_err().to_string();
         assert_eq!(err, "invalid SSM endpoint URL `localhost:4566`");
     }
 }
