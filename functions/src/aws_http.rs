@@ -1,7 +1,8 @@
 //! The AWS SDK's HTTP client: hyper-util's pooled HTTP/1.1 client over the gateway's own rustls
-//! set-up, handed to the SDK through its `HttpClient` trait. The SDK's default client would
-//! bring HTTP/2 and a second client stack into the Lambda binary for a handful of calls at cold
-//! start, where its size counts (BENCHMARKS.md, "Measured design choices").
+//! set-up, handed to the SDK through its `HttpClient` trait. The CLI gives it to `aws-config`,
+//! whose credential providers (STS, SSO, ECS and EC2 metadata) call over it; the SDK's default
+//! client would bring HTTP/2 and a second client stack (BENCHMARKS.md, "Measured design
+//! choices"). The Lambda function does not link it.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -33,7 +34,12 @@ impl SdkHttpClient {
     /// Reads the system's CA bundle (done only when a config comes from SSM).
     pub fn new() -> Result<SdkHttpClient, String> {
         let connector = tributary_core::https_connector(Some(CONNECT_TIMEOUT)).map_err(|e| e.to_string())?;
-        Ok(SdkHttpClient { pool: Client::builder(TokioExecutor::new()).build(connector) })
+        Ok(SdkHttpClient::over(connector))
+    }
+
+    /// Over an existing connector (the SSM client's: the CA bundle is read once).
+    pub fn over(connector: HttpsConnector<TcpConnector>) -> SdkHttpClient {
+        SdkHttpClient { pool: Client::builder(TokioExecutor::new()).build(connector) }
     }
 }
 

@@ -1,9 +1,9 @@
-//! The core's [`AwsSigner`] for `backend/lambda`: SigV4 with `aws-sigv4` (already linked through
-//! the SSM client), from the credentials in the environment: `AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, and the region from `AWS_REGION` or
-//! `AWS_DEFAULT_REGION`. Those are what Lambda gives a function, read the same way by both doors.
+//! SigV4 with `aws-sigv4`: the core's [`AwsSigner`] for `backend/lambda`, from the credentials
+//! in the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, and the
+//! region from `AWS_REGION` or `AWS_DEFAULT_REGION`: what Lambda gives a function, read the same
+//! way by both doors), and the signer of the SSM client (`crate::ssm`).
 
-use aws_sdk_ssm::config::Credentials;
+use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;

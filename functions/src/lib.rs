@@ -15,4 +15,5 @@ pub mod metrics_server;
 pub mod overrides;
 pub mod server;
 pub mod source;
+pub mod ssm;
 pub mod syslog;

@@ -4,18 +4,18 @@
 //! gzip+base64 JSON. Failures are one clear message naming the source.
 //!
 //! Where the SSM client's region, credentials and endpoint come from is a type parameter
-//! ([`AwsEnv`]), so that each binary links only its own way: the CLI the SDK's default chain,
-//! the Lambda function the variables Lambda sets.
+//! ([`AwsEnv`]), so that each binary links only its own way: the CLI the SDK's default chain
+//! (`aws-config`), the Lambda function the variables Lambda sets. The client itself is
+//! [`crate::ssm`], for both.
 
 use anyhow::{Context, Result, anyhow, bail};
-use aws_sdk_ssm::error::ProvideErrorMetadata;
 use base64::Engine;
 use std::future::Future;
 use std::io::Read;
 use std::time::{Duration, Instant};
 use tributary_core::Gateway;
 
-use crate::aws_http::SdkHttpClient;
+use crate::ssm::{Connector, DEFAULT_MAX_ATTEMPTS, SsmClient, SsmSettings, default_endpoint};
 
 /// Largest config accepted after gunzipping one parameter (a guard against gzip bombs).
 const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
@@ -29,20 +29,56 @@ pub struct Loaded {
     pub endpoint_sources: Vec<String>,
 }
 
-/// Where an SSM client's region, credentials and endpoint come from.
+/// Where an SSM client's region, credentials and endpoint come from. `connector` is the one the
+/// SSM client will use, for any calls made to find them.
 pub trait AwsEnv {
-    fn ssm_client(http: SdkHttpClient) -> impl Future<Output = Result<aws_sdk_ssm::Client>> + Send;
+    fn ssm_settings(connector: &Connector) -> impl Future<Output = Result<SsmSettings>> + Send;
 }
 
 /// The AWS SDK's default chain (`aws-config`): environment variables, shared config and
-/// credentials files, web identity, ECS and EC2 roles. For the CLI, wherever it runs.
+/// credentials files, web identity, ECS and EC2 roles; the endpoint from `AWS_ENDPOINT_URL_SSM`,
+/// `AWS_ENDPOINT_URL` or a profile's `endpoint_url`; FIPS, dual stack and `max_attempts` as
+/// configured. For the CLI, wherever it runs.
 #[derive(Debug)]
 pub struct DefaultChain;
 
 impl AwsEnv for DefaultChain {
-    async fn ssm_client(http: SdkHttpClient) -> Result<aws_sdk_ssm::Client> {
+    async fn ssm_settings(connector: &Connector) -> Result<SsmSettings> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let http = crate::aws_http::SdkHttpClient::over(connector.clone());
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http).load().await;
-        Ok(aws_sdk_ssm::Client::new(&conf))
+        let region = conf
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| anyhow!("no region: set AWS_REGION or a profile's `region`"))?;
+        let provider = conf.credentials_provider().ok_or_else(|| anyhow!("no credentials provider"))?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| anyhow!("no credentials: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)))?;
+        // As the SDK's service config: the SSM-specific endpoint first, then the general one.
+        let key = aws_types::service_config::ServiceConfigKey::builder()
+            .service_id("SSM")
+            .env("AWS_ENDPOINT_URL")
+            .profile("endpoint_url")
+            .build()
+            .map_err(|e| anyhow!("{e}"))?;
+        let endpoint = if conf.get_origin("endpoint_url").is_client_config() {
+            conf.endpoint_url().map(str::to_owned)
+        } else {
+            conf.service_config().and_then(|c| c.load_config(key)).or_else(|| conf.endpoint_url().map(str::to_owned))
+        };
+        let endpoint = endpoint.unwrap_or_else(|| {
+            default_endpoint(&region, conf.use_fips().unwrap_or(false), conf.use_dual_stack().unwrap_or(false))
+        });
+        Ok(SsmSettings {
+            region,
+            endpoint,
+            access_key_id: credentials.access_key_id().to_owned(),
+            secret_access_key: credentials.secret_access_key().to_owned(),
+            session_token: credentials.session_token().map(str::to_owned),
+            max_attempts: conf.retry_config().map_or(DEFAULT_MAX_ATTEMPTS, |r| r.max_attempts()),
+        })
     }
 }
 
@@ -55,8 +91,7 @@ impl AwsEnv for DefaultChain {
 pub struct LambdaEnv;
 
 impl AwsEnv for LambdaEnv {
-    async fn ssm_client(http: SdkHttpClient) -> Result<aws_sdk_ssm::Client> {
-        use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
+    async fn ssm_settings(_: &Connector) -> Result<SsmSettings> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let region = var("AWS_REGION")
             .or_else(|| var("AWS_DEFAULT_REGION"))
@@ -64,15 +99,17 @@ impl AwsEnv for LambdaEnv {
         let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
             bail!("no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them)");
         };
-        let mut conf = aws_sdk_ssm::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(http)
-            .region(Region::new(region))
-            .credentials_provider(Credentials::new(key, secret, var("AWS_SESSION_TOKEN"), None, "environment"));
-        if let Some(endpoint) = var("AWS_ENDPOINT_URL_SSM").or_else(|| var("AWS_ENDPOINT_URL")) {
-            conf = conf.endpoint_url(endpoint);
-        }
-        Ok(aws_sdk_ssm::Client::from_conf(conf.build()))
+        let endpoint = var("AWS_ENDPOINT_URL_SSM")
+            .or_else(|| var("AWS_ENDPOINT_URL"))
+            .unwrap_or_else(|| default_endpoint(&region, false, false));
+        Ok(SsmSettings {
+            region,
+            endpoint,
+            access_key_id: key,
+            secret_access_key: secret,
+            session_token: var("AWS_SESSION_TOKEN"),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        })
     }
 }
 
@@ -96,19 +133,14 @@ pub async fn load<E: AwsEnv>(spec: &str) -> Result<Loaded> {
 }
 
 async fn load_ssm<E: AwsEnv>(name: &str) -> Result<Loaded> {
-    let client = E::ssm_client(SdkHttpClient::new().map_err(|e| anyhow!(e))?).await?;
+    let connector = SsmClient::connector()?;
+    let mut client = SsmClient::new(E::ssm_settings(&connector).await?, connector)?;
     if name.ends_with('/') {
         let path = if name == "/" { "/" } else { name.trim_end_matches('/') };
         let mut parts = Vec::new();
-        let mut pages =
-            client.get_parameters_by_path().path(path).recursive(true).with_decryption(true).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ssm_error(&e))?;
-            for p in page.parameters() {
-                let pname = p.name().unwrap_or_default().to_owned();
-                let value = decode_value(&pname, p.value().unwrap_or_default())?;
-                parts.push((pname, value));
-            }
+        for p in client.get_parameters_by_path(path).await? {
+            let value = decode_value(&p.name, &p.value)?;
+            parts.push((p.name, value));
         }
         if parts.is_empty() {
             bail!("no parameters under the path `{path}`");
@@ -116,48 +148,8 @@ async fn load_ssm<E: AwsEnv>(name: &str) -> Result<Loaded> {
         let assembled = tributary_core::config::assemble(&parts).map_err(|e| anyhow!(e))?;
         Ok(Loaded { text: assembled.text, endpoint_sources: assembled.endpoint_sources })
     } else {
-        let out = client.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| ssm_error(&e))?;
-        let value = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-        Ok(Loaded { text: decode_value(name, value)?, endpoint_sources: Vec::new() })
-    }
-}
-
-/// One line for an SSM failure: the error code AWS gave (`ParameterNotFound`,
-/// `AccessDeniedException`, `ThrottlingException`, ...) and its message.
-fn ssm_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    e: &aws_sdk_ssm::error::SdkError<E>,
-) -> anyhow::Error {
-    match (e.code(), e.message()) {
-        (Some(code), Some(msg)) => anyhow!("{code}: {msg}"),
-        (Some(code), None) => anyhow!("{code}"),
-        _ if e.raw_response().is_some() => {
-            // An answer AWS's JSON protocol does not describe (an XML or HTML error page from a
-            // proxy, or moto's IAM checks): report its status and any `<Code>`/`<Message>`.
-            let raw = e.raw_response().expect("checked above");
-            let status = raw.status().as_u16();
-            let body = raw.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
-            let tag = |t: &str| {
-                let open = format!("<{t}>");
-                let start = body.find(&open)? + open.len();
-                let end = body[start..].find(&format!("</{t}>"))? + start;
-                Some(body[start..end].trim().to_owned())
-            };
-            match (tag("Code"), tag("Message")) {
-                (Some(code), Some(msg)) => anyhow!("HTTP {status}: {code}: {msg}"),
-                (Some(code), None) => anyhow!("HTTP {status}: {code}"),
-                _ => anyhow!("HTTP {status} from SSM: {e}"),
-            }
-        }
-        _ => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
-                source = s.source();
-            }
-            anyhow!(text)
-        }
+        let p = client.get_parameter(name).await?;
+        Ok(Loaded { text: decode_value(name, &p.value)?, endpoint_sources: Vec::new() })
     }
 }
 

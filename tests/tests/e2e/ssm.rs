@@ -354,15 +354,31 @@ impl HttpServer {
         F: Fn(Recorded) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
     {
+        HttpServer::start_dropping(0, handler).await
+    }
+
+    /// [`HttpServer::start`], closing its first `drops` connections as soon as they are accepted
+    /// (a connection error for the client).
+    async fn start_dropping<F, Fut>(drops: usize, handler: F) -> HttpServer
+    where
+        F: Fn(Recorded) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a fake endpoint");
         let addr = listener.local_addr().expect("fake endpoint address");
         let handler = Arc::new(handler);
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
+            let mut accepted_count = 0;
             loop {
                 tokio::select! {
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
+                        accepted_count += 1;
+                        if accepted_count <= drops {
+                            drop(stream);
+                            continue;
+                        }
                         let handler = handler.clone();
                         connections.spawn(async move {
                             let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
@@ -425,6 +441,38 @@ async fn failing_ssm(error_body: &'static str) -> (HttpServer, Arc<AtomicUsize>)
                 ],
                 error_body,
             )
+        }
+    })
+    .await;
+    (server, calls)
+}
+
+/// An SSM endpoint that first closes `drops` connections unanswered, then answers `errors` calls
+/// with an HTTP 5xx, then every call with a `GetParameter` answer holding `value`; records the
+/// calls it answered.
+async fn flaky_ssm(drops: usize, errors: usize, value: String) -> (HttpServer, Arc<Mutex<Vec<Recorded>>>) {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let recorded = calls.clone();
+    let server = HttpServer::start_dropping(drops, move |req: Recorded| {
+        let answered = {
+            let mut calls = recorded.lock().expect("calls lock");
+            calls.push(req.clone());
+            calls.len()
+        };
+        let value = value.clone();
+        async move {
+            let json = [("content-type", "application/x-amz-json-1.1")];
+            match answered {
+                n if n <= errors && n % 2 == 1 => {
+                    response(500, &json, r#"{"__type":"InternalServerError","message":"An error occurred"}"#)
+                }
+                n if n <= errors => response(503, &[("content-type", "text/html")], "<html>Service Unavailable</html>"),
+                _ => {
+                    let name = serde_json::from_slice::<Value>(&req.body).unwrap_or_default()["Name"].clone();
+                    let answer = json!({"Parameter": {"Name": name, "Type": "String", "Value": value, "Version": 1}});
+                    response(200, &json, answer.to_string())
+                }
+            }
         }
     })
     .await;
@@ -877,6 +925,50 @@ async fn throttling_is_reported_in_bounded_time() {
         assert!(attempts >= 1, "no SSM call reached the endpoint");
         assert!(f.elapsed < Duration::from_secs(25), "{}", f.show());
     }
+}
+
+/// Server errors (HTTP 500 with a JSON error, 503 with an HTML page) are retried, as the SDK's
+/// standard mode retries them, and the third attempt's answer is used; each attempt is the same
+/// `GetParameter` call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_until_ssm_answers() {
+    let name = "/tributary-e2e/flaky/config";
+    let config = service(UNUSED_HOST, vec![endpoint("/flaky", 1)]).to_string();
+    let (server, calls) = flaky_ssm(0, 2, config).await;
+    let spec = format!("ssm:{name}");
+    let f = check(&spec, &aws_env(&server.url(), "test", "test"));
+    assert_eq!(f.code, Some(0), "{}", f.show());
+    assert_eq!(marked_endpoints(&f.stdout), vec![(0, "/flaky".to_owned())], "{}", f.show());
+    let calls = calls.lock().expect("calls lock").clone();
+    assert_eq!(calls.len(), 3, "two failed attempts and the one that answered: {calls:?}");
+    for call in &calls {
+        assert_eq!((&call.method, call.path.as_str()), (&http::Method::POST, "/"), "{call:?}");
+        let body: Value = serde_json::from_slice(&call.body).expect("a JSON request body");
+        assert_eq!(body, json!({"Name": name, "WithDecryption": true}), "{call:?}");
+    }
+}
+
+/// A connection closed before any answer is retried on a new connection, from the Lambda
+/// function too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_retried_by_the_lambda_function() {
+    let backend = tributary_functions::demo::start_backend(0).await.expect("demo backend");
+    let name = "/tributary-e2e/dropped/config";
+    let users = json!({"endpoint": "/users/{id}", "backend": [{"url_pattern": "/users/{id}"}]});
+    let (server, calls) = flaky_ssm(1, 0, service(&backend, vec![users]).to_string()).await;
+    let mut runtime = FakeRuntime::start(vec![("req-user", function_url_event("/users/4", "req-user"))]).await;
+    let spec = format!("ssm:{name}");
+    let mut env = lambda_env(&spec, &runtime);
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL_SSM".to_owned(), server.url()));
+    let mut function = Some(spawn(&workspace_bin("gateway"), &[], &env));
+    let post = runtime.next_post(&mut function).await;
+    assert_eq!(post.path, "/2018-06-01/runtime/invocation/req-user/response", "{post:?}");
+    let (status, body) = lambda_response(&post);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("user JSON")["name"], "User 4", "{body}");
+    assert_eq!(calls.lock().expect("calls lock").len(), 1, "one call answered after the dropped connection");
+    drop(function);
 }
 
 // ---------------------------------------------------------------------------------------------
