@@ -384,7 +384,7 @@ impl tower_service::Service<Uri> for Connector {
 }
 
 /// An HTTP/1.1 connector for `http` and `https` URLs with the gateway's TLS set-up (the system's
-/// roots, aws-lc-rs), for the process's other clients (the AWS SDK's, in the doors): one TLS and
+/// roots, ring), for the process's other clients (the AWS SDK's, in the doors): one TLS and
 /// HTTP stack ships, not two.
 pub fn https_connector(connect_timeout: Option<Duration>) -> Result<HttpsConnector<HttpConnector>, TlsError> {
     let mut http = HttpConnector::new();
@@ -395,7 +395,7 @@ pub fn https_connector(connect_timeout: Option<Duration>) -> Result<HttpsConnect
 }
 
 fn tls_connector(http: HttpConnector, insecure: bool) -> Result<HttpsConnector<HttpConnector>, TlsError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(TlsError)?;

@@ -1,15 +1,16 @@
 //! The verification keys of `auth/validator`: JWK parsing, the key sources (`jwk_local_path`, read
 //! once; `jwk_url`, fetched and cached with a bounded refresh rate) and signature verification.
 //!
-//! Signatures are checked with aws-lc-rs directly rather than through the `jsonwebtoken` crate:
+//! Signatures are checked with ring directly rather than through the `jsonwebtoken` crate:
 //! KrakenD accepts ES512, which `jsonwebtoken` lacks, and its JWK parsing ignores `crv` and fails
-//! on key sets that KrakenD reads; aws-lc-rs (already built for rustls) covers all 13 algorithms
-//! with the same few calls, and the JWK fields are simple enough to read by hand.
+//! on key sets that KrakenD reads; ring (already built for rustls) covers 12 of the 13 algorithms
+//! with the same few calls, RustCrypto's `p521` the thirteenth (ES512), and the JWK fields are
+//! simple enough to read by hand.
 
 use crate::transport::SendError;
-use aws_lc_rs::{hmac, signature};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::{hmac, signature};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -125,7 +126,7 @@ impl Key {
                 let a = match (alg, curve) {
                     (Alg::ES256, Curve::P256) => &signature::ECDSA_P256_SHA256_FIXED,
                     (Alg::ES384, Curve::P384) => &signature::ECDSA_P384_SHA384_FIXED,
-                    (Alg::ES512, Curve::P521) => &signature::ECDSA_P521_SHA512_FIXED,
+                    (Alg::ES512, Curve::P521) => return verify_p521(point, msg, sig),
                     _ => return false,
                 };
                 UnparsedPublicKey::new(a, point).verify(msg, sig).is_ok()
@@ -134,6 +135,18 @@ impl Key {
             _ => false,
         }
     }
+}
+
+/// ES512: ECDSA on P-521 with SHA-512, `r || s` fixed-width, `point` an uncompressed SEC1 point.
+/// ring has no P-521, so RustCrypto's `p521` verifies it.
+fn verify_p521(point: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    use p521::ecdsa::signature::Verifier;
+    let (Ok(key), Ok(sig)) =
+        (p521::ecdsa::VerifyingKey::from_sec1_bytes(point), p521::ecdsa::Signature::from_slice(sig))
+    else {
+        return false;
+    };
+    key.verify(msg, &sig).is_ok()
 }
 
 /// `key_identify_strategy`: which token header (and which JWK field) names the key.

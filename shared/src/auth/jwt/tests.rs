@@ -602,3 +602,24 @@ async fn the_rejecter_refuses_a_valid_token_with_401_before_the_role_check() {
     let blocked = key.token(&with(with(good_claims(), "sub", json!("blocked")), "roles", json!(["user"])));
     assert!(is_unauthorized(&check(&v, &bearer(&blocked), t0).await));
 }
+
+#[tokio::test]
+async fn an_es512_token_with_a_changed_signature_or_payload_is_unauthorized() {
+    let key = TestKey::ec("p521", "ES512");
+    let server = JwksServer::start(jwks(&[&key])).await;
+    let v = remote(&server.url, "ES512", json!({"issuer": "https://idp.test", "audience": ["api"]}));
+    let good = key.token(&good_claims());
+    assert!(check(&v, &bearer(&good), Instant::now()).await.is_ok(), "the untouched token passes");
+    let mut sig = good.clone();
+    let mid = sig.len() - 20;
+    let c = if &sig[mid..=mid] == "A" { "B" } else { "A" };
+    sig.replace_range(mid..=mid, c);
+    let mut payload = good.clone();
+    let (dot, end) = (payload.find('.').unwrap(), payload.rfind('.').unwrap());
+    payload
+        .replace_range(dot + 1..end, &URL_SAFE_NO_PAD.encode(with(good_claims(), "sub", json!("admin")).to_string()));
+    for (case, token) in [("signature", sig), ("payload", payload)] {
+        let got = check(&v, &bearer(&token), Instant::now()).await;
+        assert!(matches!(got, Err(Rejection::Unauthorized(_))), "changed {case}: {got:?}");
+    }
+}

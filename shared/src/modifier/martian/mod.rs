@@ -419,7 +419,7 @@ fn parse_content_length(v: &HeaderValue) -> Result<i64, String> {
 /// A 16-byte random UUID v4 in its text form (KrakenD's `header.Id`).
 fn uuid_v4() -> String {
     let mut b = [0u8; 16];
-    if aws_lc_rs::rand::fill(&mut b).is_err() {
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).is_err() {
         b = fastrand::u128(..).to_le_bytes();
     }
     b[6] = (b[6] & 0x0f) | 0x40;
