@@ -278,7 +278,10 @@ async fn exchange(
             let raw = send_prepared(backend, ctx, method, &url, headers, body).await?;
             Ok((url, raw))
         }
-        Some(martian) => martian_exchange(martian, backend, ctx, method, url, headers.into_owned(), body).await,
+        // Boxed: the martian path's state stays out of every other backend call's future.
+        Some(martian) => {
+            Box::pin(martian_exchange(martian, backend, ctx, method, url, headers.into_owned(), body)).await
+        }
     }
 }
 
