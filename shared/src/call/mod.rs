@@ -75,20 +75,13 @@ pub(crate) async fn pass_through(
 ) -> Result<RawResponse, BackendError> {
     let backend = &endpoint.backends[0];
     let deadline = started + ctx.timeout;
-    let checked_call = async {
-        if let Some(cel) = backend.cel.as_deref() {
-            check_backend_request(cel, endpoint, backend, ctx, &[])?;
-        }
-        let (url, raw) = exchange(endpoint, backend, ctx, &[]).await?;
-        if let Some(cel) = backend.cel.as_deref().filter(|c| c.checks_responses()) {
-            // lura's `no-op` answer: no data, complete, the backend's status and headers.
-            let view =
-                ResponseView { data: None, complete: true, status: raw.status.as_u16(), headers: Some(&raw.headers) };
-            cel.check_response(&view).map_err(|r| cel_refused(backend, &r))?;
-        }
-        Ok((url, raw))
+    // A backend without CEL checks awaits its exchange directly; with them, the checks' future is
+    // boxed so that their state stays out of the plain path's.
+    let result = match backend.cel.as_deref() {
+        None => timeout_at(deadline, exchange(endpoint, backend, ctx, &[])).await,
+        Some(cel) => timeout_at(deadline, Box::pin(checked_pass_through(cel, endpoint, backend, ctx))).await,
     };
-    let result = match timeout_at(deadline, checked_call).await {
+    let result = match result {
         Ok(r) => r,
         Err(_) => Err(BackendError::deadline()),
     };
@@ -183,6 +176,24 @@ async fn limited_call(
         cel.check_response(&view).map_err(|r| cel_refused(backend, &r))?;
     }
     Ok(part)
+}
+
+/// A `no-op` backend's exchange between its CEL request and response checks.
+async fn checked_pass_through(
+    cel: &CelRules,
+    endpoint: &Endpoint,
+    backend: &Backend,
+    ctx: &CallContext<'_>,
+) -> Result<(String, RawResponse), BackendError> {
+    check_backend_request(cel, endpoint, backend, ctx, &[])?;
+    let (url, raw) = exchange(endpoint, backend, ctx, &[]).await?;
+    if cel.checks_responses() {
+        // lura's `no-op` answer: no data, complete, the backend's status and headers.
+        let view =
+            ResponseView { data: None, complete: true, status: raw.status.as_u16(), headers: Some(&raw.headers) };
+        cel.check_response(&view).map_err(|r| cel_refused(backend, &r))?;
+    }
+    Ok((url, raw))
 }
 
 /// A backend's `validation/cel` request checks, on the request built for it: its method, its
