@@ -860,7 +860,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_modifier_on_a_backend_is_a_config_error_with_its_full_path() {
+    fn a_bad_modifier_on_a_backend_is_reported_with_its_full_path_and_the_backend_runs_without_modifiers() {
         let found = problems(
             r#"{"version": 3, "endpoints": [{"endpoint": "/a", "backend": [{"host": ["http://h:8000"], "url_pattern": "/a",
                 "extra_config": {"modifier/martian": {"fifo.Group": {"modifiers": [{"header.Bogus": {}}]}}}}]}]}"#,
@@ -868,9 +868,14 @@ mod tests {
         assert_eq!(
             found,
             [
-                "error: `endpoints[0].backend[0].extra_config.modifier/martian.fifo.Group.modifiers[0].header.Bogus` (endpoint `GET /a`): unknown modifier: header.Bogus"
+                "warning: `endpoints[0].backend[0].extra_config.modifier/martian.fifo.Group.modifiers[0].header.Bogus` (endpoint `GET /a`): unknown modifier: header.Bogus: the backend is served without its modifiers, as KrakenD does"
             ]
         );
+        assert!(crate::Gateway::from_json(
+            r#"{"version": 3, "endpoints": [{"endpoint": "/a", "backend": [{"host": ["http://h:8000"], "url_pattern": "/a",
+                "extra_config": {"modifier/martian": {"header.Bogus": {}}}}]}]}"#
+        )
+        .is_ok(), "the gateway starts");
     }
 
     #[test]

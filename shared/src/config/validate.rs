@@ -211,7 +211,7 @@ pub fn validate(parsed: &ParsedConfig<'_>) -> (Vec<Problem>, Vec<Problem>) {
             }
             if let Some(martian) = &b.extra_config.martian {
                 let at = bat(&format!("extra_config.{}", super::MARTIAN_NAMES[0]));
-                martian_problems(martian, &at, ep, &mut errors, &mut warnings);
+                martian_problems(martian, &at, ep, &mut warnings);
                 if b.extra_config.backend_lambda.is_some() {
                     warnings.push(Problem::warning(at, ep, "no effect on a `backend/lambda` backend (as in KrakenD)"));
                 }
@@ -318,15 +318,16 @@ fn unsupported_namespaces(extra: &super::ExtraConfig, at: &str, ep: Option<&str>
 }
 
 /// The problems of a backend's `modifier/martian` (`at` is the namespace's JSON path).
-fn martian_problems(
-    martian: &super::MartianConfig,
-    at: &str,
-    ep: Option<&str>,
-    errors: &mut Vec<Problem>,
-    warnings: &mut Vec<Problem>,
-) {
+fn martian_problems(martian: &super::MartianConfig, at: &str, ep: Option<&str>, warnings: &mut Vec<Problem>) {
+    // KrakenD logs a martian config it cannot read and serves the backend without modifiers: so
+    // does Tributary (the compiled tree is empty when there are errors), reporting each problem
+    // as a warning with its path (`check --strict` refuses them).
     for (path, message) in &martian.errors {
-        errors.push(Problem::error(super::join_path(at, path), ep, message.clone()));
+        warnings.push(Problem::warning(
+            super::join_path(at, path),
+            ep,
+            format!("{message}: the backend is served without its modifiers, as KrakenD does"),
+        ));
     }
     for (path, message) in &martian.warnings {
         warnings.push(Problem::warning(super::join_path(at, path), ep, message.clone()));
