@@ -1,4 +1,6 @@
-//! Go duration strings (`"1m30s"`, `"1.5s"`, `"300ms"`), as KrakenD writes them in its config.
+//! Go duration strings (`"1m30s"`, `"1.5s"`, `"300ms"`), as KrakenD writes them in its config,
+//! and the civil-date arithmetic that the date parsers (martian's RFC 3339 times, the cache's
+//! HTTP dates) share.
 
 use serde::de::{self, Deserializer, Visitor};
 use std::{fmt, time::Duration};
@@ -180,6 +182,17 @@ impl<'de> serde::Deserialize<'de> for GoDuration {
         use serde::Deserialize;
         deserializer.deserialize_any(V)
     }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

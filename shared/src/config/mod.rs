@@ -37,7 +37,7 @@ pub use problem::{ConfigError, Problem, Severity};
 pub(crate) use auth::JwtConfig;
 pub(crate) use botdetector::{BOT_DETECTOR_NAMES, BotDetectorConfig};
 pub(crate) use cel::{CelCheckConfig, VALIDATION_CEL_NAMES};
-pub(crate) use duration::{GoDuration, go_nanos};
+pub(crate) use duration::{GoDuration, days_from_civil, go_nanos};
 pub(crate) use graphql::{GRAPHQL_NAMES, GraphQlConfig, GraphQlKind, param_index as graphql_param_index};
 pub(crate) use jsonschema::{JsonSchemaConfig, VALIDATION_JSON_SCHEMA_NAMES};
 pub(crate) use lambda::{BACKEND_LAMBDA_NAMES, LambdaBackendConfig, capitalised};

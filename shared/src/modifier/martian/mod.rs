@@ -53,12 +53,10 @@ enum Name {
 }
 
 enum Op {
+    /// Children in the order they run (a `priority.Group` is sorted at compile time); without
+    /// `aggregate` the group stops at its first child's error.
     Fifo {
         aggregate: bool,
-        children: Vec<Node>,
-    },
-    /// Children in the order they run.
-    Priority {
         children: Vec<Node>,
     },
     Set {
@@ -221,7 +219,8 @@ fn compile(m: &Modifier) -> Node {
             // new entry before the existing ones of its priority).
             let mut order: Vec<(usize, &(i64, Modifier))> = modifiers.iter().enumerate().collect();
             order.sort_by(|(i, (p, _)), (j, (q, _))| q.cmp(p).then(j.cmp(i)));
-            Op::Priority { children: order.into_iter().map(|(_, (_, m))| compile(m)).collect() }
+            // A priority group stops at its first error, as a FIFO group without aggregateErrors.
+            Op::Fifo { aggregate: false, children: order.into_iter().map(|(_, (_, m))| compile(m)).collect() }
         }
         Kind::HeaderSet { name: n, value } => Op::Set { name: name(n), value: header_value(value) },
         Kind::HeaderAppend { name: n, value } => Op::Append { name: name(n), value: header_value(value) },
@@ -292,7 +291,7 @@ fn reads_request_headers(node: &Node) -> bool {
         |a: &Node, b: &Option<Box<Node>>| reads_request_headers(a) || b.as_deref().is_some_and(reads_request_headers);
     match &node.op {
         Op::HeaderRegex { .. } | Op::Stash { .. } => true,
-        Op::Fifo { children, .. } | Op::Priority { children } => children.iter().any(reads_request_headers),
+        Op::Fifo { children, .. } => children.iter().any(reads_request_headers),
         Op::HeaderFilter { then, otherwise, .. }
         | Op::QueryFilter { then, otherwise, .. }
         | Op::UrlFilter { then, otherwise, .. }
@@ -341,7 +340,9 @@ fn set_cookie(c: &Cookie) -> String {
     out
 }
 
-/// An IMF-fixdate (`Fri, 02 Jan 2026 15:04:05 GMT`) of seconds since the Unix epoch.
+/// An IMF-fixdate (`Fri, 02 Jan 2026 15:04:05 GMT`) of seconds since the Unix epoch. By hand
+/// rather than with `httpdate`, which panics on times before 1970 or after 9999, while a cookie's
+/// `expires` may be any RFC 3339 time.
 fn http_date(t: i64) -> String {
     let days = t.div_euclid(86400);
     let secs = t.rem_euclid(86400);
@@ -449,15 +450,6 @@ fn on_request(node: &Node, req: &mut Outgoing, errors: &mut Vec<String>) {
                 let before = errors.len();
                 on_request(child, req, errors);
                 if !aggregate && errors.len() > before {
-                    return;
-                }
-            }
-        }
-        Op::Priority { children } => {
-            for child in children {
-                let before = errors.len();
-                on_request(child, req, errors);
-                if errors.len() > before {
                     return;
                 }
             }
@@ -668,15 +660,6 @@ fn on_response(node: &Node, sent: &Sent<'_>, res: &mut RawResponse, errors: &mut
                 let before = errors.len();
                 on_response(child, sent, res, errors);
                 if !aggregate && errors.len() > before {
-                    return;
-                }
-            }
-        }
-        Op::Priority { children } => {
-            for child in children {
-                let before = errors.len();
-                on_response(child, sent, res, errors);
-                if errors.len() > before {
                     return;
                 }
             }

@@ -83,7 +83,7 @@ pub(crate) fn parse_rfc1123(text: &[u8]) -> Option<i64> {
     if !p.0.is_empty() || hour > 23 || min > 59 || sec > 59 || day < 1 || day > days_in(month, year) {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset)
+    Some(crate::config::days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset)
 }
 
 struct Cursor<'a>(&'a [u8]);
@@ -189,17 +189,6 @@ fn days_in(month: i64, year: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
